@@ -1,0 +1,191 @@
+/**
+ * The priority backlog: p-queue, with a binary heap behind it (p-queue's
+ * default queue is a sorted array, O(n) per out-of-order insert). p-queue's
+ * concurrency is kept equal to the number of workers that can take a task, so
+ * it starts a job exactly when a worker is idle, and always the best waiting
+ * one at that moment: lowest `priority` number first, submission order within
+ * a priority.
+ */
+import PQueue from 'p-queue';
+import type { QueueAddOptions } from 'p-queue';
+
+type Run = () => Promise<unknown>;
+
+interface Entry {
+  run: Run;
+  rank: number; // p-queue priority: higher runs first
+  seq: number;
+  removed: boolean;
+}
+
+/** What the backlog holds: anything with a priority and room for its heap entry. */
+export interface Queued {
+  readonly priority: number;
+  entry?: Entry | undefined;
+}
+
+type AddOptions = QueueAddOptions & { queued?: Queued };
+
+/** Min-heap on (-rank, seq). Removal is lazy: an entry is flagged and skipped on dequeue. */
+export class TaskHeap {
+  readonly #heap: Entry[] = [];
+  #seq = 0;
+  #live = 0;
+
+  get size(): number {
+    return this.#live;
+  }
+
+  enqueue(run: Run, options?: Partial<AddOptions>): void {
+    const entry: Entry = { run, rank: options?.priority ?? 0, seq: this.#seq++, removed: false };
+    if (options?.queued) options.queued.entry = entry;
+    const heap = this.#heap;
+    heap.push(entry);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(entry, heap[parent]!)) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = entry;
+    this.#live++;
+  }
+
+  dequeue(): Run | undefined {
+    for (;;) {
+      const top = this.#pop();
+      if (top === undefined) return undefined;
+      if (!top.removed) {
+        this.#live--;
+        return top.run;
+      }
+    }
+  }
+
+  /** Flag an entry as removed; it is dropped when it reaches the top. */
+  discard(entry: Entry): boolean {
+    if (entry.removed) return false;
+    entry.removed = true;
+    this.#live--;
+    if (this.#live === 0) this.#heap.length = 0;
+    return true;
+  }
+
+  filter(): Run[] {
+    return this.#heap.filter((entry) => !entry.removed).map((entry) => entry.run);
+  }
+
+  setPriority(): void {
+    throw new Error('deadpool does not reprioritise waiting tasks');
+  }
+
+  #pop(): Entry | undefined {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    let i = 0;
+    const n = heap.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
+      if (!before(heap[child]!, last)) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    heap[i] = last;
+    return top;
+  }
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.rank !== b.rank ? a.rank > b.rank : a.seq < b.seq;
+}
+
+export class Backlog<J extends Queued> {
+  readonly #queue: PQueue;
+  #heap!: TaskHeap;
+  readonly #start: (job: J) => Promise<void>;
+  readonly #jobs = new Set<J>();
+  #waiters: { below: number; resolve: () => void }[] = [];
+
+  /** `start(job)` is called when a worker is free; its promise settles when the worker is free again. */
+  constructor(start: (job: J) => Promise<void>) {
+    this.#start = start;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const backlog = this;
+    this.#queue = new PQueue({
+      autoStart: false,
+      concurrency: 1,
+      queueClass: class extends TaskHeap {
+        constructor() {
+          super();
+          backlog.#heap = this;
+        }
+      },
+    });
+  }
+
+  get size(): number {
+    return this.#heap.size;
+  }
+
+  /** Set how many workers can take a task now. */
+  setSlots(slots: number): void {
+    if (slots <= 0) {
+      this.#queue.pause();
+      return;
+    }
+    if (this.#queue.concurrency !== slots) this.#queue.concurrency = slots;
+    this.#queue.start();
+  }
+
+  add(job: J): void {
+    this.#jobs.add(job);
+    const options: AddOptions = { priority: -job.priority, id: '', queued: job };
+    void this.#queue.add(() => this.#take(job), options);
+  }
+
+  #take(job: J): Promise<void> {
+    this.#jobs.delete(job);
+    job.entry = undefined;
+    this.#wake();
+    return this.#start(job);
+  }
+
+  /** Take a waiting job out. False if it is not waiting. */
+  remove(job: J): boolean {
+    const entry = job.entry;
+    if (entry === undefined || !this.#heap.discard(entry)) return false;
+    job.entry = undefined;
+    this.#jobs.delete(job);
+    this.#wake();
+    return true;
+  }
+
+  /** Take every waiting job out, in no particular order. */
+  drain(): J[] {
+    const jobs = [...this.#jobs];
+    for (const job of jobs) this.remove(job);
+    return jobs;
+  }
+
+  /** Resolves when fewer than `n` jobs wait. */
+  below(n: number): Promise<void> {
+    if (this.size < n) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const size = this.size;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (size >= waiter.below) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+}

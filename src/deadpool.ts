@@ -1,0 +1,166 @@
+/**
+ * The Deadpool facade: options in, futures out, events, disposal. The engine
+ * behind it is private.
+ */
+import { EventEmitter } from 'node:events';
+import { Engine } from './engine.js';
+import { PoolClosedError, BacklogFullError } from './errors.js';
+import type { Future } from './future.js';
+import { mapOrdered } from './map.js';
+import {
+  integer,
+  invalid,
+  normalizeOptions,
+  normalizeSubmitOptions,
+  type DeadpoolOptions,
+  type SubmitOptions,
+} from './options.js';
+import type { DeadpoolStatistics, ExitReason } from './stats.js';
+import { specOf, type Task, type TaskFunction } from './task.js';
+
+export interface WorkerExitInfo {
+  pid: number;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  reason: ExitReason;
+}
+
+export interface TaskTimeoutInfo {
+  pid: number;
+  name: string | undefined;
+  soft: boolean;
+}
+
+export interface DeadpoolEvents {
+  workerStart: [info: { pid: number }];
+  workerExit: [info: WorkerExitInfo];
+  taskTimeout: [info: TaskTimeoutInfo];
+}
+
+/** `args` may be left out when the task takes no required argument. */
+export type SubmitArgs<F extends TaskFunction> = [] extends Parameters<F>
+  ? [args?: Parameters<F>, options?: SubmitOptions]
+  : [args: Parameters<F>, options?: SubmitOptions];
+
+export type MapOptions = Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'>;
+
+export interface ShutdownOptions {
+  /** Wait for running (and, unless cancelled, waiting) tasks and for every worker to exit. */
+  wait?: boolean;
+  /** Cancel waiting tasks; with `wait: false`, also SIGKILL running ones. */
+  cancelFutures?: boolean;
+}
+
+export class Deadpool extends EventEmitter<DeadpoolEvents> {
+  readonly #engine: Engine;
+  #closed = false;
+
+  constructor(options: DeadpoolOptions = {}) {
+    super();
+    const settings = normalizeOptions(options);
+    this.#engine = new Engine(settings, (name: keyof DeadpoolEvents, info: unknown) => {
+      try {
+        this.emit(name, info as never);
+      } catch (error) {
+        // A throwing listener must not break the pool.
+        process.emitWarning(`a deadpool '${name}' listener threw: ${String(error)}`, { code: 'DEADPOOL_LISTENER' });
+      }
+    });
+  }
+
+  /** Run `fn(...args)` in a worker. Returns at once; never blocks. */
+  submit<F extends TaskFunction>(fn: Task<F>, ...rest: SubmitArgs<F>): Future<Awaited<ReturnType<F>>> {
+    const [args = [], options] = rest as unknown as [unknown[] | undefined, SubmitOptions | undefined];
+    const spec = specOf(fn);
+    if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
+    this.#admit();
+    return this.#engine.submit(spec, args, jobOptions);
+  }
+
+  /**
+   * Run `fn(item)` for each item of `iterable`, yielding results in input order.
+   * The input is read lazily, with a bounded number of tasks in flight.
+   */
+  map<F extends (item: never) => unknown>(
+    fn: Task<F>,
+    iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+    options?: MapOptions,
+  ): AsyncIterable<Awaited<ReturnType<F>>> {
+    const spec = specOf(fn);
+    if (iterable == null || (!(Symbol.iterator in iterable) && !(Symbol.asyncIterator in iterable))) {
+      invalid('iterable', 'an iterable or async iterable', iterable);
+    }
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
+    const window = Math.max(16, this.#engine.settings.maxWorkers * 4);
+    return mapOrdered<Awaited<ReturnType<F>>>(
+      (item) => {
+        this.#admit();
+        return this.#engine.submit(spec, [item], jobOptions);
+      },
+      iterable,
+      window,
+    );
+  }
+
+  #admit(): void {
+    if (this.#closed) throw new PoolClosedError('the pool is shut down and takes no new tasks');
+    const { maxBacklog } = this.#engine.settings;
+    if (this.#engine.backlogSize >= maxBacklog) {
+      throw new BacklogFullError(`the backlog is full: ${maxBacklog} tasks are already waiting (maxBacklog)`);
+    }
+  }
+
+  /** Stop taking tasks and wind down, as the table in the README says. Safe to call again. */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const settings = this.#engine.settings;
+    const wait = options.wait ?? settings.shutdownWait;
+    const cancelFutures = options.cancelFutures ?? settings.shutdownCancelFutures;
+    if (typeof wait !== 'boolean') invalid('wait', 'a boolean', wait);
+    if (typeof cancelFutures !== 'boolean') invalid('cancelFutures', 'a boolean', cancelFutures);
+    this.#closed = true;
+    return this.#engine.close(wait, cancelFutures);
+  }
+
+  /** `shutdown()` with the constructor's `shutdownWait` / `shutdownCancelFutures`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** Retire every worker gracefully and start fresh ones; resolves when no old worker is left. */
+  recycleWorkers(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#engine.recycle();
+  }
+
+  /** Resolves when the workers started at construction are up and initialized. */
+  ready(): Promise<void> {
+    return this.#engine.ready();
+  }
+
+  /** Change the bounds at run time; extra workers retire when idle, missing ones start. */
+  resize(bounds: { minWorkers?: number; maxWorkers?: number }): void {
+    if (typeof bounds !== 'object' || bounds === null) invalid('bounds', 'an object', bounds);
+    const settings = this.#engine.settings;
+    const maxWorkers = integer('maxWorkers', bounds.maxWorkers, 1, settings.maxWorkers);
+    const minWorkers = integer('minWorkers', bounds.minWorkers, 0, Math.min(settings.minWorkers, maxWorkers));
+    if (minWorkers > maxWorkers) {
+      throw new RangeError(
+        `Expected \`minWorkers\` to be <= \`maxWorkers\` (${maxWorkers}), got \`${minWorkers}\` (number)`,
+      );
+    }
+    if (!this.#closed) this.#engine.setBounds(minWorkers, maxWorkers);
+  }
+
+  /** Counters and gauges; see the README for each key. */
+  getStatistics(): DeadpoolStatistics {
+    return this.#engine.snapshot();
+  }
+
+  /** Resolves when fewer than `n` tasks wait: back-pressure for producers. */
+  backlogBelow(n: number = this.#engine.settings.maxBacklog): Promise<void> {
+    if (n !== Infinity) integer('n', n, 1, 1);
+    if (n === Infinity) return Promise.resolve();
+    return this.#engine.backlogBelow(n);
+  }
+}

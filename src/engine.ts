@@ -1,0 +1,671 @@
+/**
+ * The engine behind the facade: jobs in, workers out. It hands a job to an
+ * idle worker, keeps its deadline, settles its future exactly once, decides
+ * each worker's fate after each task, and replaces workers that die.
+ */
+import { debuglog } from 'node:util';
+import { Backlog, type Queued } from './backlog.js';
+import {
+  CancelledError,
+  MemoryLimitError,
+  ProcessError,
+  SerializationError,
+  TimeoutError,
+  WorkerStartError,
+} from './errors.js';
+import { createFuture, type Future, type FutureControl } from './future.js';
+import { KeepAlive } from './keep-alive.js';
+import { MemoryWatch } from './memory.js';
+import type { JobOptions, Settings } from './options.js';
+import { fromWire, type TaskSpec, type WireError, type WorkerMessage } from './protocol.js';
+import { Stats, type ExitReason } from './stats.js';
+import { WorkerProcess } from './worker.js';
+import { describeExit } from './exit-message.js';
+
+export const debug = debuglog('deadpool');
+
+export interface Job extends Queued {
+  readonly id: number;
+  readonly spec: TaskSpec;
+  readonly args: unknown[];
+  readonly options: JobOptions;
+  readonly control: FutureControl<unknown>;
+  readonly submittedAt: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+  softTimer: NodeJS.Timeout | undefined;
+  release: (() => void) | undefined;
+  unlisten: (() => void) | undefined;
+}
+
+type Worker = WorkerProcess<Job>;
+
+export interface EngineEvents {
+  workerStart(info: { pid: number }): void;
+  workerExit(info: { pid: number; exitCode: number | null; signal: NodeJS.Signals | null; reason: ExitReason }): void;
+  taskTimeout(info: { pid: number; name: string | undefined; soft: boolean }): void;
+}
+
+type Emit = <K extends keyof EngineEvents>(name: K, info: Parameters<EngineEvents[K]>[0]) => void;
+
+const MAX_START_FAILURES = 5;
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_CAP_MS = 5_000;
+
+export class Engine {
+  readonly settings: Settings;
+  readonly stats = new Stats();
+  readonly #emit: Emit;
+  readonly #backlog: Backlog<Job>;
+  readonly #workers = new Set<Worker>();
+  readonly #idle: Worker[] = [];
+  readonly #keepAlive = new KeepAlive();
+  readonly #memory: MemoryWatch;
+  #busy = 0;
+  #active = 0; // jobs submitted and not yet settled
+  #nextId = 1;
+  #generation = 0;
+  #startFailures = 0;
+  #lastStartError: Error | undefined;
+  #spawnTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #readyCount = 0;
+  #readyTarget: number;
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #exitWaiters: { check: () => boolean; resolve: () => void }[] = [];
+
+  constructor(settings: Settings, emit: Emit) {
+    this.settings = settings;
+    this.#emit = emit;
+    this.#backlog = new Backlog<Job>((job) => this.#start(job));
+    this.#memory = new MemoryWatch(settings.memoryLimitBytes, settings.memorySampleInterval, (worker, rss) =>
+      this.#memoryKill(worker as Worker, rss),
+    );
+    this.#readyTarget = settings.maxWorkers;
+    for (let i = 0; i < settings.maxWorkers; i++) this.#spawn();
+  }
+
+  // ---- jobs ----------------------------------------------------------------
+
+  submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions): Future<T> {
+    const job: Job = {
+      id: this.#nextId++,
+      spec,
+      args,
+      options,
+      priority: options.priority,
+      control: createFuture<unknown>({
+        dequeue: () => this.#dequeue(job),
+        kill: () => this.#killJob(job, new CancelledError(`task ${label(job)} was cancelled while running`), 'killed'),
+      }),
+      submittedAt: performance.now(),
+      worker: undefined,
+      startedAt: 0,
+      timer: undefined,
+      softTimer: undefined,
+      release: undefined,
+      unlisten: undefined,
+      entry: undefined,
+    };
+    this.stats.received++;
+    this.#active++;
+    const { signal } = options;
+    if (signal?.aborted) {
+      this.#finishCancelled(job, cancelledBySignal(job, signal));
+      return job.control.future as Future<T>;
+    }
+    if (signal) {
+      const onAbort = (): void => {
+        const error = cancelledBySignal(job, signal);
+        if (job.worker) this.#killJob(job, error, 'killed');
+        else if (this.#backlog.remove(job)) this.#finishCancelled(job, error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.#keepAlive.set(true);
+    this.#backlog.add(job);
+    this.#replenish();
+    return job.control.future as Future<T>;
+  }
+
+  get backlogSize(): number {
+    return this.#backlog.size;
+  }
+
+  backlogBelow(n: number): Promise<void> {
+    return this.#backlog.below(n);
+  }
+
+  /** The future's cancel(): only a waiting job can be taken out. */
+  #dequeue(job: Job): void {
+    if (this.#backlog.remove(job)) this.#count(job, 'cancelled');
+  }
+
+  /** Called by the backlog when a worker is idle: hand it the job. */
+  #start(job: Job): Promise<void> {
+    const worker = this.#idle.pop();
+    if (worker === undefined) {
+      // Cannot happen while slots are kept right; never lose the job if it does.
+      debug('no idle worker for job %d; re-queued', job.id);
+      this.#backlog.add(job);
+      this.#syncSlots();
+      return Promise.resolve();
+    }
+    const released = new Promise<void>((resolve) => (job.release = resolve));
+    worker.state = 'busy';
+    worker.job = job;
+    job.worker = worker;
+    this.#busy++;
+    try {
+      worker.send({ t: 'run', id: job.id, spec: job.spec, args: job.args });
+    } catch (error) {
+      worker.state = 'idle';
+      worker.job = undefined;
+      job.worker = undefined;
+      this.#busy--;
+      if (worker.disconnected) {
+        this.#backlog.add(job); // never handed over: it waits for another worker
+        this.#onDisconnect(worker);
+      } else {
+        this.#idle.push(worker);
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#fail(job, new SerializationError(`the arguments of task ${label(job)} cannot be serialized: ${reason}`));
+      }
+      job.release?.();
+      return released;
+    }
+    job.startedAt = performance.now();
+    this.stats.launched++;
+    this.stats.noteBusy(this.#busy);
+    this.stats.queueWait.add(job.startedAt - job.submittedAt);
+    const { timeout, softTimeout } = job.options;
+    if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, timeout), timeout);
+    if (softTimeout !== undefined) job.softTimer = setTimeout(() => this.#softTimedOut(job), softTimeout);
+    this.#memory.watch(worker);
+    job.control.start(worker.pid);
+    return released;
+  }
+
+  #softTimedOut(job: Job): void {
+    const worker = job.worker;
+    if (!worker || worker.job !== job) return;
+    this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: true });
+    try {
+      worker.send({ t: 'abort', id: job.id });
+    } catch {
+      // the worker is going away; its exit settles the job
+    }
+  }
+
+  #timedOut(job: Job, timeout: number): void {
+    const worker = job.worker;
+    if (!worker || worker.job !== job) return;
+    this.stats.timedOut++;
+    const error = new TimeoutError(
+      `task ${label(job)} timed out after ${timeout} ms; worker ${worker.pid} was killed with its process tree`,
+    );
+    this.#killJob(job, error, 'timeout');
+    this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: false });
+  }
+
+  #memoryKill(worker: Worker, rss: number): void {
+    const job = worker.job;
+    if (!job || worker.state !== 'busy') return;
+    const error = new MemoryLimitError(
+      `task ${label(job)} passed memoryLimitBytes (${this.settings.memoryLimitBytes} bytes): its worker's process tree used ${rss} bytes; worker ${worker.pid} was killed`,
+      { pid: worker.pid, exitCode: null, signal: 'SIGKILL', taskName: job.options.name, rss },
+    );
+    this.#killJob(job, error, 'memory');
+  }
+
+  /** Settle the job with `error`, then SIGKILL its worker's tree, then replace the worker. */
+  #killJob(job: Job, error: Error, reason: ExitReason): void {
+    const worker = job.worker;
+    if (!worker || worker.job !== job || job.control.settled) return;
+    this.#leaveService(worker, reason);
+    if (error instanceof CancelledError) this.#finishCancelled(job, error);
+    else this.#fail(job, error);
+    worker.kill(reason);
+    job.release?.();
+    this.#syncSlots();
+    setImmediate(() => this.#replenish());
+  }
+
+  #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
+    const job = worker.job;
+    if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
+    worker.tasksRun++;
+    this.#afterTask(worker, message.rss);
+    if (message.t === 'ok') {
+      this.#count(job, 'completed');
+      job.control.resolve(message.value);
+    } else {
+      this.#fail(job, rebuild(message.error));
+    }
+    job.release?.();
+    this.#syncSlots();
+  }
+
+  /** Decide the worker's fate after a task; done before the future settles. */
+  #afterTask(worker: Worker, rss: number): void {
+    worker.job = undefined;
+    this.#busy--;
+    this.#memory.unwatch(worker);
+    const s = this.settings;
+    const reason: ExitReason | undefined =
+      worker.retireAfterTask ??
+      (worker.tasksRun >= s.maxTasksPerChild
+        ? 'maxTasks'
+        : rss >= s.maxWorkerMemoryBytes
+          ? 'memory'
+          : worker.generation !== this.#generation
+            ? 'recycle'
+            : this.#closing && this.#backlog.size === 0
+              ? 'shutdown'
+              : this.#aliveCount() > s.maxWorkers
+                ? 'idle'
+                : undefined);
+    if (reason !== undefined) {
+      this.#retire(worker, reason);
+      setImmediate(() => this.#replenish());
+    } else {
+      this.#becomeIdle(worker);
+    }
+  }
+
+  #becomeIdle(worker: Worker): void {
+    worker.state = 'idle';
+    worker.idleSince = performance.now();
+    this.#idle.push(worker);
+    this.#scheduleIdleSweep();
+  }
+
+  #fail(job: Job, error: unknown): void {
+    this.#count(job, 'failed');
+    job.control.reject(error);
+  }
+
+  #finishCancelled(job: Job, error: CancelledError): void {
+    this.#count(job, 'cancelled');
+    job.control.cancel(error);
+  }
+
+  /** Statistics and bookkeeping of a job that is about to settle. */
+  #count(job: Job, outcome: 'completed' | 'failed' | 'cancelled'): void {
+    if (job.control.settled) return;
+    if (outcome === 'completed') this.stats.completed++;
+    else if (outcome === 'failed') this.stats.failed++;
+    else this.stats.cancelled++;
+    if (job.worker) this.stats.runTime.add(performance.now() - job.startedAt);
+    if (job.timer) clearTimeout(job.timer);
+    if (job.softTimer) clearTimeout(job.softTimer);
+    job.unlisten?.();
+    this.#active--;
+    if (this.#active === 0) queueMicrotask(() => this.#checkQuiet());
+  }
+
+  // ---- workers -------------------------------------------------------------
+
+  #aliveCount(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.state !== 'retiring' && w.state !== 'dying' && !w.retireAfterTask) n++;
+    return n;
+  }
+
+  /** Workers wanted now: enough for the work, within the bounds. */
+  #wanted(): number {
+    const demand = this.#busy + this.#backlog.size;
+    const { minWorkers, maxWorkers } = this.settings;
+    return this.#closing ? Math.min(demand, maxWorkers) : Math.min(Math.max(demand, minWorkers), maxWorkers);
+  }
+
+  #replenish(): void {
+    if (this.#spawnTimer !== undefined) return; // a start is already scheduled
+    let missing = this.#wanted() - this.#aliveCount();
+    if (missing <= 0) return;
+    if (this.#startFailures > 0) {
+      // Back off: one attempt at a time while starts keep failing.
+      const delay = Math.min(BACKOFF_BASE_MS * 2 ** (this.#startFailures - 1), BACKOFF_CAP_MS);
+      this.#spawnTimer = setTimeout(() => {
+        this.#spawnTimer = undefined;
+        if (this.#wanted() > this.#aliveCount() && !this.#startingAny()) this.#spawn();
+      }, delay);
+      this.#spawnTimer.unref();
+      return;
+    }
+    while (missing-- > 0) this.#spawn();
+  }
+
+  #startingAny(): boolean {
+    for (const w of this.#workers) if (w.state === 'starting') return true;
+    return false;
+  }
+
+  #spawn(): void {
+    let worker: Worker;
+    try {
+      worker = new WorkerProcess<Job>(this.settings, this.#generation, {
+        message: (w, m) => this.#onMessage(w, m),
+        exit: (w, code, signal) => this.#onExit(w, code, signal),
+        disconnect: (w) => this.#onDisconnect(w),
+      });
+    } catch (error) {
+      this.#startFailed(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#workers.add(worker);
+    this.stats.created++;
+    debug('worker %d spawned (generation %d)', worker.pid, worker.generation);
+    // Deferred: listeners attached right after `new Deadpool()` must see the first workers.
+    if (worker.pid > 0) process.nextTick(() => this.#emit('workerStart', { pid: worker.pid }));
+    try {
+      worker.send({ t: 'init', spec: this.settings.initializer, args: this.settings.initargs });
+    } catch {
+      // the exit handler reports it
+    }
+    worker.deadline(this.settings.startTimeout, () => {
+      worker.startError = new Error(`worker ${worker.pid} did not start within ${this.settings.startTimeout} ms`);
+      worker.kill('startFailed');
+    });
+  }
+
+  #onMessage(worker: Worker, message: WorkerMessage): void {
+    switch (message.t) {
+      case 'ok':
+      case 'err':
+        this.#onResult(worker, message);
+        return;
+      case 'ready':
+        if (worker.state !== 'starting') return;
+        worker.clearDeadline();
+        worker.everReady = true;
+        this.#startFailures = 0;
+        this.#readyCount++;
+        if (this.#closing && this.#backlog.size === 0) {
+          this.#retire(worker, 'shutdown');
+        } else if (worker.generation !== this.#generation) {
+          this.#retire(worker, 'recycle');
+        } else {
+          this.#becomeIdle(worker);
+        }
+        this.#resolveReady();
+        this.#syncSlots();
+        return;
+      case 'initFailed':
+        worker.startError = rebuild(message.error) as Error;
+        return;
+      case 'fatal':
+        worker.fatal = { kind: message.kind, error: rebuild(message.error) };
+        return;
+      case 'finalized':
+        if (message.error) {
+          const error = rebuild(message.error);
+          process.emitWarning(
+            `the finalizer of worker ${worker.pid} threw: ${error instanceof Error ? error.message : String(error)}`,
+            { code: 'DEADPOOL_FINALIZER' },
+          );
+        }
+        return;
+    }
+  }
+
+  #onDisconnect(worker: Worker): void {
+    if (worker.state === 'idle') {
+      this.#removeIdle(worker);
+      worker.state = 'dying';
+      this.#syncSlots();
+      setImmediate(() => this.#replenish());
+    }
+  }
+
+  #onExit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void {
+    this.#workers.delete(worker);
+    this.#removeIdle(worker);
+    this.#memory.unwatch(worker);
+    // A worker that never got ready failed to start, unless something outside killed it.
+    const reason: ExitReason =
+      worker.exitReason ?? (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
+    if (reason === 'startFailed') {
+      this.#startFailed(
+        worker.startError ?? new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
+      );
+    }
+    const job = worker.job;
+    if (job) {
+      worker.job = undefined;
+      this.#busy--;
+      if (!job.control.settled) {
+        const details = { pid: worker.pid, exitCode, signal, taskName: job.options.name, stderr: worker.stderrTail };
+        const cause = worker.fatal?.error;
+        this.#fail(
+          job,
+          new ProcessError(describeExit(label(job), worker, exitCode, signal), details, cause ? { cause } : undefined),
+        );
+      }
+      job.release?.();
+    }
+    this.stats.exits[reason]++;
+    debug('worker %d exited: code %s, signal %s, reason %s', worker.pid, exitCode, signal, reason);
+    this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
+    this.#syncSlots();
+    this.#replenish();
+    this.#checkQuiet();
+  }
+
+  #startFailed(error: Error): void {
+    this.#startFailures++;
+    this.#lastStartError = error;
+    debug('worker start failed (%d in a row): %s', this.#startFailures, error.message);
+    if (this.#startFailures < MAX_START_FAILURES) return;
+    const failure = new WorkerStartError(
+      `workers failed to start ${this.#startFailures} times in a row; last failure: ${error.message}`,
+      { cause: error },
+    );
+    for (const job of this.#backlog.drain()) this.#fail(job, failure);
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.reject(failure);
+  }
+
+  /** Take a worker out of service: it will get no more tasks. */
+  #leaveService(worker: Worker, reason: ExitReason): void {
+    if (worker.state === 'busy') {
+      this.#busy--;
+      this.#memory.unwatch(worker);
+      worker.job = undefined;
+    }
+    this.#removeIdle(worker);
+    worker.exitReason ??= reason;
+  }
+
+  #retire(worker: Worker, reason: ExitReason): void {
+    this.#removeIdle(worker);
+    worker.retire(reason, { t: 'finalize', spec: this.settings.finalizer, args: this.settings.finalargs });
+  }
+
+  #removeIdle(worker: Worker): void {
+    const i = this.#idle.indexOf(worker);
+    if (i !== -1) this.#idle.splice(i, 1);
+  }
+
+  /** p-queue may start as many jobs as there are workers taking work. */
+  #syncSlots(): void {
+    this.#backlog.setSlots(this.#idle.length + this.#busy);
+  }
+
+  #scheduleIdleSweep(): void {
+    if (this.#idleTimer !== undefined || this.#closing) return;
+    if (this.#workers.size <= this.settings.minWorkers) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      this.#sweepIdle();
+    }, this.settings.idleTimeout);
+    this.#idleTimer.unref();
+  }
+
+  /** Retire workers idle for `idleTimeout`, oldest first, down to `minWorkers`. */
+  #sweepIdle(): void {
+    const now = performance.now();
+    const { idleTimeout, minWorkers } = this.settings;
+    const expired = this.#idle.filter((w) => now - w.idleSince >= idleTimeout - 1);
+    expired.sort((a, b) => a.idleSince - b.idleSince);
+    for (const worker of expired) {
+      if (this.#aliveCount() <= minWorkers) break;
+      this.#retire(worker, 'idle');
+    }
+    this.#syncSlots();
+    if (this.#idle.length > 0 && this.#aliveCount() > minWorkers) {
+      const oldest = Math.min(...this.#idle.map((w) => w.idleSince));
+      this.#idleTimer = setTimeout(
+        () => {
+          this.#idleTimer = undefined;
+          this.#sweepIdle();
+        },
+        Math.max(1, oldest + idleTimeout - now),
+      );
+      this.#idleTimer.unref();
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  ready(): Promise<void> {
+    if (this.#readyCount >= this.#readyTarget || this.#closing) return Promise.resolve();
+    if (this.#startFailures >= MAX_START_FAILURES) {
+      return Promise.reject(
+        new WorkerStartError(`workers keep failing to start: ${this.#lastStartError?.message}`, {
+          cause: this.#lastStartError,
+        }),
+      );
+    }
+    this.#keepAlive.set(true);
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  #resolveReady(): void {
+    if (this.#readyCount < this.#readyTarget) return;
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+    this.#checkQuiet();
+  }
+
+  setBounds(minWorkers: number, maxWorkers: number): void {
+    this.settings.minWorkers = minWorkers;
+    this.settings.maxWorkers = maxWorkers;
+    let excess = this.#aliveCount() - maxWorkers;
+    for (const worker of [...this.#idle]) {
+      if (excess <= 0) break;
+      this.#retire(worker, 'idle');
+      excess--;
+    }
+    for (const worker of this.#workers) {
+      if (excess <= 0) break;
+      if (worker.state === 'busy' && !worker.retireAfterTask) {
+        worker.retireAfterTask = 'idle';
+        excess--;
+      }
+    }
+    this.#syncSlots();
+    this.#replenish();
+    this.#scheduleIdleSweep();
+  }
+
+  /** Retire every current worker gracefully and start fresh ones; resolves when the old ones are gone. */
+  recycle(): Promise<void> {
+    const old = [...this.#workers];
+    this.#generation++;
+    for (const worker of old) {
+      if (worker.state === 'idle') this.#retire(worker, 'recycle');
+      else if (worker.state === 'busy') worker.retireAfterTask ??= 'recycle';
+    }
+    const target = Math.max(this.settings.minWorkers, Math.min(old.length, this.settings.maxWorkers));
+    for (let missing = target - this.#aliveCount(); missing > 0; missing--) this.#spawn();
+    this.#syncSlots();
+    return this.#whenExited(() => old.every((w) => w.state === 'exited'));
+  }
+
+  /** Begin shutting down: see the table in SPEC §7. */
+  close(wait: boolean, cancelFutures: boolean): Promise<void> {
+    this.#closing = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    if (cancelFutures || !wait) {
+      for (const job of this.#backlog.drain()) {
+        this.#finishCancelled(job, new CancelledError(`task ${label(job)} was cancelled by shutdown`));
+      }
+    }
+    if (cancelFutures && !wait) {
+      for (const worker of [...this.#workers]) {
+        const job = worker.job;
+        if (job && worker.state === 'busy') {
+          this.#killJob(job, new CancelledError(`task ${label(job)} was cancelled by shutdown; its worker was killed`), 'killed');
+        }
+      }
+    }
+    for (const worker of [...this.#workers]) {
+      if (worker.state === 'idle' && this.#backlog.size === 0) this.#retire(worker, 'shutdown');
+      else if (worker.state === 'starting' && this.#backlog.size === 0) worker.kill('shutdown');
+    }
+    this.#syncSlots();
+    this.#keepAlive.set(this.#workers.size > 0 || this.#active > 0);
+    const gone = this.#whenExited(() => this.#workers.size === 0 && this.#active === 0);
+    if (!wait && !cancelFutures) return Promise.resolve();
+    return gone;
+  }
+
+  #whenExited(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    this.#keepAlive.set(true);
+    return new Promise((resolve) => this.#exitWaiters.push({ check, resolve }));
+  }
+
+  /** Release waiters whose condition now holds; drop timers and the keep-alive when there is nothing to do. */
+  #checkQuiet(): void {
+    if (this.#exitWaiters.length > 0) {
+      this.#exitWaiters = this.#exitWaiters.filter((waiter) => {
+        if (!waiter.check()) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+    if (this.#closing && this.#active === 0) {
+      for (const worker of [...this.#workers]) {
+        if (worker.state === 'idle') this.#retire(worker, 'shutdown');
+      }
+    }
+    const busy =
+      this.#active > 0 ||
+      this.#readyWaiters.length > 0 ||
+      this.#exitWaiters.length > 0 ||
+      (this.#closing && this.#workers.size > 0);
+    this.#keepAlive.set(busy);
+    if (this.#closing && this.#workers.size === 0 && this.#active === 0) {
+      if (this.#spawnTimer) clearTimeout(this.#spawnTimer);
+      this.#spawnTimer = undefined;
+      this.#memory.stop();
+    }
+  }
+
+  snapshot(): ReturnType<Stats['snapshot']> {
+    let alive = 0;
+    for (const w of this.#workers) if (w.state !== 'dying' && w.state !== 'exited') alive++;
+    return this.stats.snapshot(alive, this.#idle.length, this.#busy, this.#backlog.size);
+  }
+}
+
+function label(job: Job): string {
+  return job.options.name ? `${job.id} (${job.options.name})` : String(job.id);
+}
+
+function cancelledBySignal(job: Job, signal: AbortSignal): CancelledError {
+  return new CancelledError(`task ${label(job)} was cancelled by its signal`, { cause: signal.reason });
+}
+
+function rebuild(wire: WireError): unknown {
+  if (wire.kind === 'pool') return new SerializationError(wire.message);
+  return fromWire(wire);
+}

@@ -1,0 +1,24 @@
+/** The message of a ProcessError: what the worker died of, as far as can be told. */
+import type { WorkerProcess } from './worker.js';
+
+export function describeExit(
+  task: string,
+  worker: WorkerProcess<unknown>,
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+): string {
+  const how = `exit code ${exitCode}, signal ${signal}`;
+  let why = '';
+  if (/heap out of memory|Allocation failed/i.test(worker.stderrTail)) {
+    why = ': it ran out of V8 heap memory (JavaScript heap out of memory)';
+  } else if (worker.fatal) {
+    const error = worker.fatal.error;
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    why = `: ${worker.fatal.kind === 'unhandledRejection' ? 'an unhandled rejection' : 'an uncaught exception'} (${text})`;
+  } else if (exitCode === 0 && signal === null) {
+    why = ': it exited by itself (process.exit(0), or it closed its IPC channel)';
+  } else if (signal === null) {
+    why = ': it called process.exit() or exited on an error';
+  }
+  return `worker ${worker.pid} died during task ${task}${why}; ${how}`;
+}

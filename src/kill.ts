@@ -1,0 +1,140 @@
+/**
+ * Killing a process tree with SIGKILL: the worker, its process group, and
+ * every descendant, including those that left the group with `setsid`.
+ *
+ * On Linux the tree is read from /proc synchronously (no `ps` to spawn), after
+ * stopping each member so nothing can fork while we look. Elsewhere it falls
+ * back to `tree-kill`, guarded: tree-kill spawns `ps`, and an unhandled spawn
+ * error would crash the host process.
+ */
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const hasProc = process.platform === 'linux' && canRead('/proc/self/stat');
+
+function canRead(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parent pid of `pid` from /proc, or undefined when it is gone. */
+export function readPpid(pid: number | 'self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Map of parent pid → child pids, read from /proc in one pass. */
+function childrenTable(): Map<number, number[]> {
+  const table = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return table;
+  }
+  for (const entry of entries) {
+    const code = entry.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    const pid = Number(entry);
+    const ppid = readPpid(pid);
+    if (ppid === undefined) continue;
+    const list = table.get(ppid);
+    if (list) list.push(pid);
+    else table.set(ppid, [pid]);
+  }
+  return table;
+}
+
+/** Every descendant of `root` (not `root` itself), from /proc. Linux only. */
+export function descendants(root: number): number[] {
+  if (!hasProc) return [];
+  const table = childrenTable();
+  const out: number[] = [];
+  const stack = [...(table.get(root) ?? [])];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    const kids = table.get(pid);
+    if (kids) stack.push(...kids);
+  }
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILL `pid`, its process group (when it leads one) and all descendants.
+ * Returns how many descendants were found. Synchronous on Linux.
+ */
+export function killTree(pid: number, { group = true } = {}): number {
+  if (!hasProc) {
+    const finish = (): void => {
+      if (group) signal(-pid, 'SIGKILL');
+      signal(pid, 'SIGKILL');
+    };
+    signal(pid, 'SIGSTOP');
+    if (!treeKillFallback(pid, finish)) finish();
+    return 0;
+  }
+  // Freeze the tree first so no member forks between our look and the kill.
+  // (A process killing its own tree must not stop itself.)
+  if (pid !== process.pid) signal(pid, 'SIGSTOP');
+  const seen = new Set<number>();
+  for (let round = 0; round < 4; round++) {
+    let fresh = 0;
+    for (const child of descendants(pid)) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      signal(child, 'SIGSTOP');
+      fresh++;
+    }
+    if (fresh === 0) break;
+  }
+  for (const child of seen) {
+    // A descendant that called setsid leads its own group: take that group too.
+    signal(-child, 'SIGKILL');
+    signal(child, 'SIGKILL');
+  }
+  // Last, as it may be this very process.
+  if (group) signal(-pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+  return seen.size;
+}
+
+let psAvailable: boolean | undefined;
+
+function hasPs(): boolean {
+  psAvailable ??= (process.env.PATH ?? '')
+    .split(delimiter)
+    .some((dir) => dir !== '' && canRead(join(dir, 'ps')));
+  return psAvailable;
+}
+
+/** tree-kill walks the tree with `ps` while the root is stopped; `then` runs after it. */
+function treeKillFallback(pid: number, then: () => void): boolean {
+  if (!hasPs()) return false;
+  try {
+    const require = createRequire(import.meta.url);
+    const treeKill = require('tree-kill') as (pid: number, sig: string, cb: (err?: Error) => void) => void;
+    treeKill(pid, 'SIGKILL', then);
+    return true;
+  } catch {
+    return false;
+  }
+}

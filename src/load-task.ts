@@ -1,0 +1,116 @@
+/**
+ * Child side: turn a TaskSpec into a callable, once per spec. Module tasks are
+ * imported; function tasks are compiled from their source with shims for the
+ * names that tools inject when they rewrite code (tsx/esbuild's `__name`,
+ * vitest's `__vite_ssr_dynamic_import__`), a `require` and an `import()` that
+ * resolve from the pool's cwd.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TaskSpec } from './protocol.js';
+
+type Callable = (...args: unknown[]) => unknown;
+
+const TASK = Symbol.for('deadpool.task');
+const FN = Symbol.for('deadpool.fn');
+
+export class TaskLoader {
+  readonly #modules = new Map<string, Callable>();
+  readonly #sources = new Map<string, Callable>();
+  readonly #require: NodeJS.Require;
+  readonly #shims: unknown[];
+  readonly #cwd: string;
+
+  constructor(cwd: string) {
+    this.#cwd = cwd;
+    this.#require = createRequire(join(cwd, '[deadpool-task].js'));
+    const importFromCwd = (specifier: unknown): Promise<unknown> => import(this.#resolve(String(specifier)));
+    const name = (fn: unknown, value: string): unknown => {
+      try {
+        Object.defineProperty(fn, 'name', { value, configurable: true });
+      } catch {
+        // a frozen function keeps its name
+      }
+      return fn;
+    };
+    const importMeta = { url: pathToFileURL(join(cwd, '[deadpool-task].js')).href, dirname: cwd };
+    this.#shims = [name, importFromCwd, importMeta, this.#require, importFromCwd, cwd];
+  }
+
+  /** Bare and relative specifiers resolve from the pool's cwd when `require` can find them. */
+  #resolve(specifier: string): string {
+    if (specifier.startsWith('node:') || specifier.startsWith('file:') || specifier.startsWith('data:')) {
+      return specifier;
+    }
+    try {
+      return pathToFileURL(this.#require.resolve(specifier)).href;
+    } catch {
+      return specifier;
+    }
+  }
+
+  load(spec: TaskSpec): Callable | Promise<Callable> {
+    if (spec.kind === 'source') return this.#compile(spec.source);
+    const key = `${spec.module}\0${spec.exportName}`;
+    return this.#modules.get(key) ?? this.#import(spec.module, spec.exportName, key);
+  }
+
+  async #import(module: string, exportName: string, key: string): Promise<Callable> {
+    const ns = (await import(module)) as Record<string, unknown>;
+    let value = ns[exportName];
+    // CommonJS exports that Node's lexer could not name live on `default`.
+    if (value === undefined && exportName !== 'default' && ns.default != null) {
+      value = (ns.default as Record<string, unknown>)[exportName];
+    }
+    if (typeof value !== 'function') {
+      throw new TypeError(`export \`${exportName}\` of ${module} is not a function (got ${typeof value})`);
+    }
+    const brand = (value as unknown as Record<symbol, { exportName: string } | undefined>)[TASK];
+    if (brand !== undefined && brand.exportName !== exportName) {
+      throw new TypeError(
+        `export \`${exportName}\` of ${module} is the task defined as \`${brand.exportName}\`; defineTask()'s name must match the export's name`,
+      );
+    }
+    const fn = ((value as unknown as Record<symbol, Callable | undefined>)[FN] ?? value) as Callable;
+    this.#modules.set(key, fn);
+    return fn;
+  }
+
+  #compile(source: string): Callable {
+    let fn = this.#sources.get(source);
+    if (fn === undefined) {
+      // `import(` is rewritten so it resolves from cwd; `.import(` and `import.meta` are left alone.
+      const body = source.replace(/(?<![\w$.])import\s*\((?!\s*\))/g, '__deadpool_import__(');
+      const factory = new Function(
+        '__name',
+        '__vite_ssr_dynamic_import__',
+        '__vite_ssr_import_meta__',
+        'require',
+        '__deadpool_import__',
+        '__dirname',
+        `"use strict";\nreturn (${body}\n);`,
+      ) as (...shims: unknown[]) => Callable;
+      fn = factory(...this.#shims);
+      if (this.#sources.size > 1_000) this.#sources.clear();
+      this.#sources.set(source, fn);
+    }
+    return fn;
+  }
+}
+
+/**
+ * A ReferenceError from a function task usually means it used a variable of
+ * the scope it was written in. Say so, and point to defineTask().
+ */
+export function explainReferenceError(error: unknown, spec: TaskSpec): void {
+  if (spec.kind !== 'source' || !(error instanceof ReferenceError)) return;
+  const match = /^(\S+) is not defined$/.exec(error.message);
+  if (!match) return;
+  const hint =
+    `${error.message}: a function task is sent to the worker as source text, so it cannot use \`${match[1]}\` ` +
+    'from the scope it was written in. Pass the value as an argument, import it inside the function, ' +
+    'or define the task in a module with defineTask() (task form 1)';
+  if (typeof error.stack === 'string') error.stack = error.stack.replace(error.message, hint);
+  error.message = hint;
+}

@@ -1,0 +1,85 @@
+/**
+ * RSS sampling for `memoryLimitBytes`: while a worker runs a task, the
+ * resident memory of its whole process tree is read with pidusage every
+ * `interval` ms; over the limit, `onExceed` is called (the engine kills the
+ * tree). Sampling runs only while a watched worker is busy.
+ *
+ * pidusage caches one open /proc file per pid; `maxage` bounds how long a
+ * dead pid's file stays open.
+ */
+import pidusage from 'pidusage';
+import { descendants } from './kill.js';
+
+const PIDUSAGE_MAXAGE_MS = 2_000;
+
+interface Watched {
+  readonly pid: number;
+}
+
+export class MemoryWatch {
+  readonly #limit: number;
+  readonly #interval: number;
+  readonly #onExceed: (worker: Watched, rss: number) => void;
+  readonly #watched = new Set<Watched>();
+  #timer: NodeJS.Timeout | undefined;
+  #sampling = false;
+
+  constructor(limit: number, interval: number, onExceed: (worker: Watched, rss: number) => void) {
+    this.#limit = limit;
+    this.#interval = interval;
+    this.#onExceed = onExceed;
+  }
+
+  get enabled(): boolean {
+    return Number.isFinite(this.#limit);
+  }
+
+  watch(worker: Watched): void {
+    if (!this.enabled) return;
+    this.#watched.add(worker);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => void this.#sample(), this.#interval);
+      this.#timer.unref();
+    }
+  }
+
+  unwatch(worker: Watched): void {
+    if (!this.#watched.delete(worker) || this.#watched.size > 0) return;
+    this.stop();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#watched.clear();
+  }
+
+  async #sample(): Promise<void> {
+    if (this.#sampling) return;
+    this.#sampling = true;
+    try {
+      await Promise.all([...this.#watched].map((worker) => this.#check(worker)));
+    } finally {
+      this.#sampling = false;
+    }
+  }
+
+  async #check(worker: Watched): Promise<void> {
+    const rss = await treeRss(worker.pid);
+    if (rss >= this.#limit && this.#watched.has(worker)) this.#onExceed(worker, rss);
+  }
+}
+
+/** Summed RSS of `pid` and its descendants, in bytes; pids that vanish count 0. */
+export async function treeRss(pid: number): Promise<number> {
+  const pids = [pid, ...descendants(pid)];
+  const sizes = await Promise.all(
+    pids.map((p) =>
+      pidusage(p, { maxage: PIDUSAGE_MAXAGE_MS }).then(
+        (stat) => stat.memory,
+        () => 0,
+      ),
+    ),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,137 @@
+/**
+ * The messages between the pool and a worker, and how errors cross. The parent
+ * and child halves meet only here.
+ */
+
+/** How a worker finds the code to run. */
+export type TaskSpec =
+  | { readonly kind: 'module'; readonly module: string; readonly exportName: string }
+  | { readonly kind: 'source'; readonly source: string };
+
+/** Parent → worker. */
+export type ParentMessage =
+  | { t: 'init'; spec: TaskSpec | undefined; args: unknown[] }
+  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[] }
+  | { t: 'abort'; id: number }
+  | { t: 'finalize'; spec: TaskSpec | undefined; args: unknown[] };
+
+/** Worker → parent. */
+export type WorkerMessage =
+  | { t: 'ready' }
+  | { t: 'initFailed'; error: WireError }
+  | { t: 'ok'; id: number; value: unknown; rss: number }
+  | { t: 'err'; id: number; error: WireError; rss: number }
+  | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
+  | { t: 'finalized'; error?: WireError | undefined };
+
+/** First argument the worker is started with: its boot settings, as JSON. */
+export interface BootConfig {
+  cwd: string;
+  parentPid: number;
+}
+
+/** The key under which the running task's AbortSignal is published in the worker. */
+export const SIGNAL_SLOT = Symbol.for('deadpool.taskSignal');
+
+/**
+ * An error in a shape that survives both serializations. `thrown` carries a
+ * non-Error value as it was thrown.
+ */
+export type WireError =
+  | {
+      kind: 'error';
+      ctor: string;
+      name: string;
+      message: string;
+      stack: string | undefined;
+      props: Record<string, unknown>;
+      cause?: WireError;
+      errors?: WireError[];
+    }
+  | { kind: 'thrown'; value: unknown }
+  | { kind: 'pool'; code: string; message: string; stack: string | undefined };
+
+const BUILTINS: Record<string, new (message?: string) => Error> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+const SKIP = new Set(['name', 'message', 'stack', 'cause', 'errors']);
+
+/** Structured clone decides what crosses; a value it refuses is described instead. */
+export function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Turn anything thrown into a WireError. Depth-limited for cause cycles. */
+export function toWire(thrown: unknown, depth = 0): WireError {
+  if (!(thrown instanceof Error)) {
+    if (cloneable(thrown)) return { kind: 'thrown', value: thrown };
+    const error = new TypeError(`the task threw a value that cannot be serialized: ${String(thrown)}`);
+    return toWire(error, depth);
+  }
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(thrown)) {
+    if (SKIP.has(key)) continue;
+    const value = (thrown as unknown as Record<string, unknown>)[key];
+    props[key] = cloneable(value) ? value : `[unserializable ${typeof value}]`;
+  }
+  let ctor = 'Error';
+  for (let proto = Object.getPrototypeOf(thrown) as object | null; proto; proto = Object.getPrototypeOf(proto)) {
+    const name = (proto.constructor as { name?: string } | undefined)?.name;
+    if (name && (name in BUILTINS || name === 'AggregateError')) {
+      ctor = name;
+      break;
+    }
+  }
+  const wire: WireError = {
+    kind: 'error',
+    ctor,
+    name: String(thrown.name),
+    message: String(thrown.message),
+    stack: typeof thrown.stack === 'string' ? thrown.stack : undefined,
+    props,
+  };
+  if ('cause' in thrown && depth < 16) wire.cause = toWire(thrown.cause, depth + 1);
+  if (thrown instanceof AggregateError && depth < 16) {
+    wire.errors = Array.from(thrown.errors as unknown[], (e) => toWire(e, depth + 1));
+  }
+  return wire;
+}
+
+/** Rebuild an error from its wire shape: same class for built-ins, same name, props, cause. */
+export function fromWire(wire: WireError): unknown {
+  if (wire.kind === 'thrown') return wire.value;
+  if (wire.kind === 'pool') {
+    const error = new Error(wire.message);
+    if (wire.stack !== undefined) error.stack = wire.stack;
+    return error;
+  }
+  const errors = wire.errors?.map(fromWire);
+  const error =
+    wire.ctor === 'AggregateError'
+      ? new AggregateError(errors ?? [], wire.message)
+      : new (BUILTINS[wire.ctor] ?? Error)(wire.message);
+  const protoName = (Object.getPrototypeOf(error) as Error).name;
+  if (wire.name !== protoName) {
+    Object.defineProperty(error, 'name', { value: wire.name, configurable: true, writable: true });
+  }
+  if (wire.stack !== undefined) {
+    Object.defineProperty(error, 'stack', { value: wire.stack, configurable: true, writable: true });
+  }
+  if (wire.cause !== undefined) {
+    Object.defineProperty(error, 'cause', { value: fromWire(wire.cause), configurable: true, writable: true });
+  }
+  Object.assign(error, wire.props);
+  return error;
+}

@@ -1,0 +1,148 @@
+/**
+ * Child side of a worker: load tasks, run them one at a time, send results and
+ * errors back in a shape that survives serialization, and die with the parent.
+ */
+import { Worker } from 'node:worker_threads';
+import { TimeoutError } from './errors.js';
+import { descendants, killTree } from './kill.js';
+import { explainReferenceError, TaskLoader } from './load-task.js';
+import {
+  SIGNAL_SLOT,
+  toWire,
+  type BootConfig,
+  type ParentMessage,
+  type TaskSpec,
+  type WorkerMessage,
+  type WireError,
+} from './protocol.js';
+
+const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
+const loader = new TaskLoader(boot.cwd);
+const slots = globalThis as Record<symbol, unknown>;
+let current: { id: number; controller: AbortController } | undefined;
+
+function startWatchdog(): void {
+  const thread = new Worker(new URL('./watchdog.js', import.meta.url), {
+    workerData: { parentPid: boot.parentPid },
+    stdout: false,
+    stderr: false,
+  });
+  thread.unref();
+  thread.on('error', () => {
+    // Without the watchdog the IPC 'disconnect' below still covers idle workers.
+  });
+}
+
+/** Kill what this worker started, then leave. */
+function exitNow(code: number): never {
+  for (const pid of descendants(process.pid)) killTree(pid);
+  process.exit(code);
+}
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (!process.connected) return;
+  process.send!(message, undefined, undefined, then ? () => then() : undefined);
+}
+
+function serializationFailure(id: number, what: string, error: unknown): WorkerMessage {
+  const reason = error instanceof Error ? error.message : String(error);
+  const wire: WireError = {
+    kind: 'pool',
+    code: 'ERR_DEADPOOL_SERIALIZATION',
+    message: `${what} cannot be serialized: ${reason}`,
+    stack: undefined,
+  };
+  return { t: 'err', id, error: wire, rss: process.memoryUsage.rss() };
+}
+
+/** Send a reply; a value that cannot cross becomes a SerializationError for this task only. */
+function reply(message: WorkerMessage & { id: number }): void {
+  try {
+    send(message);
+  } catch (error) {
+    const what = message.t === 'ok' ? 'the result' : 'the error';
+    send(serializationFailure(message.id, what, error));
+  }
+}
+
+async function call(spec: TaskSpec, args: unknown[]): Promise<unknown> {
+  const fn = await loader.load(spec);
+  try {
+    return await fn(...args);
+  } catch (error) {
+    explainReferenceError(error, spec);
+    throw error;
+  }
+}
+
+async function run(id: number, spec: TaskSpec, args: unknown[]): Promise<void> {
+  const controller = new AbortController();
+  current = { id, controller };
+  slots[SIGNAL_SLOT] = controller.signal;
+  try {
+    const value = await call(spec, args);
+    reply({ t: 'ok', id, value, rss: process.memoryUsage.rss() });
+  } catch (error) {
+    reply({ t: 'err', id, error: toWire(error), rss: process.memoryUsage.rss() });
+  } finally {
+    current = undefined;
+    slots[SIGNAL_SLOT] = undefined;
+  }
+}
+
+async function init(spec: TaskSpec | undefined, args: unknown[]): Promise<void> {
+  try {
+    if (spec) await call(spec, args);
+    send({ t: 'ready' });
+  } catch (error) {
+    send({ t: 'initFailed', error: toWire(error) }, () => exitNow(1));
+  }
+}
+
+async function finalize(spec: TaskSpec | undefined, args: unknown[]): Promise<void> {
+  let error: WireError | undefined;
+  try {
+    if (spec) await call(spec, args);
+  } catch (thrown) {
+    error = toWire(thrown);
+  }
+  if (process.connected) send({ t: 'finalized', error }, () => exitNow(0));
+  else exitNow(0);
+}
+
+function onMessage(message: ParentMessage): void {
+  switch (message.t) {
+    case 'run':
+      void run(message.id, message.spec, message.args);
+      break;
+    case 'abort':
+      if (current?.id === message.id) {
+        current.controller.abort(new TimeoutError(`task ${message.id} passed its soft timeout`));
+      }
+      break;
+    case 'init':
+      void init(message.spec, message.args);
+      break;
+    case 'finalize':
+      void finalize(message.spec, message.args);
+      break;
+  }
+}
+
+function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
+  // The worker can no longer be trusted: report, then die. The pool fails the
+  // running task (if any) with a ProcessError that names this error.
+  try {
+    send({ t: 'fatal', kind, error: toWire(error) }, () => exitNow(1));
+  } catch {
+    exitNow(1);
+  }
+  setTimeout(() => exitNow(1), 1_000).unref();
+}
+
+process.on('uncaughtException', (error) => fatal('uncaughtException', error));
+process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
+// The pool closed the channel, or its process died: nothing more can be reported.
+process.on('disconnect', () => exitNow(0));
+process.on('message', onMessage);
+startWatchdog();
