@@ -38,9 +38,10 @@ export interface DeadpoolEvents {
 }
 
 /** `args` may be left out when the task takes no required argument. */
-export type SubmitArgs<F extends TaskFunction> = [] extends Parameters<F>
-  ? [args?: Parameters<F>, options?: SubmitOptions]
-  : [args: Parameters<F>, options?: SubmitOptions];
+export type SubmitArgs<F extends TaskFunction> =
+  [] extends Parameters<F>
+    ? [args?: Parameters<F>, options?: SubmitOptions]
+    : [args: Parameters<F>, options?: SubmitOptions];
 
 export type MapOptions = Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'>;
 
@@ -54,6 +55,7 @@ export interface ShutdownOptions {
 export class Deadpool extends EventEmitter<DeadpoolEvents> {
   readonly #engine: Engine;
   #closed = false;
+  #shutdown: Promise<void> | undefined;
 
   constructor(options: DeadpoolOptions = {}) {
     super();
@@ -63,14 +65,22 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
         this.emit(name, info as never);
       } catch (error) {
         // A throwing listener must not break the pool.
-        process.emitWarning(`a deadpool '${name}' listener threw: ${String(error)}`, { code: 'DEADPOOL_LISTENER' });
+        process.emitWarning(`a deadpool '${name}' listener threw: ${String(error)}`, {
+          code: 'DEADPOOL_LISTENER',
+        });
       }
     });
   }
 
   /** Run `fn(...args)` in a worker. Returns at once; never blocks. */
-  submit<F extends TaskFunction>(fn: Task<F>, ...rest: SubmitArgs<F>): Future<Awaited<ReturnType<F>>> {
-    const [args = [], options] = rest as unknown as [unknown[] | undefined, SubmitOptions | undefined];
+  submit<F extends TaskFunction>(
+    fn: Task<F>,
+    ...rest: SubmitArgs<F>
+  ): Future<Awaited<ReturnType<F>>> {
+    const [args = [], options] = rest as unknown as [
+      unknown[] | undefined,
+      SubmitOptions | undefined,
+    ];
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
@@ -88,7 +98,10 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     options?: MapOptions,
   ): AsyncIterable<Awaited<ReturnType<F>>> {
     const spec = specOf(fn);
-    if (iterable == null || (!(Symbol.iterator in iterable) && !(Symbol.asyncIterator in iterable))) {
+    if (
+      iterable == null ||
+      (!(Symbol.iterator in iterable) && !(Symbol.asyncIterator in iterable))
+    ) {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
@@ -107,19 +120,27 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     if (this.#closed) throw new PoolClosedError('the pool is shut down and takes no new tasks');
     const { maxBacklog } = this.#engine.settings;
     if (this.#engine.backlogSize >= maxBacklog) {
-      throw new BacklogFullError(`the backlog is full: ${maxBacklog} tasks are already waiting (maxBacklog)`);
+      throw new BacklogFullError(
+        `the backlog is full: ${maxBacklog} tasks are already waiting (maxBacklog)`,
+      );
     }
   }
 
-  /** Stop taking tasks and wind down, as the table in the README says. Safe to call again. */
+  /**
+   * Stop taking tasks and wind down, as the table in the README says.
+   * Idempotent: a later call (also a concurrent one) changes nothing and
+   * resolves when the first call's work is done.
+   */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
     const settings = this.#engine.settings;
     const wait = options.wait ?? settings.shutdownWait;
     const cancelFutures = options.cancelFutures ?? settings.shutdownCancelFutures;
     if (typeof wait !== 'boolean') invalid('wait', 'a boolean', wait);
     if (typeof cancelFutures !== 'boolean') invalid('cancelFutures', 'a boolean', cancelFutures);
     this.#closed = true;
-    return this.#engine.close(wait, cancelFutures);
+    this.#shutdown = this.#engine.close(wait, cancelFutures);
+    return this.#shutdown;
   }
 
   /** `shutdown()` with the constructor's `shutdownWait` / `shutdownCancelFutures`. */
@@ -143,7 +164,12 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     if (typeof bounds !== 'object' || bounds === null) invalid('bounds', 'an object', bounds);
     const settings = this.#engine.settings;
     const maxWorkers = integer('maxWorkers', bounds.maxWorkers, 1, settings.maxWorkers);
-    const minWorkers = integer('minWorkers', bounds.minWorkers, 0, Math.min(settings.minWorkers, maxWorkers));
+    const minWorkers = integer(
+      'minWorkers',
+      bounds.minWorkers,
+      0,
+      Math.min(settings.minWorkers, maxWorkers),
+    );
     if (minWorkers > maxWorkers) {
       throw new RangeError(
         `Expected \`minWorkers\` to be <= \`maxWorkers\` (${maxWorkers}), got \`${minWorkers}\` (number)`,

@@ -43,7 +43,12 @@ type Worker = WorkerProcess<Job>;
 
 export interface EngineEvents {
   workerStart(info: { pid: number }): void;
-  workerExit(info: { pid: number; exitCode: number | null; signal: NodeJS.Signals | null; reason: ExitReason }): void;
+  workerExit(info: {
+    pid: number;
+    exitCode: number | null;
+    signal: NodeJS.Signals | null;
+    reason: ExitReason;
+  }): void;
   taskTimeout(info: { pid: number; name: string | undefined; soft: boolean }): void;
 }
 
@@ -80,8 +85,10 @@ export class Engine {
     this.settings = settings;
     this.#emit = emit;
     this.#backlog = new Backlog<Job>((job) => this.#start(job));
-    this.#memory = new MemoryWatch(settings.memoryLimitBytes, settings.memorySampleInterval, (worker, rss) =>
-      this.#memoryKill(worker as Worker, rss),
+    this.#memory = new MemoryWatch(
+      settings.memoryLimitBytes,
+      settings.memorySampleInterval,
+      (worker, rss) => this.#memoryKill(worker as Worker, rss),
     );
     this.#readyTarget = settings.maxWorkers;
     for (let i = 0; i < settings.maxWorkers; i++) this.#spawn();
@@ -98,7 +105,12 @@ export class Engine {
       priority: options.priority,
       control: createFuture<unknown>({
         dequeue: () => this.#dequeue(job),
-        kill: () => this.#killJob(job, new CancelledError(`task ${label(job)} was cancelled while running`), 'killed'),
+        kill: () =>
+          this.#killJob(
+            job,
+            new CancelledError(`task ${label(job)} was cancelled while running`),
+            'killed',
+          ),
       }),
       submittedAt: performance.now(),
       worker: undefined,
@@ -172,7 +184,12 @@ export class Engine {
       } else {
         this.#idle.push(worker);
         const reason = error instanceof Error ? error.message : String(error);
-        this.#fail(job, new SerializationError(`the arguments of task ${label(job)} cannot be serialized: ${reason}`));
+        this.#fail(
+          job,
+          new SerializationError(
+            `the arguments of task ${label(job)} cannot be serialized: ${reason}`,
+          ),
+        );
       }
       job.release?.();
       return released;
@@ -183,7 +200,8 @@ export class Engine {
     this.stats.queueWait.add(job.startedAt - job.submittedAt);
     const { timeout, softTimeout } = job.options;
     if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, timeout), timeout);
-    if (softTimeout !== undefined) job.softTimer = setTimeout(() => this.#softTimedOut(job), softTimeout);
+    if (softTimeout !== undefined)
+      job.softTimer = setTimeout(() => this.#softTimedOut(job), softTimeout);
     this.#memory.watch(worker);
     job.control.start(worker.pid);
     return released;
@@ -311,7 +329,8 @@ export class Engine {
 
   #aliveCount(): number {
     let n = 0;
-    for (const w of this.#workers) if (w.state !== 'retiring' && w.state !== 'dying' && !w.retireAfterTask) n++;
+    for (const w of this.#workers)
+      if (w.state !== 'retiring' && w.state !== 'dying' && !w.retireAfterTask) n++;
     return n;
   }
 
@@ -319,7 +338,9 @@ export class Engine {
   #wanted(): number {
     const demand = this.#busy + this.#backlog.size;
     const { minWorkers, maxWorkers } = this.settings;
-    return this.#closing ? Math.min(demand, maxWorkers) : Math.min(Math.max(demand, minWorkers), maxWorkers);
+    return this.#closing
+      ? Math.min(demand, maxWorkers)
+      : Math.min(Math.max(demand, minWorkers), maxWorkers);
   }
 
   #replenish(): void {
@@ -367,7 +388,9 @@ export class Engine {
       // the exit handler reports it
     }
     worker.deadline(this.settings.startTimeout, () => {
-      worker.startError = new Error(`worker ${worker.pid} did not start within ${this.settings.startTimeout} ms`);
+      worker.startError = new Error(
+        `worker ${worker.pid} did not start within ${this.settings.startTimeout} ms`,
+      );
       worker.kill('startFailed');
     });
   }
@@ -427,10 +450,12 @@ export class Engine {
     this.#memory.unwatch(worker);
     // A worker that never got ready failed to start, unless something outside killed it.
     const reason: ExitReason =
-      worker.exitReason ?? (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
+      worker.exitReason ??
+      (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
     if (reason === 'startFailed') {
       this.#startFailed(
-        worker.startError ?? new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
+        worker.startError ??
+          new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
       );
     }
     const job = worker.job;
@@ -438,11 +463,21 @@ export class Engine {
       worker.job = undefined;
       this.#busy--;
       if (!job.control.settled) {
-        const details = { pid: worker.pid, exitCode, signal, taskName: job.options.name, stderr: worker.stderrTail };
+        const details = {
+          pid: worker.pid,
+          exitCode,
+          signal,
+          taskName: job.options.name,
+          stderr: worker.stderrTail,
+        };
         const cause = worker.fatal?.error;
         this.#fail(
           job,
-          new ProcessError(describeExit(label(job), worker, exitCode, signal), details, cause ? { cause } : undefined),
+          new ProcessError(
+            describeExit(label(job), worker, exitCode, signal),
+            details,
+            cause ? { cause } : undefined,
+          ),
         );
       }
       job.release?.();
@@ -483,7 +518,11 @@ export class Engine {
 
   #retire(worker: Worker, reason: ExitReason): void {
     this.#removeIdle(worker);
-    worker.retire(reason, { t: 'finalize', spec: this.settings.finalizer, args: this.settings.finalargs });
+    worker.retire(reason, {
+      t: 'finalize',
+      spec: this.settings.finalizer,
+      args: this.settings.finalargs,
+    });
   }
 
   #removeIdle(worker: Worker): void {
@@ -582,7 +621,10 @@ export class Engine {
       if (worker.state === 'idle') this.#retire(worker, 'recycle');
       else if (worker.state === 'busy') worker.retireAfterTask ??= 'recycle';
     }
-    const target = Math.max(this.settings.minWorkers, Math.min(old.length, this.settings.maxWorkers));
+    const target = Math.max(
+      this.settings.minWorkers,
+      Math.min(old.length, this.settings.maxWorkers),
+    );
     for (let missing = target - this.#aliveCount(); missing > 0; missing--) this.#spawn();
     this.#syncSlots();
     return this.#whenExited(() => old.every((w) => w.state === 'exited'));
@@ -595,14 +637,23 @@ export class Engine {
     this.#idleTimer = undefined;
     if (cancelFutures || !wait) {
       for (const job of this.#backlog.drain()) {
-        this.#finishCancelled(job, new CancelledError(`task ${label(job)} was cancelled by shutdown`));
+        this.#finishCancelled(
+          job,
+          new CancelledError(`task ${label(job)} was cancelled by shutdown`),
+        );
       }
     }
     if (cancelFutures && !wait) {
       for (const worker of [...this.#workers]) {
         const job = worker.job;
         if (job && worker.state === 'busy') {
-          this.#killJob(job, new CancelledError(`task ${label(job)} was cancelled by shutdown; its worker was killed`), 'killed');
+          this.#killJob(
+            job,
+            new CancelledError(
+              `task ${label(job)} was cancelled by shutdown; its worker was killed`,
+            ),
+            'killed',
+          );
         }
       }
     }
@@ -662,7 +713,9 @@ function label(job: Job): string {
 }
 
 function cancelledBySignal(job: Job, signal: AbortSignal): CancelledError {
-  return new CancelledError(`task ${label(job)} was cancelled by its signal`, { cause: signal.reason });
+  return new CancelledError(`task ${label(job)} was cancelled by its signal`, {
+    cause: signal.reason,
+  });
 }
 
 function rebuild(wire: WireError): unknown {

@@ -22,10 +22,22 @@ export class DeadpoolError extends Error {
 }
 
 /** Defines `name` and `code` on the prototype, as Node's own errors do. */
-function brand(ctor: { prototype: object }, name: string, code: DeadpoolErrorCode | undefined): void {
-  Object.defineProperty(ctor.prototype, 'name', { value: name, configurable: true, writable: true });
+function brand(
+  ctor: { prototype: object },
+  name: string,
+  code: DeadpoolErrorCode | undefined,
+): void {
+  Object.defineProperty(ctor.prototype, 'name', {
+    value: name,
+    configurable: true,
+    writable: true,
+  });
   if (code !== undefined) {
-    Object.defineProperty(ctor.prototype, 'code', { value: code, configurable: true, writable: true });
+    Object.defineProperty(ctor.prototype, 'code', {
+      value: code,
+      configurable: true,
+      writable: true,
+    });
   }
 }
 

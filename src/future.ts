@@ -28,8 +28,10 @@ export interface FutureControl<T> {
 }
 
 function report(error: unknown, what: string): void {
-  const detail = error instanceof Error ? error.stack ?? error.message : String(error);
-  process.emitWarning(`a deadpool future's ${what} callback threw: ${detail}`, { code: 'DEADPOOL_CALLBACK' });
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.emitWarning(`a deadpool future's ${what} callback threw: ${detail}`, {
+    code: 'DEADPOOL_CALLBACK',
+  });
 }
 
 function runCallbacks<T>(list: Callback<T>[] | undefined, future: Future<T>, what: string): void {
@@ -48,9 +50,6 @@ let createControl: <T>(hooks: CancelHooks) => FutureControl<T>;
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: State = 'pending';
   #pid: number | undefined;
-  #ok = false;
-  #value: T | undefined;
-  #error: unknown;
   #doneCallbacks: Callback<T>[] | undefined;
   #pidCallbacks: Callback<T>[] | undefined;
   #resolve!: (value: T) => void;
@@ -107,7 +106,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state === 'cancelled') return true;
     if (this.#state !== 'pending') return false;
     this.#hooks.dequeue();
-    this.#settle(false, undefined, new CancelledError('the task was cancelled before it started'), 'cancelled');
+    this.#settle(
+      false,
+      undefined,
+      new CancelledError('the task was cancelled before it started'),
+      'cancelled',
+    );
     return true;
   }
 
@@ -122,14 +126,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `cb(future)` when it settles; at once if it has. */
   addDoneCallback(cb: Callback<T>): void {
-    if (typeof cb !== 'function') throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
+    if (typeof cb !== 'function')
+      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
     if (this.done()) runCallbacks([cb], this, 'done');
     else (this.#doneCallbacks ??= []).push(cb);
   }
 
   /** `cb(future)` when it starts on a worker; at once if it has. */
   addPidCallback(cb: Callback<T>): void {
-    if (typeof cb !== 'function') throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
+    if (typeof cb !== 'function')
+      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
     if (this.#pid !== undefined) runCallbacks([cb], this, 'pid');
     else (this.#pidCallbacks ??= []).push(cb);
   }
@@ -189,9 +195,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #settle(ok: boolean, value: T | undefined, error: unknown, state: State): void {
     if (this.done()) return;
     this.#state = state;
-    this.#ok = ok;
-    this.#value = value;
-    this.#error = error;
     if (ok) this.#resolve(value as T);
     else this.#reject(error);
     const callbacks = this.#doneCallbacks;

@@ -131,7 +131,11 @@ function treeKillFallback(pid: number, then: () => void): boolean {
   if (!hasPs()) return false;
   try {
     const require = createRequire(import.meta.url);
-    const treeKill = require('tree-kill') as (pid: number, sig: string, cb: (err?: Error) => void) => void;
+    const treeKill = require('tree-kill') as (
+      pid: number,
+      sig: string,
+      cb: (err?: Error) => void,
+    ) => void;
     treeKill(pid, 'SIGKILL', then);
     return true;
   } catch {

@@ -20,12 +20,11 @@ export class TaskLoader {
   readonly #sources = new Map<string, Callable>();
   readonly #require: NodeJS.Require;
   readonly #shims: unknown[];
-  readonly #cwd: string;
 
   constructor(cwd: string) {
-    this.#cwd = cwd;
     this.#require = createRequire(join(cwd, '[deadpool-task].js'));
-    const importFromCwd = (specifier: unknown): Promise<unknown> => import(this.#resolve(String(specifier)));
+    const importFromCwd = (specifier: unknown): Promise<unknown> =>
+      import(this.#resolve(String(specifier)));
     const name = (fn: unknown, value: string): unknown => {
       try {
         Object.defineProperty(fn, 'name', { value, configurable: true });
@@ -40,7 +39,11 @@ export class TaskLoader {
 
   /** Bare and relative specifiers resolve from the pool's cwd when `require` can find them. */
   #resolve(specifier: string): string {
-    if (specifier.startsWith('node:') || specifier.startsWith('file:') || specifier.startsWith('data:')) {
+    if (
+      specifier.startsWith('node:') ||
+      specifier.startsWith('file:') ||
+      specifier.startsWith('data:')
+    ) {
       return specifier;
     }
     try {
@@ -64,7 +67,9 @@ export class TaskLoader {
       value = (ns.default as Record<string, unknown>)[exportName];
     }
     if (typeof value !== 'function') {
-      throw new TypeError(`export \`${exportName}\` of ${module} is not a function (got ${typeof value})`);
+      throw new TypeError(
+        `export \`${exportName}\` of ${module} is not a function (got ${typeof value})`,
+      );
     }
     const brand = (value as unknown as Record<symbol, { exportName: string } | undefined>)[TASK];
     if (brand !== undefined && brand.exportName !== exportName) {
@@ -72,7 +77,8 @@ export class TaskLoader {
         `export \`${exportName}\` of ${module} is the task defined as \`${brand.exportName}\`; defineTask()'s name must match the export's name`,
       );
     }
-    const fn = ((value as unknown as Record<symbol, Callable | undefined>)[FN] ?? value) as Callable;
+    const fn = ((value as unknown as Record<symbol, Callable | undefined>)[FN] ??
+      value) as Callable;
     this.#modules.set(key, fn);
     return fn;
   }
@@ -82,6 +88,8 @@ export class TaskLoader {
     if (fn === undefined) {
       // `import(` is rewritten so it resolves from cwd; `.import(` and `import.meta` are left alone.
       const body = source.replace(/(?<![\w$.])import\s*\((?!\s*\))/g, '__deadpool_import__(');
+      // Compiling the sent source is the point of a function task.
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
       const factory = new Function(
         '__name',
         '__vite_ssr_dynamic_import__',

@@ -12,9 +12,7 @@ export async function* mapOrdered<R>(
   window: number,
 ): AsyncGenerator<R, void, undefined> {
   const iterator =
-    Symbol.asyncIterator in input
-      ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      : (input as Iterable<unknown>)[Symbol.iterator]();
+    Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   const inFlight: Future<R>[] = [];
   let exhausted = false;
   try {

@@ -84,24 +84,38 @@ export interface Settings {
 function show(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : String(value);
+    text =
+      typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : String(value);
   } catch {
     text = Object.prototype.toString.call(value);
   }
   return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
 }
 
-/** Throw the one-template error. RangeError for numbers out of range, TypeError otherwise. */
-export function invalid(name: string, expected: string, value: unknown): never {
-  const Ctor = typeof value === 'number' ? RangeError : TypeError;
+/** Throw the one-template error: TypeError, or RangeError for a number out of range. */
+export function invalid(
+  name: string,
+  expected: string,
+  value: unknown,
+  Ctor: ErrorConstructor = TypeError,
+): never {
   throw new Ctor(`Expected \`${name}\` to be ${expected}, got ${show(value)}`);
+}
+
+function numberError(value: unknown): ErrorConstructor {
+  return typeof value === 'number' ? RangeError : TypeError;
 }
 
 export function integer(name: string, value: unknown, min: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value === 'number' && value === Infinity && fallback === Infinity) return value;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    invalid(name, min === 0 ? 'an integer >= 0' : `an integer >= ${min}`, value);
+    invalid(
+      name,
+      min === 0 ? 'an integer >= 0' : `an integer >= ${min}`,
+      value,
+      numberError(value),
+    );
   }
   return value;
 }
@@ -110,7 +124,7 @@ export function integer(name: string, value: unknown, min: number, fallback: num
 export function duration(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    invalid(name, 'a finite number of milliseconds > 0', value);
+    invalid(name, 'a finite number of milliseconds > 0', value, numberError(value));
   }
   return value;
 }
@@ -160,7 +174,8 @@ const KNOWN = new Set<string>([
 export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
+    if (!KNOWN.has(key))
+      throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
   }
   const maxWorkers = integer('maxWorkers', options.maxWorkers, 1, availableParallelism());
   const minWorkers = integer('minWorkers', options.minWorkers, 0, maxWorkers);
@@ -185,7 +200,12 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     minWorkers,
     idleTimeout: duration('idleTimeout', options.idleTimeout) ?? 10_000,
     maxTasksPerChild: integer('maxTasksPerChild', options.maxTasksPerChild, 1, Infinity),
-    maxWorkerMemoryBytes: integer('maxWorkerMemoryBytes', options.maxWorkerMemoryBytes, 1, Infinity),
+    maxWorkerMemoryBytes: integer(
+      'maxWorkerMemoryBytes',
+      options.maxWorkerMemoryBytes,
+      1,
+      Infinity,
+    ),
     memoryLimitBytes: integer('memoryLimitBytes', options.memoryLimitBytes, 1, Infinity),
     memorySampleInterval: duration('memorySampleInterval', options.memorySampleInterval) ?? 100,
     maxBacklog: integer('maxBacklog', options.maxBacklog, 0, Infinity),
@@ -225,9 +245,18 @@ export interface JobOptions {
   name: string | undefined;
 }
 
-export function normalizeSubmitOptions(options: SubmitOptions | undefined, poolTimeout: number | undefined): JobOptions {
+export function normalizeSubmitOptions(
+  options: SubmitOptions | undefined,
+  poolTimeout: number | undefined,
+): JobOptions {
   if (options === undefined) {
-    return { timeout: poolTimeout, softTimeout: undefined, priority: 0, signal: undefined, name: undefined };
+    return {
+      timeout: poolTimeout,
+      softTimeout: undefined,
+      priority: 0,
+      signal: undefined,
+      name: undefined,
+    };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   const timeout = duration('timeout', options.timeout) ?? poolTimeout;
@@ -239,7 +268,8 @@ export function normalizeSubmitOptions(options: SubmitOptions | undefined, poolT
   }
   const priority = integer('priority', options.priority, 0, 0);
   const { signal, name } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) invalid('signal', 'an AbortSignal', signal);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    invalid('signal', 'an AbortSignal', signal);
   if (name !== undefined && typeof name !== 'string') invalid('name', 'a string', name);
   return { timeout, softTimeout, priority, signal, name };
 }

@@ -77,7 +77,9 @@ export function cloneable(value: unknown): boolean {
 export function toWire(thrown: unknown, depth = 0): WireError {
   if (!(thrown instanceof Error)) {
     if (cloneable(thrown)) return { kind: 'thrown', value: thrown };
-    const error = new TypeError(`the task threw a value that cannot be serialized: ${String(thrown)}`);
+    const error = new TypeError(
+      `the task threw a value that cannot be serialized: ${String(thrown)}`,
+    );
     return toWire(error, depth);
   }
   const props: Record<string, unknown> = {};
@@ -87,7 +89,11 @@ export function toWire(thrown: unknown, depth = 0): WireError {
     props[key] = cloneable(value) ? value : `[unserializable ${typeof value}]`;
   }
   let ctor = 'Error';
-  for (let proto = Object.getPrototypeOf(thrown) as object | null; proto; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(thrown) as object | null;
+    proto;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     const name = (proto.constructor as { name?: string } | undefined)?.name;
     if (name && (name in BUILTINS || name === 'AggregateError')) {
       ctor = name;
@@ -127,10 +133,18 @@ export function fromWire(wire: WireError): unknown {
     Object.defineProperty(error, 'name', { value: wire.name, configurable: true, writable: true });
   }
   if (wire.stack !== undefined) {
-    Object.defineProperty(error, 'stack', { value: wire.stack, configurable: true, writable: true });
+    Object.defineProperty(error, 'stack', {
+      value: wire.stack,
+      configurable: true,
+      writable: true,
+    });
   }
   if (wire.cause !== undefined) {
-    Object.defineProperty(error, 'cause', { value: fromWire(wire.cause), configurable: true, writable: true });
+    Object.defineProperty(error, 'cause', {
+      value: fromWire(wire.cause),
+      configurable: true,
+      writable: true,
+    });
   }
   Object.assign(error, wire.props);
   return error;

@@ -43,7 +43,9 @@ function moduleHref(module: unknown, what: string): string {
 
 function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`Expected \`${what}\` to be a non-empty string, got \`${String(name)}\` (${typeof name})`);
+    throw new TypeError(
+      `Expected \`${what}\` to be a non-empty string, got \`${String(name)}\` (${typeof name})`,
+    );
   }
 }
 
@@ -52,7 +54,11 @@ function checkName(name: unknown, what: string): asserts name is string {
  * `export const resize = defineTask(import.meta.url, 'resize', async (img: Buffer, w: number) => ...)`.
  * `name` must be the name of the export. The handle can still be called directly.
  */
-export function defineTask<F extends TaskFunction>(moduleUrl: string | URL, name: string, fn: F): TaskHandle<F> {
+export function defineTask<F extends TaskFunction>(
+  moduleUrl: string | URL,
+  name: string,
+  fn: F,
+): TaskHandle<F> {
   const module = moduleHref(moduleUrl, 'moduleUrl');
   checkName(name, 'name');
   if (typeof fn !== 'function') {
@@ -74,10 +80,15 @@ export function defineTask<F extends TaskFunction>(moduleUrl: string | URL, name
  * Refer to an export of a module the worker can import (ESM or CommonJS):
  * `task<typeof import('./jobs.js').resize>(new URL('./jobs.js', import.meta.url), 'resize')`.
  */
-export function task<F extends TaskFunction = TaskFunction>(module: string | URL, exportName = 'default'): TaskRef<F> {
+export function task<F extends TaskFunction = TaskFunction>(
+  module: string | URL,
+  exportName = 'default',
+): TaskRef<F> {
   const href = moduleHref(module, 'module');
   checkName(exportName, 'exportName');
-  return Object.freeze({ [TASK]: Object.freeze({ kind: 'module', module: href, exportName }) }) as TaskRef<F>;
+  return Object.freeze({
+    [TASK]: Object.freeze({ kind: 'module', module: href, exportName }),
+  }) as TaskRef<F>;
 }
 
 const sourceSpecs = new WeakMap<object, TaskSpec>();
@@ -88,6 +99,7 @@ function parsesAsExpression(source: string): boolean {
   if (ok === undefined) {
     try {
       // Compiles without running: a method (`foo() {}`) is not an expression.
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
       new Function(`return (${source}\n)`);
       ok = true;
     } catch {

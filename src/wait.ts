@@ -14,7 +14,10 @@ export interface WaitResult<T> {
 }
 
 /** Calls `onSettle(future, failed)` once per future; `failed` excludes cancellation. */
-function watch<T>(futures: Set<Future<T>>, onSettle: (future: Future<T>, failed: boolean) => void): void {
+function watch<T>(
+  futures: Set<Future<T>>,
+  onSettle: (future: Future<T>, failed: boolean) => void,
+): void {
   for (const future of futures) {
     future.then(
       () => onSettle(future, false),
@@ -111,7 +114,12 @@ export function wait<T>(
     // A future that already failed counts for FIRST_EXCEPTION too: checked as callbacks arrive.
     watch(all, (_future, failed) => {
       left--;
-      if (returnWhen === 'FIRST_COMPLETED' || left === 0 || (returnWhen === 'FIRST_EXCEPTION' && failed)) finish();
+      if (
+        returnWhen === 'FIRST_COMPLETED' ||
+        left === 0 ||
+        (returnWhen === 'FIRST_EXCEPTION' && failed)
+      )
+        finish();
     });
     if (timeout !== undefined) timer = setTimeout(finish, timeout);
   });

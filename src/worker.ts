@@ -123,7 +123,8 @@ export class WorkerProcess<J> {
     this.exitReason ??= reason;
     this.#clearTimer();
     if (this.state !== 'exited') this.state = 'dying';
-    if (this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null) killTree(this.pid);
+    if (this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null)
+      killTree(this.pid);
   }
 
   /** Ask the worker to run its finalizer and exit; kill it if it takes too long. */
