@@ -46,6 +46,9 @@ console.log('4. statistics:');
 const { workerExits, queueWaitMs, runTimeMs, ...counters } = pool.getStatistics();
 console.log(counters);
 console.log(
+  `  queue wait p50 ${queueWaitMs.p50.toFixed(2)} ms, run time p50 ${runTimeMs.p50.toFixed(2)} ms`,
+);
+console.log(
   '  worker exits by reason:',
   Object.fromEntries(Object.entries(workerExits).filter(([, n]) => n > 0)),
 );
