@@ -1,0 +1,76 @@
+import { availableParallelism } from 'node:os';
+import { describe, expect, test } from 'vitest';
+import { normalizeOptions, normalizeSubmitOptions } from '../src/options.js';
+
+describe('normalizeOptions', () => {
+  test('fills the defaults of the contract', () => {
+    const s = normalizeOptions();
+    expect(s.maxWorkers).toBe(availableParallelism());
+    expect(s.minWorkers).toBe(s.maxWorkers);
+    expect(s.idleTimeout).toBe(10_000);
+    expect(s.maxTasksPerChild).toBe(Infinity);
+    expect(s.maxBacklog).toBe(Infinity);
+    expect(s.timeout).toBeUndefined();
+    expect(s.serialization).toBe('advanced');
+    expect(s.shutdownWait).toBe(true);
+    expect(s.shutdownCancelFutures).toBe(false);
+    expect(s.initargs).toEqual([]);
+  });
+
+  test('messages follow one template naming option, value and type', () => {
+    expect(() => normalizeOptions({ maxWorkers: 0 })).toThrow(
+      new RangeError('Expected `maxWorkers` to be an integer >= 1, got `0` (number)'),
+    );
+    expect(() => normalizeOptions({ idleTimeout: 'soon' as never })).toThrow(
+      new TypeError(
+        'Expected `idleTimeout` to be a finite number of milliseconds > 0, got `soon` (string)',
+      ),
+    );
+  });
+
+  test('minWorkers above maxWorkers is a RangeError naming both', () => {
+    expect(() => normalizeOptions({ maxWorkers: 2, minWorkers: 3 })).toThrow(
+      /`minWorkers`.*`maxWorkers` \(2\).*`3`/,
+    );
+  });
+
+  test('an unknown option name is refused', () => {
+    expect(() => normalizeOptions({ maxWorker: 2 } as never)).toThrow(/Unknown option `maxWorker`/);
+  });
+
+  test('env as an object is copied once; as a function it is called at each spawn', () => {
+    const fixed = { A: '1' };
+    const s = normalizeOptions({ env: fixed });
+    fixed.A = '2';
+    expect(s.env()).toEqual({ A: '1' });
+    let n = 0;
+    const dynamic = normalizeOptions({ env: () => ({ N: String(++n) }) });
+    expect(dynamic.env()).toEqual({ N: '1' });
+    expect(dynamic.env()).toEqual({ N: '2' });
+  });
+
+  test('initargs that cannot be serialized are refused at construction', () => {
+    expect(() => normalizeOptions({ initargs: [() => 1] })).toThrow(/`initargs`/);
+  });
+});
+
+describe('normalizeSubmitOptions', () => {
+  test('the pool timeout applies when the task gives none', () => {
+    expect(normalizeSubmitOptions(undefined, 500).timeout).toBe(500);
+    expect(normalizeSubmitOptions({ timeout: 50 }, 500).timeout).toBe(50);
+  });
+
+  test('a negative or fractional priority is a RangeError', () => {
+    expect(() => normalizeSubmitOptions({ priority: -1 }, undefined)).toThrow(RangeError);
+    expect(() => normalizeSubmitOptions({ priority: 0.5 }, undefined)).toThrow(RangeError);
+  });
+
+  test('softTimeout must be less than timeout', () => {
+    expect(() => normalizeSubmitOptions({ timeout: 100, softTimeout: 100 }, undefined)).toThrow(
+      /`softTimeout` to be less than `timeout` \(100 ms\)/,
+    );
+    expect(normalizeSubmitOptions({ timeout: 100, softTimeout: 50 }, undefined).softTimeout).toBe(
+      50,
+    );
+  });
+});
