@@ -256,7 +256,7 @@ export class Engine {
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
     worker.tasksRun++;
-    this.#afterTask(worker, message.rss);
+    this.#afterTask(worker, message.rss ?? 0);
     if (message.t === 'ok') {
       this.#count(job, 'completed');
       job.control.resolve(message.value);

@@ -19,8 +19,8 @@ export type ParentMessage =
 export type WorkerMessage =
   | { t: 'ready' }
   | { t: 'initFailed'; error: WireError }
-  | { t: 'ok'; id: number; value: unknown; rss: number }
-  | { t: 'err'; id: number; error: WireError; rss: number }
+  | { t: 'ok'; id: number; value: unknown; rss?: number | undefined }
+  | { t: 'err'; id: number; error: WireError; rss?: number | undefined }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined };
 
@@ -28,9 +28,14 @@ export type WorkerMessage =
 export interface BootConfig {
   cwd: string;
   parentPid: number;
+  /** Report RSS with each result (only when `maxWorkerMemoryBytes` is set). */
+  reportRss: boolean;
 }
 
-/** The key under which the running task's AbortSignal is published in the worker. */
+/**
+ * The key under which the worker publishes a function returning the running
+ * task's AbortSignal (made on first use, so tasks that never ask pay nothing).
+ */
 export const SIGNAL_SLOT = Symbol.for('deadpool.taskSignal');
 
 /**

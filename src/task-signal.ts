@@ -10,5 +10,6 @@ const never = new AbortController().signal;
  * a signal that never aborts, so a defined task can still be called directly.
  */
 export function taskSignal(): AbortSignal {
-  return ((globalThis as Record<symbol, unknown>)[SIGNAL_SLOT] as AbortSignal | undefined) ?? never;
+  const current = (globalThis as Record<symbol, unknown>)[SIGNAL_SLOT] as (() => AbortSignal) | undefined;
+  return current?.() ?? never;
 }

@@ -19,7 +19,14 @@ import {
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
 const slots = globalThis as Record<symbol, unknown>;
-let current: { id: number; controller: AbortController } | undefined;
+/** The running task; its AbortController is made only if someone asks for the signal. */
+let current: { id: number; controller: AbortController | undefined } | undefined;
+slots[SIGNAL_SLOT] = (): AbortSignal | undefined => {
+  if (!current) return undefined;
+  current.controller ??= new AbortController();
+  return current.controller.signal;
+};
+const rss = (): number | undefined => (boot.reportRss ? process.memoryUsage.rss() : undefined);
 
 function startWatchdog(): void {
   const thread = new Worker(new URL('./watchdog.js', import.meta.url), {
@@ -52,7 +59,7 @@ function serializationFailure(id: number, what: string, error: unknown): WorkerM
     message: `${what} cannot be serialized: ${reason}`,
     stack: undefined,
   };
-  return { t: 'err', id, error: wire, rss: process.memoryUsage.rss() };
+  return { t: 'err', id, error: wire, rss: rss() };
 }
 
 /** Send a reply; a value that cannot cross becomes a SerializationError for this task only. */
@@ -76,17 +83,14 @@ async function call(spec: TaskSpec, args: unknown[]): Promise<unknown> {
 }
 
 async function run(id: number, spec: TaskSpec, args: unknown[]): Promise<void> {
-  const controller = new AbortController();
-  current = { id, controller };
-  slots[SIGNAL_SLOT] = controller.signal;
+  current = { id, controller: undefined };
   try {
     const value = await call(spec, args);
-    reply({ t: 'ok', id, value, rss: process.memoryUsage.rss() });
+    reply({ t: 'ok', id, value, rss: rss() });
   } catch (error) {
-    reply({ t: 'err', id, error: toWire(error), rss: process.memoryUsage.rss() });
+    reply({ t: 'err', id, error: toWire(error), rss: rss() });
   } finally {
     current = undefined;
-    slots[SIGNAL_SLOT] = undefined;
   }
 }
 
@@ -117,6 +121,7 @@ function onMessage(message: ParentMessage): void {
       break;
     case 'abort':
       if (current?.id === message.id) {
+        current.controller ??= new AbortController();
         current.controller.abort(new TimeoutError(`task ${message.id} passed its soft timeout`));
       }
       break;

@@ -52,7 +52,11 @@ export class WorkerProcess<J> {
 
   constructor(settings: Settings, generation: number, events: WorkerEvents<J>) {
     this.generation = generation;
-    const boot: BootConfig = { cwd: settings.cwd, parentPid: process.pid };
+    const boot: BootConfig = {
+      cwd: settings.cwd,
+      parentPid: process.pid,
+      reportRss: Number.isFinite(settings.maxWorkerMemoryBytes),
+    };
     this.#child = fork(ENTRY, [JSON.stringify(boot)], {
       cwd: settings.cwd,
       env: settings.env(),
