@@ -171,8 +171,15 @@ export class Engine {
     worker.job = job;
     job.worker = worker;
     this.#busy++;
+    // A module the worker has not loaded yet: its import does not count against
+    // the timeout, so the clock starts when the worker says it has the task.
+    const ack = job.spec.kind === 'module' && !worker.loaded.has(job.spec);
     try {
-      worker.send({ t: 'run', id: job.id, spec: job.spec, args: job.args });
+      worker.send(
+        ack
+          ? { t: 'run', id: job.id, spec: job.spec, args: job.args, ack }
+          : { t: 'run', id: job.id, spec: job.spec, args: job.args },
+      );
     } catch (error) {
       worker.state = 'idle';
       worker.job = undefined;
@@ -198,13 +205,36 @@ export class Engine {
     this.stats.launched++;
     this.stats.noteBusy(this.#busy);
     this.stats.queueWait.add(job.startedAt - job.submittedAt);
-    const { timeout, softTimeout } = job.options;
-    if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, timeout), timeout);
-    if (softTimeout !== undefined)
-      job.softTimer = setTimeout(() => this.#softTimedOut(job), softTimeout);
+    if (ack) {
+      const ms = this.settings.startTimeout;
+      job.timer = setTimeout(
+        () => this.#timedOut(job, ms, `did not start: its module did not load within ${ms} ms`),
+        ms,
+      );
+    } else {
+      this.#startClock(job);
+    }
     this.#memory.watch(worker);
     job.control.start(worker.pid);
     return released;
+  }
+
+  #startClock(job: Job): void {
+    const { timeout, softTimeout } = job.options;
+    if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, timeout), timeout);
+    if (softTimeout !== undefined) {
+      job.softTimer = setTimeout(() => this.#softTimedOut(job), softTimeout);
+    }
+  }
+
+  /** The worker has loaded the job's module: start its deadline now. */
+  #onStarted(worker: Worker, id: number): void {
+    const job = worker.job;
+    if (!job || job.id !== id) return;
+    worker.loaded.add(job.spec);
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    this.#startClock(job);
   }
 
   #softTimedOut(job: Job): void {
@@ -218,12 +248,12 @@ export class Engine {
     }
   }
 
-  #timedOut(job: Job, timeout: number): void {
+  #timedOut(job: Job, timeout: number, why = `timed out after ${timeout} ms`): void {
     const worker = job.worker;
     if (!worker || worker.job !== job) return;
     this.stats.timedOut++;
     const error = new TimeoutError(
-      `task ${label(job)} timed out after ${timeout} ms; worker ${worker.pid} was killed with its process tree`,
+      `task ${label(job)} ${why}; worker ${worker.pid} was killed with its process tree`,
     );
     this.#killJob(job, error, 'timeout');
     this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: false });
@@ -400,6 +430,9 @@ export class Engine {
       case 'ok':
       case 'err':
         this.#onResult(worker, message);
+        return;
+      case 'started':
+        this.#onStarted(worker, message.id);
         return;
       case 'ready':
         if (worker.state !== 'starting') return;

@@ -56,10 +56,18 @@ export class TaskLoader {
   load(spec: TaskSpec): Callable | Promise<Callable> {
     if (spec.kind === 'source') return this.#compile(spec.source);
     const key = `${spec.module}\0${spec.exportName}`;
-    return this.#modules.get(key) ?? this.#import(spec.module, spec.exportName, key);
+    return (
+      this.#modules.get(key) ??
+      this.#import(spec.module, spec.exportName, spec.defined === true, key)
+    );
   }
 
-  async #import(module: string, exportName: string, key: string): Promise<Callable> {
+  async #import(
+    module: string,
+    exportName: string,
+    defined: boolean,
+    key: string,
+  ): Promise<Callable> {
     const ns = (await import(module)) as Record<string, unknown>;
     let value = ns[exportName];
     // CommonJS exports that Node's lexer could not name live on `default`.
@@ -72,6 +80,11 @@ export class TaskLoader {
       );
     }
     const brand = (value as unknown as Record<symbol, { exportName: string } | undefined>)[TASK];
+    if (defined && brand === undefined) {
+      throw new TypeError(
+        `export \`${exportName}\` of ${module} is not a task made by defineTask(); the defineTask() name must be the name of its export`,
+      );
+    }
     if (brand !== undefined && brand.exportName !== exportName) {
       throw new TypeError(
         `export \`${exportName}\` of ${module} is the task defined as \`${brand.exportName}\`; defineTask()'s name must match the export's name`,

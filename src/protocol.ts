@@ -5,19 +5,27 @@
 
 /** How a worker finds the code to run. */
 export type TaskSpec =
-  | { readonly kind: 'module'; readonly module: string; readonly exportName: string }
+  | {
+      readonly kind: 'module';
+      readonly module: string;
+      readonly exportName: string;
+      /** Made by defineTask(): the export must be the task defined under this name. */
+      readonly defined?: boolean;
+    }
   | { readonly kind: 'source'; readonly source: string };
 
 /** Parent → worker. */
 export type ParentMessage =
   | { t: 'init'; spec: TaskSpec | undefined; args: unknown[] }
-  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[] }
+  /** `ack`: the worker has not loaded this task yet; it sends 'started' once it has. */
+  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true }
   | { t: 'abort'; id: number }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: unknown[] };
 
 /** Worker → parent. */
 export type WorkerMessage =
   | { t: 'ready' }
+  | { t: 'started'; id: number }
   | { t: 'initFailed'; error: WireError }
   | { t: 'ok'; id: number; value: unknown; rss?: number | undefined }
   | { t: 'err'; id: number; error: WireError; rss?: number | undefined }

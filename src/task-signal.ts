@@ -10,6 +10,7 @@ const never = new AbortController().signal;
  * a signal that never aborts, so a defined task can still be called directly.
  */
 export function taskSignal(): AbortSignal {
-  const current = (globalThis as Record<symbol, unknown>)[SIGNAL_SLOT] as (() => AbortSignal) | undefined;
+  const current = (globalThis as Record<symbol, unknown>)[SIGNAL_SLOT] as
+    (() => AbortSignal) | undefined;
   return current?.() ?? never;
 }

@@ -69,7 +69,7 @@ export function defineTask<F extends TaskFunction>(
   };
   Object.defineProperty(handle, 'name', { value: name, configurable: true });
   Object.defineProperty(handle, TASK, {
-    value: Object.freeze({ kind: 'module', module, exportName: name }),
+    value: Object.freeze({ kind: 'module', module, exportName: name, defined: true }),
   });
   // The worker calls the original function, without the wrapper.
   Object.defineProperty(handle, Symbol.for('deadpool.fn'), { value: fn });

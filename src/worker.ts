@@ -36,6 +36,8 @@ export class WorkerProcess<J> {
   job: J | undefined;
   tasksRun = 0;
   everReady = false;
+  /** Module tasks this worker has imported (so their deadline starts at once). */
+  readonly loaded = new WeakSet<object>();
   idleSince = 0;
   /** Set when the pool decides this worker's end (kill or retirement). */
   exitReason: ExitReason | undefined;

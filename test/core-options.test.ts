@@ -1,0 +1,176 @@
+/**
+ * Option validation (SPEC §3, §4): bad values throw TypeError/RangeError at
+ * once, with a message that names the option and the value.
+ */
+import { describe, expect, test } from 'vitest';
+import { type DeadpoolOptions } from '../dist/index.js';
+import * as tasks from './fixtures/core/tasks.mjs';
+import { makePool, waitFor } from './helpers.js';
+
+type ErrorClass = typeof TypeError | typeof RangeError;
+const NUMERIC = [TypeError, RangeError] as const;
+
+/** Calls `fn`, expects one of `classes`, and a message naming `option` and showing `shown`. */
+function expectOptionError(
+  fn: () => unknown,
+  option: string,
+  shown: string,
+  classes: readonly ErrorClass[],
+): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `${option} = ${shown} should throw`).toBeInstanceOf(Error);
+  expect(
+    classes.some((cls) => error instanceof cls),
+    `${option} = ${shown}: expected ${classes.map((c) => c.name).join(' or ')}, got ${(error as Error).name}`,
+  ).toBe(true);
+  const message = (error as Error).message;
+  expect(message).toContain(option);
+  expect(message).toContain(shown);
+}
+
+// [option, value, how the value appears in the message, allowed error classes]
+const badConstructorOptions: Array<
+  [keyof DeadpoolOptions, unknown, string, readonly ErrorClass[]]
+> = [
+  ['maxWorkers', 0, '0', NUMERIC],
+  ['maxWorkers', -1, '-1', NUMERIC],
+  ['maxWorkers', 1.5, '1.5', NUMERIC],
+  ['maxWorkers', Number.NaN, 'NaN', NUMERIC],
+  ['maxWorkers', Number.POSITIVE_INFINITY, 'Infinity', NUMERIC],
+  ['maxWorkers', 'two', 'two', [TypeError]],
+  ['minWorkers', -1, '-1', NUMERIC],
+  ['minWorkers', 0.5, '0.5', NUMERIC],
+  ['minWorkers', 'one', 'one', [TypeError]],
+  ['idleTimeout', -1, '-1', NUMERIC],
+  ['idleTimeout', 'soon', 'soon', [TypeError]],
+  ['maxTasksPerChild', 0, '0', NUMERIC],
+  ['maxTasksPerChild', -3, '-3', NUMERIC],
+  ['maxTasksPerChild', 2.5, '2.5', NUMERIC],
+  ['maxWorkerMemoryBytes', -1, '-1', NUMERIC],
+  ['maxWorkerMemoryBytes', 1.5, '1.5', NUMERIC],
+  ['memoryLimitBytes', -1, '-1', NUMERIC],
+  ['memoryLimitBytes', 'lots', 'lots', [TypeError]],
+  ['maxBacklog', -1, '-1', NUMERIC],
+  ['maxBacklog', 1.5, '1.5', NUMERIC],
+  ['timeout', -1, '-1', NUMERIC],
+  ['timeout', 'slow', 'slow', [TypeError]],
+  ['initializer', 'setup', 'setup', [TypeError]],
+  ['initializer', 42, '42', [TypeError]],
+  ['finalizer', 'teardown', 'teardown', [TypeError]],
+  ['initargs', 'not-an-array', 'not-an-array', [TypeError]],
+  ['finalargs', 7, '7', [TypeError]],
+  ['env', 42, '42', [TypeError]],
+  ['execArgv', '--inspect', '--inspect', [TypeError]],
+  ['cwd', 17, '17', [TypeError]],
+  ['serialization', 'xml', 'xml', NUMERIC],
+  ['shutdownWait', 'yes', 'yes', [TypeError]],
+  ['shutdownCancelFutures', 1, '1', [TypeError]],
+];
+
+describe('constructor options', () => {
+  test.each(badConstructorOptions)(
+    '%s = %s is refused with a message naming it',
+    (option, value, shown, classes) => {
+      expectOptionError(() => makePool({ [option]: value }), option, shown, classes);
+    },
+  );
+
+  test('minWorkers greater than maxWorkers is refused with a RangeError naming both', () => {
+    let error: unknown;
+    try {
+      makePool({ minWorkers: 3, maxWorkers: 2 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toContain('minWorkers');
+    expect((error as Error).message).toContain('maxWorkers');
+    expect((error as Error).message).toContain('3');
+  });
+
+  test('minWorkers greater than the default maxWorkers is refused', () => {
+    expect(() => makePool({ minWorkers: 100_000 })).toThrow(RangeError);
+  });
+
+  test('good options are accepted, including minWorkers 0 and maxBacklog Infinity', async () => {
+    const { pool } = makePool({
+      maxWorkers: 2,
+      minWorkers: 0,
+      idleTimeout: 1_000,
+      maxTasksPerChild: 5,
+      maxBacklog: Number.POSITIVE_INFINITY,
+      timeout: 5_000,
+      serialization: 'advanced',
+      shutdownWait: true,
+      shutdownCancelFutures: false,
+    });
+    expect(await pool.submit(tasks.add, [1, 2])).toBe(3);
+  });
+
+  test('the constructor with no options at all makes a working pool', async () => {
+    const { pool } = makePool();
+    expect(await pool.submit(tasks.add, [2, 2])).toBe(4);
+  });
+});
+
+describe('submit options', () => {
+  const bad: Array<[string, Record<string, unknown>, string, string, readonly ErrorClass[]]> = [
+    ['timeout', { timeout: -5 }, 'timeout', '-5', NUMERIC],
+    ['timeout', { timeout: 'soon' }, 'timeout', 'soon', [TypeError]],
+    ['softTimeout', { softTimeout: -1 }, 'softTimeout', '-1', NUMERIC],
+    ['priority', { priority: -1 }, 'priority', '-1', [RangeError]],
+    ['priority', { priority: 0.5 }, 'priority', '0.5', [RangeError]],
+    ['signal', { signal: 'abort' }, 'signal', 'abort', [TypeError]],
+    ['name', { name: 12 }, 'name', '12', [TypeError]],
+  ];
+
+  test.each(bad)(
+    'submit with a bad %s (%o) throws at once',
+    (_label, options, option, shown, classes) => {
+      const { pool } = makePool({ maxWorkers: 1 });
+      expectOptionError(() => pool.submit(tasks.add, [1, 2], options), option, shown, classes);
+    },
+  );
+
+  test('a softTimeout not less than the timeout is refused with a RangeError', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(tasks.add, [1, 2], { timeout: 100, softTimeout: 100 })).toThrow(
+      RangeError,
+    );
+    expect(() => pool.submit(tasks.add, [1, 2], { timeout: 100, softTimeout: 200 })).toThrow(
+      RangeError,
+    );
+  });
+
+  test('args that are not an array are refused with a TypeError', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(tasks.add, 'nope' as never)).toThrow(TypeError);
+  });
+});
+
+describe('resize', () => {
+  test('resize refuses minWorkers greater than maxWorkers with a RangeError', () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    expect(() => pool.resize({ minWorkers: 3, maxWorkers: 2 })).toThrow(RangeError);
+    expect(() => pool.resize({ maxWorkers: 0 })).toThrow(/maxWorkers/);
+  });
+
+  test('resize to more workers starts them, and back down retires the extra ones when idle', async () => {
+    const { pool } = makePool({ maxWorkers: 1, minWorkers: 1, idleTimeout: 200 });
+    await pool.ready();
+    pool.resize({ minWorkers: 3, maxWorkers: 3 });
+    await waitFor(() => pool.getStatistics().workerProcessesStillAlive === 3, {
+      what: 'three workers',
+    });
+    pool.resize({ minWorkers: 1, maxWorkers: 1 });
+    await waitFor(() => pool.getStatistics().workerProcessesStillAlive === 1, {
+      what: 'back to one worker',
+    });
+    expect(await pool.submit(tasks.add, [1, 2])).toBe(3);
+  });
+});
