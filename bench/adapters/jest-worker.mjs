@@ -1,0 +1,18 @@
+// jest-worker 30 in child-process mode (enableWorkerThreads: false). No timeout.
+import { Worker } from 'jest-worker';
+import { fileURLToPath } from 'node:url';
+
+const script = fileURLToPath(new URL('../workers/jest-worker-worker.cjs', import.meta.url));
+
+export async function create({ workers = 2 } = {}) {
+  const worker = new Worker(script, {
+    numWorkers: workers,
+    enableWorkerThreads: false,
+    exposedMethods: ['inc', 'echo', 'spin', 'forever', 'sleep', 'pid'],
+  });
+  return {
+    timeoutSupport: null,
+    call: (f, a) => worker[f](a),
+    close: () => worker.end(),
+  };
+}

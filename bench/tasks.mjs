@@ -1,0 +1,15 @@
+// deadpool's view of the shared task bodies: one defined task per function.
+import { createRequire } from 'node:module';
+import { defineTask } from '../dist/index.js';
+
+const fns = createRequire(import.meta.url)('./workers/fns.cjs');
+
+export const inc = defineTask(import.meta.url, 'inc', (x) => fns.inc(x));
+export const echo = defineTask(import.meta.url, 'echo', (b) => fns.echo(b));
+export const spin = defineTask(import.meta.url, 'spin', (n) => fns.spin(n));
+export const forever = defineTask(import.meta.url, 'forever', (marker) => fns.forever(marker));
+export const sleep = defineTask(import.meta.url, 'sleep', (ms) => fns.sleep(ms));
+export const pid = defineTask(import.meta.url, 'pid', () => fns.pid());
+export const boom = defineTask(import.meta.url, 'boom', (message) => fns.boom(message));
+export const exitNow = defineTask(import.meta.url, 'exitNow', (code) => fns.exitNow(code));
+export const loop = defineTask(import.meta.url, 'loop', () => fns.loop());

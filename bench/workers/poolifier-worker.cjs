@@ -1,0 +1,3 @@
+'use strict';
+const { ClusterWorker } = require('poolifier');
+module.exports = new ClusterWorker({ ...require('./fns.cjs') });
