@@ -13,7 +13,7 @@ import {
   TimeoutError,
   WorkerStartError,
 } from './errors.js';
-import { createFuture, type Future, type FutureControl } from './future.js';
+import { Future, settleFuture, startFuture, type CancelHooks } from './future.js';
 import { KeepAlive } from './keep-alive.js';
 import { MemoryWatch } from './memory.js';
 import type { JobOptions, Settings } from './options.js';
@@ -29,7 +29,7 @@ export interface Job extends Queued {
   readonly spec: TaskSpec;
   readonly args: unknown[];
   readonly options: JobOptions;
-  readonly control: FutureControl<unknown>;
+  future: Future<unknown>;
   readonly submittedAt: number;
   worker: Worker | undefined;
   startedAt: number;
@@ -66,6 +66,15 @@ export class Engine {
   readonly #workers = new Set<Worker>();
   readonly #idle: Worker[] = [];
   readonly #keepAlive = new KeepAlive();
+  readonly #hooks: CancelHooks<Job> = {
+    dequeue: (job) => this.#dequeue(job),
+    kill: (job) =>
+      this.#killJob(
+        job,
+        new CancelledError(`task ${label(job)} was cancelled while running`),
+        'killed',
+      ),
+  };
   readonly #memory: MemoryWatch;
   #busy = 0;
   #active = 0; // jobs submitted and not yet settled
@@ -103,15 +112,7 @@ export class Engine {
       args,
       options,
       priority: options.priority,
-      control: createFuture<unknown>({
-        dequeue: () => this.#dequeue(job),
-        kill: () =>
-          this.#killJob(
-            job,
-            new CancelledError(`task ${label(job)} was cancelled while running`),
-            'killed',
-          ),
-      }),
+      future: undefined as unknown as Future<unknown>,
       submittedAt: performance.now(),
       worker: undefined,
       startedAt: 0,
@@ -121,12 +122,13 @@ export class Engine {
       unlisten: undefined,
       entry: undefined,
     };
+    job.future = new Future(this.#hooks as CancelHooks<unknown>, job);
     this.stats.received++;
     this.#active++;
     const { signal } = options;
     if (signal?.aborted) {
       this.#finishCancelled(job, cancelledBySignal(job, signal));
-      return job.control.future as Future<T>;
+      return job.future as Future<T>;
     }
     if (signal) {
       const onAbort = (): void => {
@@ -140,7 +142,7 @@ export class Engine {
     this.#keepAlive.set(true);
     this.#backlog.add(job);
     this.#replenish();
-    return job.control.future as Future<T>;
+    return job.future as Future<T>;
   }
 
   get backlogSize(): number {
@@ -215,7 +217,7 @@ export class Engine {
       this.#startClock(job);
     }
     this.#memory.watch(worker);
-    job.control.start(worker.pid);
+    startFuture(job.future, worker.pid);
     return released;
   }
 
@@ -272,7 +274,7 @@ export class Engine {
   /** Settle the job with `error`, then SIGKILL its worker's tree, then replace the worker. */
   #killJob(job: Job, error: Error, reason: ExitReason): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job || job.control.settled) return;
+    if (!worker || worker.job !== job || job.future.done()) return;
     this.#leaveService(worker, reason);
     if (error instanceof CancelledError) this.#finishCancelled(job, error);
     else this.#fail(job, error);
@@ -289,7 +291,7 @@ export class Engine {
     this.#afterTask(worker, message.rss ?? 0);
     if (message.t === 'ok') {
       this.#count(job, 'completed');
-      job.control.resolve(message.value);
+      settleFuture(job.future, true, message.value);
     } else {
       this.#fail(job, rebuild(message.error));
     }
@@ -333,17 +335,17 @@ export class Engine {
 
   #fail(job: Job, error: unknown): void {
     this.#count(job, 'failed');
-    job.control.reject(error);
+    settleFuture(job.future, false, error);
   }
 
   #finishCancelled(job: Job, error: CancelledError): void {
     this.#count(job, 'cancelled');
-    job.control.cancel(error);
+    settleFuture(job.future, false, error, true);
   }
 
   /** Statistics and bookkeeping of a job that is about to settle. */
   #count(job: Job, outcome: 'completed' | 'failed' | 'cancelled'): void {
-    if (job.control.settled) return;
+    if (job.future.done()) return;
     if (outcome === 'completed') this.stats.completed++;
     else if (outcome === 'failed') this.stats.failed++;
     else this.stats.cancelled++;
@@ -495,7 +497,7 @@ export class Engine {
     if (job) {
       worker.job = undefined;
       this.#busy--;
-      if (!job.control.settled) {
+      if (!job.future.done()) {
         const details = {
           pid: worker.pid,
           exitCode,

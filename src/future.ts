@@ -8,23 +8,12 @@ import { CancelledError, TimeoutError } from './errors.js';
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
 
-/** What the pool does when a future asks to be cancelled. */
-export interface CancelHooks {
+/** What the pool does when a future asks to be cancelled; shared by all its futures. */
+export interface CancelHooks<Token> {
   /** Remove a waiting task from the backlog. */
-  dequeue(): void;
+  dequeue(token: Token): void;
   /** SIGKILL the tree of the worker running this task (and only this task). */
-  kill(): void;
-}
-
-/** The pool's side of a future: the only way to settle it. */
-export interface FutureControl<T> {
-  readonly future: Future<T>;
-  /** True once settled (finished or cancelled). */
-  readonly settled: boolean;
-  start(pid: number): void;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-  cancel(error: CancelledError): void;
+  kill(token: Token): void;
 }
 
 function report(error: unknown, what: string): void {
@@ -45,43 +34,42 @@ function runCallbacks<T>(list: Callback<T>[] | undefined, future: Future<T>, wha
   }
 }
 
-let createControl: <T>(hooks: CancelHooks) => FutureControl<T>;
+const noop = (): void => {};
+
+/** The pool's side of a future: the only ways to move it on. Set in Future's static block. */
+export let startFuture: (future: Future<unknown>, pid: number) => void;
+export let settleFuture: (
+  future: Future<unknown>,
+  ok: boolean,
+  value: unknown,
+  cancelled?: boolean,
+) => void;
 
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: State = 'pending';
   #pid: number | undefined;
+  #ok = false;
+  #value: unknown;
   #doneCallbacks: Callback<T>[] | undefined;
   #pidCallbacks: Callback<T>[] | undefined;
-  #resolve!: (value: T) => void;
-  #reject!: (error: unknown) => void;
-  readonly #promise: Promise<T>;
-  readonly #hooks: CancelHooks;
+  // The promise is made only when someone awaits: a failure nobody awaits
+  // then never exists as a rejected promise, and costs nothing.
+  #promise: Promise<T> | undefined;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  readonly #hooks: CancelHooks<unknown>;
+  readonly #token: unknown;
 
   /** @internal Futures are made by the pool. */
-  private constructor(hooks: CancelHooks) {
+  constructor(hooks: CancelHooks<unknown>, token: unknown) {
     this.#hooks = hooks;
-    this.#promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // Awaiting surfaces the error; not awaiting must not crash the process.
-    this.#promise.catch(() => {});
+    this.#token = token;
   }
 
   static {
-    createControl = <T>(hooks: CancelHooks): FutureControl<T> => {
-      const future = new Future<T>(hooks);
-      return {
-        future,
-        get settled() {
-          return future.done();
-        },
-        start: (pid) => future.#start(pid),
-        resolve: (value) => future.#settle(true, value, undefined, 'finished'),
-        reject: (error) => future.#settle(false, undefined, error, 'finished'),
-        cancel: (error) => future.#settle(false, undefined, error, 'cancelled'),
-      };
-    };
+    startFuture = (future, pid) => future.#start(pid);
+    settleFuture = (future, ok, value, cancelled = false) =>
+      future.#settle(ok, value, cancelled ? 'cancelled' : 'finished');
   }
 
   /** The worker's pid once the task runs on it, else `undefined`. */
@@ -105,10 +93,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   cancel(): boolean {
     if (this.#state === 'cancelled') return true;
     if (this.#state !== 'pending') return false;
-    this.#hooks.dequeue();
+    this.#hooks.dequeue(this.#token);
     this.#settle(
       false,
-      undefined,
       new CancelledError('the task was cancelled before it started'),
       'cancelled',
     );
@@ -118,7 +105,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** As `cancel()` for a waiting task; a running one has its worker's process tree SIGKILLed. */
   cancelAndKill(): boolean {
     if (this.#state === 'running') {
-      this.#hooks.kill();
+      this.#hooks.kill(this.#token);
       return true;
     }
     return this.cancel();
@@ -142,14 +129,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the task goes on). */
   result(timeoutMs?: number): Promise<T> {
-    if (timeoutMs === undefined || this.done()) return this.#promise;
+    if (timeoutMs === undefined || this.done()) return this.#settled();
     checkWait(timeoutMs);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new TimeoutError(`the future was not done within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      this.#promise.then(resolve, reject).finally(() => clearTimeout(timer));
+      this.#settled()
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
     });
   }
 
@@ -168,19 +157,36 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#promise.then(onfulfilled, onrejected);
+    return this.#settled().then(onfulfilled, onrejected);
   }
 
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#promise.catch(onrejected);
+    return this.#settled().catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#promise.finally(onfinally);
+    return this.#settled().finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {
     return 'Future';
+  }
+
+  /** The promise behind `then`, made on first use. */
+  #settled(): Promise<T> {
+    if (this.#promise === undefined) {
+      if (this.done()) {
+        this.#promise = this.#ok ? Promise.resolve(this.#value as T) : Promise.reject(this.#value);
+      } else {
+        this.#promise = new Promise<T>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+      // Whoever calls then() handles the result; the base promise itself never reports.
+      this.#promise.catch(noop);
+    }
+    return this.#promise;
   }
 
   #start(pid: number): void {
@@ -192,11 +198,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
     runCallbacks(callbacks, this, 'pid');
   }
 
-  #settle(ok: boolean, value: T | undefined, error: unknown, state: State): void {
+  #settle(ok: boolean, value: unknown, state: State): void {
     if (this.done()) return;
     this.#state = state;
-    if (ok) this.#resolve(value as T);
-    else this.#reject(error);
+    this.#ok = ok;
+    this.#value = value;
+    if (ok) this.#resolve?.(value as T);
+    else this.#reject?.(value);
+    this.#resolve = this.#reject = undefined;
     const callbacks = this.#doneCallbacks;
     this.#doneCallbacks = undefined;
     this.#pidCallbacks = undefined;
@@ -210,9 +219,4 @@ function checkWait(timeoutMs: number): void {
       `Expected \`timeoutMs\` to be a finite number >= 0, got \`${String(timeoutMs)}\` (${typeof timeoutMs})`,
     );
   }
-}
-
-/** @internal */
-export function createFuture<T>(hooks: CancelHooks): FutureControl<T> {
-  return createControl<T>(hooks);
 }
