@@ -122,7 +122,7 @@ export class Engine {
       unlisten: undefined,
       entry: undefined,
     };
-    job.future = new Future(this.#hooks as CancelHooks<unknown>, job);
+    job.future = new Future(this.#hooks, job);
     this.stats.received++;
     this.#active++;
     const { signal } = options;

@@ -176,6 +176,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #settled(): Promise<T> {
     if (this.#promise === undefined) {
       if (this.done()) {
+        // A task may throw a non-Error; it is delivered as thrown.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         this.#promise = this.#ok ? Promise.resolve(this.#value as T) : Promise.reject(this.#value);
       } else {
         this.#promise = new Promise<T>((resolve, reject) => {
