@@ -37,6 +37,10 @@ export interface Job extends Queued {
   softTimer: NodeJS.Timeout | undefined;
   release: (() => void) | undefined;
   unlisten: (() => void) | undefined;
+  /** False while the worker has not confirmed it started the task. */
+  acked: boolean;
+  /** Put back once already because its worker died before starting it. */
+  requeued: boolean;
 }
 
 type Worker = WorkerProcess<Job>;
@@ -55,6 +59,8 @@ export interface EngineEvents {
 type Emit = <K extends keyof EngineEvents>(name: K, info: Parameters<EngineEvents[K]>[0]) => void;
 
 const MAX_START_FAILURES = 5;
+/** A worker idle longer than this confirms it has a task before the task counts as started. */
+const IDLE_ACK_MS = 1;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 5_000;
 
@@ -67,7 +73,7 @@ export class Engine {
   readonly #idle: Worker[] = [];
   readonly #keepAlive = new KeepAlive();
   readonly #hooks: CancelHooks<Job> = {
-    dequeue: (job) => this.#dequeue(job),
+    cancel: (job, kill) => this.#cancel(job, kill),
     kill: (job) =>
       this.#killJob(
         job,
@@ -121,6 +127,8 @@ export class Engine {
       release: undefined,
       unlisten: undefined,
       entry: undefined,
+      acked: false,
+      requeued: false,
     };
     job.future = new Future(this.#hooks, job);
     this.stats.received++;
@@ -153,9 +161,27 @@ export class Engine {
     return this.#backlog.below(n);
   }
 
-  /** The future's cancel(): only a waiting job can be taken out. */
-  #dequeue(job: Job): void {
-    if (this.#backlog.remove(job)) this.#count(job, 'cancelled');
+  /**
+   * The future's cancel() of a job not yet started: taken out of the backlog,
+   * or, when `kill`, killed on the worker it was just handed to.
+   */
+  #cancel(job: Job, kill: boolean): boolean {
+    if (this.#backlog.remove(job)) {
+      this.#finishCancelled(
+        job,
+        new CancelledError(`task ${label(job)} was cancelled before it started`),
+      );
+      return true;
+    }
+    if (kill && job.worker) {
+      this.#killJob(
+        job,
+        new CancelledError(`task ${label(job)} was cancelled while starting`),
+        'killed',
+      );
+      return true;
+    }
+    return false;
   }
 
   /** Called by the backlog when a worker is idle: hand it the job. */
@@ -173,9 +199,13 @@ export class Engine {
     worker.job = job;
     job.worker = worker;
     this.#busy++;
-    // A module the worker has not loaded yet: its import does not count against
-    // the timeout, so the clock starts when the worker says it has the task.
-    const ack = job.spec.kind === 'module' && !worker.loaded.has(job.spec);
+    // The task starts (pid, callbacks, deadline) when the worker says so if it
+    // must first import the task's module (the import does not count against
+    // the timeout), or if the worker sat idle and may have died unseen: a task
+    // whose worker dies before that word never ran, and goes back to the backlog.
+    const now = performance.now();
+    const load = job.spec.kind === 'module' && !worker.loaded.has(job.spec);
+    const ack = load || now - worker.idleSince > IDLE_ACK_MS;
     try {
       worker.send(
         ack
@@ -203,22 +233,29 @@ export class Engine {
       job.release?.();
       return released;
     }
-    job.startedAt = performance.now();
+    job.startedAt = now;
     this.stats.launched++;
     this.stats.noteBusy(this.#busy);
-    this.stats.queueWait.add(job.startedAt - job.submittedAt);
-    if (ack) {
-      const ms = this.settings.startTimeout;
-      job.timer = setTimeout(
-        () => this.#timedOut(job, ms, `did not start: its module did not load within ${ms} ms`),
-        ms,
-      );
-    } else {
-      this.#startClock(job);
-    }
+    this.stats.queueWait.add(now - job.submittedAt);
     this.#memory.watch(worker);
-    startFuture(job.future, worker.pid);
+    if (ack) {
+      job.acked = false;
+      const ms = this.settings.startTimeout;
+      const why = load
+        ? `did not start: its module did not load within ${ms} ms`
+        : `did not start within ${ms} ms`;
+      job.timer = setTimeout(() => this.#timedOut(job, ms, why), ms);
+    } else {
+      this.#begin(job, worker);
+    }
     return released;
+  }
+
+  /** The task runs: its deadline starts and its future learns the pid. */
+  #begin(job: Job, worker: Worker): void {
+    job.acked = true;
+    this.#startClock(job);
+    startFuture(job.future, worker.pid);
   }
 
   #startClock(job: Job): void {
@@ -229,14 +266,14 @@ export class Engine {
     }
   }
 
-  /** The worker has loaded the job's module: start its deadline now. */
+  /** The worker has the task (its module loaded): it runs from now. */
   #onStarted(worker: Worker, id: number): void {
     const job = worker.job;
-    if (!job || job.id !== id) return;
-    worker.loaded.add(job.spec);
+    if (!job || job.id !== id || job.future.done()) return;
+    if (job.spec.kind === 'module') worker.loaded.add(job.spec);
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
-    this.#startClock(job);
+    this.#begin(job, worker);
   }
 
   #softTimedOut(job: Job): void {
@@ -497,7 +534,11 @@ export class Engine {
     if (job) {
       worker.job = undefined;
       this.#busy--;
-      if (!job.future.done()) {
+      if (!job.future.done() && !job.acked && !job.requeued) {
+        // It died before it started the task: the task never ran, so it waits
+        // for another worker (once; a task whose module kills its worker fails next time).
+        this.#requeue(job);
+      } else if (!job.future.done()) {
         const details = {
           pid: worker.pid,
           exitCode,
@@ -523,6 +564,17 @@ export class Engine {
     this.#syncSlots();
     this.#replenish();
     this.#checkQuiet();
+  }
+
+  #requeue(job: Job): void {
+    if (job.timer) clearTimeout(job.timer);
+    if (job.softTimer) clearTimeout(job.softTimer);
+    job.timer = job.softTimer = undefined;
+    job.worker = undefined;
+    job.requeued = true;
+    this.stats.launched--;
+    debug('task %s goes back to the backlog: its worker died before starting it', label(job));
+    this.#backlog.add(job);
   }
 
   #startFailed(error: Error): void {

@@ -3,15 +3,18 @@
  * state and callbacks of `concurrent.futures.Future`. It settles exactly once;
  * a failure nobody awaits never becomes an `unhandledRejection`.
  */
-import { CancelledError, TimeoutError } from './errors.js';
+import { TimeoutError } from './errors.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
 
 /** What the pool does when a future asks to be cancelled; shared by all its futures. */
 export interface CancelHooks<Token> {
-  /** Remove a waiting task from the backlog. */
-  dequeue(token: Token): void;
+  /**
+   * Cancel a task that has not started, settling its future; false if it
+   * cannot be (it is being handed to a worker, and `kill` is false).
+   */
+  cancel(token: Token, kill: boolean): boolean;
   /** SIGKILL the tree of the worker running this task (and only this task). */
   kill(token: Token): void;
 }
@@ -93,13 +96,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   cancel(): boolean {
     if (this.#state === 'cancelled') return true;
     if (this.#state !== 'pending') return false;
-    this.#hooks.dequeue(this.#token);
-    this.#settle(
-      false,
-      new CancelledError('the task was cancelled before it started'),
-      'cancelled',
-    );
-    return true;
+    return this.#hooks.cancel(this.#token, false);
   }
 
   /** As `cancel()` for a waiting task; a running one has its worker's process tree SIGKILLed. */
@@ -108,6 +105,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       this.#hooks.kill(this.#token);
       return true;
     }
+    if (this.#state === 'pending') return this.#hooks.cancel(this.#token, true);
     return this.cancel();
   }
 

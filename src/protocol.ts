@@ -101,6 +101,10 @@ export function toWire(thrown: unknown, depth = 0): WireError {
     const value = (thrown as unknown as Record<string, unknown>)[key];
     props[key] = cloneable(value) ? value : `[unserializable ${typeof value}]`;
   }
+  // Node's and deadpool's own errors keep `code` on the prototype.
+  const { code } = thrown as { code?: unknown };
+  if (!('code' in props) && (typeof code === 'string' || typeof code === 'number'))
+    props.code = code;
   let ctor = 'Error';
   for (
     let proto = Object.getPrototypeOf(thrown) as object | null;

@@ -27,6 +27,8 @@ export interface WorkerEvents<J> {
 const ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const STDERR_TAIL_BYTES = 4_096;
 const FINALIZE_GRACE_MS = 10_000;
+/** Longest wait, after a worker exits, for its last messages and stderr. */
+const EXIT_DRAIN_MS = 100;
 
 export class WorkerProcess<J> {
   readonly pid: number;
@@ -80,18 +82,26 @@ export class WorkerProcess<J> {
       events.disconnect(this);
     });
     child.once('exit', (code, signal) => {
-      const report = (): void => this.#reportExit(events, code, signal);
+      // Report the exit only after every message the worker sent has been read
+      // (the channel's 'disconnect' comes after them), so a result sent before
+      // dying is never failed; and, for a death the pool did not cause, after
+      // the last stderr bytes (an OOM report, a stack) have arrived. Bounded.
+      const pending: Promise<void>[] = [];
+      if (child.connected)
+        pending.push(new Promise((resolve) => child.once('disconnect', resolve)));
       const stderr = child.stderr;
-      // Let the last stderr bytes (an OOM report, a stack) arrive first, briefly.
       if (stderr && !stderr.readableEnded && this.exitReason === undefined) {
-        const timer = setTimeout(report, 50);
-        stderr.once('end', () => {
-          clearTimeout(timer);
-          report();
-        });
-      } else {
-        report();
+        pending.push(new Promise((resolve) => stderr.once('end', resolve)));
       }
+      if (pending.length === 0) {
+        this.#reportExit(events, code, signal);
+        return;
+      }
+      const timer = setTimeout(() => this.#reportExit(events, code, signal), EXIT_DRAIN_MS);
+      void Promise.all(pending).then(() => {
+        clearTimeout(timer);
+        this.#reportExit(events, code, signal);
+      });
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
