@@ -1,0 +1,83 @@
+/**
+ * When the process that owns the pool dies (SIGKILL, or a plain exit without
+ * shutdown), every worker and every process a worker started exits within 1 s,
+ * workers spinning in synchronous loops included. And a script that never
+ * calls shutdown still exits by itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { descendantsOf, isAlive, waitFor } from './helpers.js';
+import { killAfterTest, runScript, survivors, tempDir, within } from './support-faults.js';
+
+interface Report {
+  parent: number;
+  workers: number[];
+  grandchildren: number[];
+}
+
+/** Waits until none of `pids` is alive; returns the time it took, or throws naming survivors. */
+async function timeUntilGone(pids: number[], since: number): Promise<number> {
+  await waitFor(() => survivors(pids).length === 0, { timeoutMs: 1_500, intervalMs: 5 }).catch(
+    () => {
+      throw new Error(
+        `still alive ${Date.now() - since} ms after the parent died: ${survivors(pids).join(', ')}`,
+      );
+    },
+  );
+  return Date.now() - since;
+}
+
+describe('the parent process dies', () => {
+  it('by SIGKILL: workers spinning in sync loops and their grandchildren are gone within 1 s', async () => {
+    const script = runScript('parent-pool.mjs', ['sigkill', tempDir()]);
+    killAfterTest([script.child.pid!]);
+    const report = await script.firstLine<Report>();
+    const pids = [
+      ...new Set([...report.workers, ...report.grandchildren, ...descendantsOf(report.parent)]),
+    ];
+    killAfterTest(pids);
+    expect(report.workers).toHaveLength(2);
+    expect(report.grandchildren).toHaveLength(6);
+    expect(survivors([...report.workers, ...report.grandchildren])).toHaveLength(8);
+
+    process.kill(report.parent, 'SIGKILL');
+    const { signal } = await within(script.exited, 5_000, 'the parent to die');
+    const diedAt = Date.now();
+    expect(signal).toBe('SIGKILL');
+    const took = await timeUntilGone(pids, diedAt);
+    console.log(`parent SIGKILL: ${pids.length} processes gone ${took} ms after the parent died`);
+    expect(took).toBeLessThanOrEqual(1_500);
+  });
+
+  it('by a normal exit without shutdown: workers spinning in sync loops and their grandchildren are gone within 1 s', async () => {
+    const script = runScript('parent-pool.mjs', ['exit', tempDir()]);
+    killAfterTest([script.child.pid!]);
+    const report = await script.firstLine<Report>();
+    const pids = [...new Set([...report.workers, ...report.grandchildren])];
+    killAfterTest(pids);
+    const { code } = await within(script.exited, 5_000, 'the parent to exit');
+    const exitedAt = Date.now();
+    expect(code).toBe(0);
+    const took = await timeUntilGone(pids, exitedAt);
+    console.log(`parent exit(0): ${pids.length} processes gone ${took} ms after the parent exited`);
+    expect(took).toBeLessThanOrEqual(1_500);
+  });
+});
+
+describe('a script that never calls shutdown', () => {
+  it('exits by itself with code 0 once its tasks are done, leaving no worker', async () => {
+    const script = runScript('no-shutdown.mjs');
+    killAfterTest([script.child.pid!]);
+    const startedAt = Date.now();
+    const { code, signal } = await within(script.exited, 10_000, 'the script to exit by itself');
+    const took = Date.now() - startedAt;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const report = JSON.parse(script.stdout().trim()) as { workers: number[]; values: number[] };
+    expect(report.values).toEqual([3, 5, 7, 9]);
+    killAfterTest(report.workers);
+    await waitFor(() => report.workers.every((pid) => !isAlive(pid)), {
+      timeoutMs: 2_000,
+      what: 'its workers to exit',
+    });
+    console.log(`script without shutdown exited by itself in ${took} ms`);
+  });
+});
