@@ -105,14 +105,16 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
-    const window = Math.max(16, this.#engine.settings.maxWorkers * 4);
     return mapOrdered<Awaited<ReturnType<F>>>(
-      (item) => {
-        this.#admit();
-        return this.#engine.submit(spec, [item], jobOptions);
+      {
+        submit: (items) => {
+          this.#admit();
+          return this.#engine.submit(spec, items, jobOptions, true);
+        },
+        maxBatches: this.#engine.settings.maxWorkers * 2 + 2,
+        batching: jobOptions.timeout === undefined,
       },
       iterable,
-      window,
     );
   }
 

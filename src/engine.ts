@@ -17,7 +17,14 @@ import { Future, settleFuture, startFuture, type CancelHooks } from './future.js
 import { KeepAlive } from './keep-alive.js';
 import { MemoryWatch } from './memory.js';
 import type { JobOptions, Settings } from './options.js';
-import { fromWire, type TaskSpec, type WireError, type WorkerMessage } from './protocol.js';
+import {
+  fromWire,
+  type BatchOutcome,
+  type ParentMessage,
+  type TaskSpec,
+  type WireError,
+  type WorkerMessage,
+} from './protocol.js';
 import { Stats, type ExitReason } from './stats.js';
 import { WorkerProcess } from './worker.js';
 import { describeExit } from './exit-message.js';
@@ -28,6 +35,9 @@ export interface Job extends Queued {
   readonly id: number;
   readonly spec: TaskSpec;
   readonly args: unknown[];
+  /** How many tasks it stands for: 1, or the items of a batch. */
+  readonly size: number;
+  readonly batch: boolean;
   readonly options: JobOptions;
   future: Future<unknown>;
   readonly submittedAt: number;
@@ -111,11 +121,18 @@ export class Engine {
 
   // ---- jobs ----------------------------------------------------------------
 
-  submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions): Future<T> {
+  /**
+   * Queue a task. With `batch`, `args` is a list of argument lists run one
+   * after the other on one worker (for `map`); the future resolves with one
+   * BatchOutcome per item, and statistics count each item as a task.
+   */
+  submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
     const job: Job = {
       id: this.#nextId++,
       spec,
       args,
+      size: batch ? args.length : 1,
+      batch,
       options,
       priority: options.priority,
       future: undefined as unknown as Future<unknown>,
@@ -131,7 +148,7 @@ export class Engine {
       requeued: false,
     };
     job.future = new Future(this.#hooks, job);
-    this.stats.received++;
+    this.stats.received += job.size;
     this.#active++;
     const { signal } = options;
     if (signal?.aborted) {
@@ -207,11 +224,10 @@ export class Engine {
     const load = job.spec.kind === 'module' && !worker.loaded.has(job.spec);
     const ack = load || now - worker.idleSince > IDLE_ACK_MS;
     try {
-      worker.send(
-        ack
-          ? { t: 'run', id: job.id, spec: job.spec, args: job.args, ack }
-          : { t: 'run', id: job.id, spec: job.spec, args: job.args },
-      );
+      const message: ParentMessage = { t: 'run', id: job.id, spec: job.spec, args: job.args };
+      if (ack) message.ack = true;
+      if (job.batch) message.batch = true;
+      worker.send(message);
     } catch (error) {
       worker.state = 'idle';
       worker.job = undefined;
@@ -234,7 +250,7 @@ export class Engine {
       return released;
     }
     job.startedAt = now;
-    this.stats.launched++;
+    this.stats.launched += job.size;
     this.stats.noteBusy(this.#busy);
     this.stats.queueWait.add(now - job.submittedAt);
     this.#memory.watch(worker);
@@ -326,7 +342,15 @@ export class Engine {
     if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
     worker.tasksRun++;
     this.#afterTask(worker, message.rss ?? 0);
-    if (message.t === 'ok') {
+    if (message.t === 'ok' && job.batch) {
+      const outcomes = (message.value as BatchOutcome[]).map(([ok, value]): [boolean, unknown] => [
+        ok,
+        ok ? value : rebuild(value),
+      ]);
+      const failed = outcomes.filter(([ok]) => !ok).length;
+      this.#count(job, 'completed', job.size - failed, failed);
+      settleFuture(job.future, true, outcomes);
+    } else if (message.t === 'ok') {
       this.#count(job, 'completed');
       settleFuture(job.future, true, message.value);
     } else {
@@ -381,11 +405,18 @@ export class Engine {
   }
 
   /** Statistics and bookkeeping of a job that is about to settle. */
-  #count(job: Job, outcome: 'completed' | 'failed' | 'cancelled'): void {
+  #count(
+    job: Job,
+    outcome: 'completed' | 'failed' | 'cancelled',
+    completed = job.size,
+    failed = 0,
+  ): void {
     if (job.future.done()) return;
-    if (outcome === 'completed') this.stats.completed++;
-    else if (outcome === 'failed') this.stats.failed++;
-    else this.stats.cancelled++;
+    if (outcome === 'completed') {
+      this.stats.completed += completed;
+      this.stats.failed += failed;
+    } else if (outcome === 'failed') this.stats.failed += job.size;
+    else this.stats.cancelled += job.size;
     if (job.worker) this.stats.runTime.add(performance.now() - job.startedAt);
     if (job.timer) clearTimeout(job.timer);
     if (job.softTimer) clearTimeout(job.softTimer);
@@ -572,7 +603,7 @@ export class Engine {
     job.timer = job.softTimer = undefined;
     job.worker = undefined;
     job.requeued = true;
-    this.stats.launched--;
+    this.stats.launched -= job.size;
     debug('task %s goes back to the backlog: its worker died before starting it', label(job));
     this.#backlog.add(job);
   }

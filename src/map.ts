@@ -1,35 +1,87 @@
 /**
  * `pool.map`: results in input order, the input read lazily with a bounded
  * number of tasks in flight, so an endless input runs in constant memory.
+ *
+ * Items travel in batches (several per message) once tasks prove short: the
+ * batch size is chosen so a batch runs for about 2 ms, and is held down when
+ * an async input is slow to produce. Each item keeps its own result, error
+ * and position. With a per-task `timeout`, items travel one per message so
+ * each one has its own deadline.
  */
 import type { Future } from './future.js';
 
-export type Submit<R> = (item: unknown) => Future<R>;
+/** One item's outcome, as the engine resolves a batch. */
+export type Outcome = [ok: boolean, value: unknown];
+
+export interface MapPlan {
+  /** Queue a batch: one argument list per item. */
+  submit(items: unknown[][]): Future<Outcome[]>;
+  /** Batches in flight at most. */
+  maxBatches: number;
+  /** False when each item needs its own deadline. */
+  batching: boolean;
+}
+
+const TARGET_BATCH_MS = 2;
+const MAX_BATCH = 256;
+/** An async input slower than this per item keeps batches small. */
+const TARGET_FILL_MS = 0.5;
+
+interface InFlight {
+  future: Future<Outcome[]>;
+  size: number;
+  startedAt: number;
+}
 
 export async function* mapOrdered<R>(
-  submit: Submit<R>,
+  plan: MapPlan,
   input: Iterable<unknown> | AsyncIterable<unknown>,
-  window: number,
 ): AsyncGenerator<R, void, undefined> {
-  const iterator =
-    Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
-  const inFlight: Future<R>[] = [];
+  const isAsync = Symbol.asyncIterator in input;
+  const iterator = isAsync ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  const inFlight: InFlight[] = [];
+  let size = 1;
+  let fillMs = 0; // average wait per item of an async input
   let exhausted = false;
   try {
     for (;;) {
-      while (!exhausted && inFlight.length < window) {
-        const next = await iterator.next();
-        if (next.done) exhausted = true;
-        else inFlight.push(submit(next.value));
+      while (!exhausted && inFlight.length < plan.maxBatches) {
+        const items: unknown[][] = [];
+        const limit =
+          isAsync && fillMs > 0 ? Math.max(1, Math.min(size, TARGET_FILL_MS / fillMs)) : size;
+        while (items.length < limit) {
+          const before = isAsync ? performance.now() : 0;
+          const next = isAsync
+            ? await iterator.next()
+            : (iterator.next() as IteratorResult<unknown>);
+          if (isAsync) fillMs = fillMs * 0.8 + (performance.now() - before) * 0.2;
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          items.push([next.value]);
+        }
+        if (items.length === 0) break;
+        const entry: InFlight = { future: plan.submit(items), size: items.length, startedAt: 0 };
+        entry.future.addPidCallback(() => (entry.startedAt = performance.now()));
+        inFlight.push(entry);
       }
       const head = inFlight.shift();
       if (head === undefined) return;
-      yield await head;
+      const outcomes = await head.future;
+      if (plan.batching && head.startedAt > 0) {
+        const perItem = Math.max((performance.now() - head.startedAt) / head.size, 0.001);
+        size = Math.max(1, Math.min(MAX_BATCH, size * 4, Math.round(TARGET_BATCH_MS / perItem)));
+      }
+      for (const [ok, value] of outcomes) {
+        if (!ok) throw value;
+        yield value as R;
+      }
     }
   } finally {
     // Leaving early (break, a failure, return): waiting tasks are cancelled,
     // running ones finish and their results are dropped.
-    for (const future of inFlight) future.cancel();
+    for (const { future } of inFlight) future.cancel();
     if (!exhausted) await iterator.return?.();
   }
 }

@@ -17,8 +17,12 @@ export type TaskSpec =
 /** Parent → worker. */
 export type ParentMessage =
   | { t: 'init'; spec: TaskSpec | undefined; args: unknown[] }
-  /** `ack`: the worker has not loaded this task yet; it sends 'started' once it has. */
-  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true }
+  /**
+   * `ack`: the worker sends 'started' once it has the task (its module loaded).
+   * `batch`: `args` is a list of argument lists, run one after the other; the
+   * result is one BatchOutcome per item.
+   */
+  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true; batch?: true }
   | { t: 'abort'; id: number }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: unknown[] };
 
@@ -31,6 +35,9 @@ export type WorkerMessage =
   | { t: 'err'; id: number; error: WireError; rss?: number | undefined }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined };
+
+/** One item of a batch: its result, or its error. */
+export type BatchOutcome = [ok: true, value: unknown] | [ok: false, error: WireError];
 
 /** First argument the worker is started with: its boot settings, as JSON. */
 export interface BootConfig {

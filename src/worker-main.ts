@@ -9,6 +9,8 @@ import { explainReferenceError, TaskLoader } from './load-task.js';
 import {
   SIGNAL_SLOT,
   toWire,
+  cloneable,
+  type BatchOutcome,
   type BootConfig,
   type ParentMessage,
   type TaskSpec,
@@ -20,7 +22,7 @@ const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
 const slots = globalThis as Record<symbol, unknown>;
 /** The running task; its AbortController is made only if someone asks for the signal. */
-let current: { id: number; controller: AbortController | undefined } | undefined;
+let current: { id: number; controller: AbortController | undefined; batch: boolean } | undefined;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => {
   if (!current) return undefined;
   current.controller ??= new AbortController();
@@ -62,11 +64,23 @@ function serializationFailure(id: number, what: string, error: unknown): WorkerM
   return { t: 'err', id, error: wire, rss: rss() };
 }
 
-/** Send a reply; a value that cannot cross becomes a SerializationError for this task only. */
-function reply(message: WorkerMessage & { id: number }): void {
+/**
+ * Send a reply; a value that cannot cross becomes a SerializationError for
+ * this task only (for a batch, for the items whose results cannot cross).
+ */
+function reply(message: WorkerMessage & { id: number }, batch = false): void {
   try {
     send(message);
   } catch (error) {
+    if (batch && message.t === 'ok') {
+      const outcomes = (message.value as BatchOutcome[]).map((outcome): BatchOutcome => {
+        if (!outcome[0] || cloneable(outcome[1])) return outcome;
+        const failure = serializationFailure(message.id, 'the result', 'it cannot be cloned');
+        return [false, (failure as { error: WireError }).error];
+      });
+      reply({ ...message, value: outcomes });
+      return;
+    }
     const what = message.t === 'ok' ? 'the result' : 'the error';
     send(serializationFailure(message.id, what, error));
   }
@@ -87,8 +101,8 @@ async function call(spec: TaskSpec, args: unknown[]): Promise<unknown> {
  * microtask queue; `ack` asks for a 'started' message once the task's module
  * is loaded, so the parent's deadline does not count the import.
  */
-function run(id: number, spec: TaskSpec, args: unknown[], ack: boolean): void {
-  current = { id, controller: undefined };
+function run(id: number, spec: TaskSpec, args: unknown[], ack: boolean, batch: boolean): void {
+  current = { id, controller: undefined, batch };
   let loaded: ReturnType<TaskLoader['load']>;
   try {
     loaded = loader.load(spec);
@@ -96,26 +110,62 @@ function run(id: number, spec: TaskSpec, args: unknown[], ack: boolean): void {
     finish(id, spec, false, error);
     return;
   }
-  if (loaded instanceof Promise) {
-    loaded.then(
-      (fn) => {
-        if (ack) send({ t: 'started', id });
-        invoke(id, spec, fn, args);
-      },
-      (error: unknown) => finish(id, spec, false, error),
-    );
-  } else {
+  const go = (fn: Callable): void => {
     if (ack) send({ t: 'started', id });
-    invoke(id, spec, loaded, args);
-  }
+    if (batch) invoke(id, spec, eachOf(fn, spec), [args]);
+    else invoke(id, spec, fn, args);
+  };
+  if (loaded instanceof Promise)
+    loaded.then(go, (error: unknown) => finish(id, spec, false, error));
+  else go(loaded);
 }
 
-function invoke(
-  id: number,
-  spec: TaskSpec,
-  fn: (...args: unknown[]) => unknown,
-  args: unknown[],
-): void {
+type Callable = (...args: unknown[]) => unknown;
+
+/**
+ * A batch (from `map`): run `fn` over each argument list in turn, each item
+ * keeping its own result or error. Synchronous items never touch the
+ * microtask queue.
+ */
+function eachOf(fn: Callable, spec: TaskSpec): Callable {
+  return (items) => {
+    const lists = items as unknown[][];
+    const outcomes: BatchOutcome[] = [];
+    const failed = (error: unknown): void => {
+      explainReferenceError(error, spec);
+      outcomes.push([false, toWire(error)]);
+    };
+    let i = 0;
+    const step = (): BatchOutcome[] | Promise<BatchOutcome[]> => {
+      while (i < lists.length) {
+        let result: unknown;
+        try {
+          result = fn(...lists[i++]!);
+        } catch (error) {
+          failed(error);
+          continue;
+        }
+        if (isThenable(result)) {
+          return Promise.resolve(result).then(
+            (value) => {
+              outcomes.push([true, value]);
+              return step();
+            },
+            (error: unknown) => {
+              failed(error);
+              return step();
+            },
+          );
+        }
+        outcomes.push([true, result]);
+      }
+      return outcomes;
+    };
+    return step();
+  };
+}
+
+function invoke(id: number, spec: TaskSpec, fn: Callable, args: unknown[]): void {
   let result: unknown;
   try {
     result = fn(...args);
@@ -142,9 +192,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
+  const batch = current?.id === id && current.batch;
   if (current?.id === id) current = undefined;
   if (ok) {
-    reply({ t: 'ok', id, value, rss: rss() });
+    reply({ t: 'ok', id, value, rss: rss() }, batch);
   } else {
     explainReferenceError(value, spec);
     reply({ t: 'err', id, error: toWire(value), rss: rss() });
@@ -152,9 +203,13 @@ function finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
 }
 
 async function init(spec: TaskSpec | undefined, args: unknown[]): Promise<void> {
+  // The watchdog thread boots beside user code, never after it: before an
+  // initializer runs, or right after 'ready' (off the start-up critical path).
+  if (spec) startWatchdog();
   try {
     if (spec) await call(spec, args);
     send({ t: 'ready' });
+    if (!spec) startWatchdog();
   } catch (error) {
     send({ t: 'initFailed', error: toWire(error) }, () => exitNow(1));
   }
@@ -174,7 +229,7 @@ async function finalize(spec: TaskSpec | undefined, args: unknown[]): Promise<vo
 function onMessage(message: ParentMessage): void {
   switch (message.t) {
     case 'run':
-      run(message.id, message.spec, message.args, message.ack === true);
+      run(message.id, message.spec, message.args, message.ack === true, message.batch === true);
       break;
     case 'abort':
       if (current?.id === message.id) {
@@ -207,4 +262,3 @@ process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason)
 // The pool closed the channel, or its process died: nothing more can be reported.
 process.on('disconnect', () => exitNow(0));
 process.on('message', onMessage);
-startWatchdog();

@@ -1,0 +1,99 @@
+import { describe, expect, test } from 'vitest';
+import { Future, settleFuture, startFuture, type CancelHooks } from '../src/future.js';
+import { mapOrdered, type MapPlan, type Outcome } from '../src/map.js';
+
+/** A plan whose "worker" answers every batch at once and records batch sizes. */
+function instantPlan(batching: boolean, fail?: (x: number) => boolean, answerBelow = Infinity) {
+  const sizes: number[] = [];
+  const cancelled: number[] = [];
+  let id = 0;
+  const hooks: CancelHooks<unknown> = {
+    cancel: (token) => (cancelled.push(token as number), true),
+    kill: () => {},
+  };
+  const plan: MapPlan = {
+    maxBatches: 4,
+    batching,
+    submit(items) {
+      sizes.push(items.length);
+      const future = new Future<Outcome[]>(hooks, id++);
+      const outcomes = items.map(([x]): Outcome =>
+        fail?.(x as number) ? [false, new Error(`bad ${String(x)}`)] : [true, (x as number) * 10],
+      );
+      // Batches from `answerBelow` on stay waiting, as if every worker were busy.
+      if ((items[0]![0] as number) < answerBelow) {
+        startFuture(future as Future<unknown>, 1);
+        queueMicrotask(() => settleFuture(future as Future<unknown>, true, outcomes));
+      }
+      return future;
+    },
+  };
+  return { plan, sizes, cancelled };
+}
+
+async function collect(iterable: AsyncIterable<unknown>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const value of iterable) out.push(value);
+  return out;
+}
+
+describe('mapOrdered', () => {
+  test('batches grow when items are quick, and results keep input order', async () => {
+    const { plan, sizes } = instantPlan(true);
+    const input = Array.from({ length: 5_000 }, (_, i) => i);
+    expect(await collect(mapOrdered(plan, input))).toEqual(input.map((x) => x * 10));
+    expect(sizes[0]).toBe(1);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(5_000);
+  });
+
+  test('without batching every item travels alone', async () => {
+    const { plan, sizes } = instantPlan(false);
+    await collect(
+      mapOrdered(
+        plan,
+        Array.from({ length: 300 }, (_, i) => i),
+      ),
+    );
+    expect(new Set(sizes)).toEqual(new Set([1]));
+  });
+
+  test('in-flight work is bounded: an endless input is read only as far as needed', async () => {
+    const { plan, sizes } = instantPlan(true);
+    let read = 0;
+    function* endless() {
+      for (;;) yield read++;
+    }
+    let taken = 0;
+    for await (const _ of mapOrdered(plan, endless())) if (++taken === 1_000) break;
+    expect(read - taken).toBeLessThanOrEqual(4 * 256);
+    expect(sizes.length).toBeGreaterThan(0);
+  });
+
+  test('a failed item throws at its position and the batches still in flight are cancelled', async () => {
+    const { plan, cancelled } = instantPlan(true, (x) => x === 700, 701);
+    const seen: unknown[] = [];
+    const run = async () => {
+      for await (const value of mapOrdered(
+        plan,
+        Array.from({ length: 5_000 }, (_, i) => i),
+      ))
+        seen.push(value);
+    };
+    await expect(run()).rejects.toThrow('bad 700');
+    expect(seen).toHaveLength(700);
+    expect(cancelled.length).toBeGreaterThan(0);
+  });
+
+  test('a slow async input keeps batches small', async () => {
+    const { plan, sizes } = instantPlan(true);
+    async function* slow() {
+      for (let i = 0; i < 60; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        yield i;
+      }
+    }
+    expect(await collect(mapOrdered(plan, slow()))).toHaveLength(60);
+    expect(Math.max(...sizes)).toBe(1);
+  });
+});
