@@ -1,6 +1,6 @@
 // deadpool's view of the shared task bodies: one defined task per function.
 import { createRequire } from 'node:module';
-import { defineTask } from '../dist/index.js';
+import { defineTask } from '../dist/task-module.js';
 
 const fns = createRequire(import.meta.url)('./workers/fns.cjs');
 

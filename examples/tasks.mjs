@@ -1,6 +1,6 @@
 // A task module: each task is defined once and found by the worker by name.
 import { createHash } from 'node:crypto';
-import { defineTask, taskSignal } from 'deadpool';
+import { defineTask, taskSignal } from 'deadpool/task';
 
 /** CPU-bound work: hash a buffer `rounds` times. */
 export const hash = defineTask(import.meta.url, 'hash', (text, rounds) => {

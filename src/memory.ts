@@ -7,7 +7,6 @@
  * pidusage caches one open /proc file per pid; `maxage` bounds how long a
  * dead pid's file stays open.
  */
-import pidusage from 'pidusage';
 import { descendants } from './kill.js';
 
 const PIDUSAGE_MAXAGE_MS = 2_000;
@@ -72,6 +71,8 @@ export class MemoryWatch {
 
 /** Summed RSS of `pid` and its descendants, in bytes; pids that vanish count 0. */
 export async function treeRss(pid: number): Promise<number> {
+  // Loaded on first use: only pools with memoryLimitBytes pay for it.
+  const { default: pidusage } = await import('pidusage');
   const pids = [pid, ...descendants(pid)];
   const sizes = await Promise.all(
     pids.map((p) =>

@@ -1,0 +1,8 @@
+/**
+ * `deadpool/task`: what a task module needs, without the pool. A worker that
+ * imports a task module pays only for this (a few ms) instead of the whole
+ * package with its dependencies (~50 ms), so workers start sooner.
+ */
+export { defineTask, task } from './task.js';
+export type { Task, TaskFunction, TaskHandle, TaskRef } from './task.js';
+export { taskSignal } from './task-signal.js';
