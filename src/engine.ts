@@ -216,12 +216,13 @@ export class Engine {
     worker.job = job;
     job.worker = worker;
     this.#busy++;
-    // The task starts (pid, callbacks, deadline) when the worker says so if it
-    // must first import the task's module (the import does not count against
-    // the timeout), or if the worker sat idle and may have died unseen: a task
-    // whose worker dies before that word never ran, and goes back to the backlog.
+    // The worker confirms ('started') before the task counts as running (pid,
+    // callbacks) if it must first import the task's module (the import does not
+    // count against the timeout either), or if it sat idle and may have died
+    // unseen: a task whose worker dies before that word never ran, and goes
+    // back to the backlog.
     const now = performance.now();
-    const load = job.spec.kind === 'module' && !worker.loaded.has(job.spec);
+    const load = job.spec.kind === 'module' && !worker.loaded.has(job.spec.module);
     const ack = load || now - worker.idleSince > IDLE_ACK_MS;
     try {
       const message: ParentMessage = { t: 'run', id: job.id, spec: job.spec, args: job.args };
@@ -254,23 +255,26 @@ export class Engine {
     this.stats.noteBusy(this.#busy);
     this.stats.queueWait.add(now - job.submittedAt);
     this.#memory.watch(worker);
-    if (ack) {
+    if (load) {
+      // The import does not count: until the worker has the module, only startTimeout runs.
       job.acked = false;
       const ms = this.settings.startTimeout;
-      const why = load
-        ? `did not start: its module did not load within ${ms} ms`
-        : `did not start within ${ms} ms`;
+      const why = `did not start: its module did not load within ${ms} ms`;
       job.timer = setTimeout(() => this.#timedOut(job, ms, why), ms);
+    } else if (ack) {
+      // The deadline counts from the hand-off; the future runs once the worker confirms.
+      job.acked = false;
+      this.#startClock(job);
     } else {
       this.#begin(job, worker);
     }
     return released;
   }
 
-  /** The task runs: its deadline starts and its future learns the pid. */
-  #begin(job: Job, worker: Worker): void {
+  /** The task runs: its future learns the pid (and its deadline starts, unless it has). */
+  #begin(job: Job, worker: Worker, clockStarted = false): void {
     job.acked = true;
-    this.#startClock(job);
+    if (!clockStarted) this.#startClock(job);
     startFuture(job.future, worker.pid);
   }
 
@@ -286,10 +290,14 @@ export class Engine {
   #onStarted(worker: Worker, id: number): void {
     const job = worker.job;
     if (!job || job.id !== id || job.future.done()) return;
-    if (job.spec.kind === 'module') worker.loaded.add(job.spec);
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = undefined;
-    this.#begin(job, worker);
+    if (job.spec.kind === 'module' && !worker.loaded.has(job.spec.module)) {
+      worker.loaded.add(job.spec.module);
+      if (job.timer) clearTimeout(job.timer);
+      job.timer = undefined;
+      this.#begin(job, worker);
+    } else {
+      this.#begin(job, worker, true);
+    }
   }
 
   #softTimedOut(job: Job): void {
@@ -593,7 +601,8 @@ export class Engine {
     debug('worker %d exited: code %s, signal %s, reason %s', worker.pid, exitCode, signal, reason);
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
     this.#syncSlots();
-    this.#replenish();
+    // Forking is synchronous and slow: let the settled future's awaiters run first.
+    setImmediate(() => this.#replenish());
     this.#checkQuiet();
   }
 

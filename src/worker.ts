@@ -38,8 +38,8 @@ export class WorkerProcess<J> {
   job: J | undefined;
   tasksRun = 0;
   everReady = false;
-  /** Module tasks this worker has imported (so their deadline starts at once). */
-  readonly loaded = new WeakSet<object>();
+  /** Task modules this worker has imported (so their deadline starts at the hand-off). */
+  readonly loaded = new Set<string>();
   idleSince = 0;
   /** Set when the pool decides this worker's end (kill or retirement). */
   exitReason: ExitReason | undefined;
