@@ -78,6 +78,12 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
+/** SIGSTOP `pid` and its process group: nothing in it runs or forks until killed. */
+export function freezeTree(pid: number): void {
+  signal(-pid, 'SIGSTOP');
+  signal(pid, 'SIGSTOP');
+}
+
 /**
  * SIGKILL `pid`, its process group (when it leads one) and all descendants.
  * Returns how many descendants were found. Synchronous on Linux.

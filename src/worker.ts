@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { killTree } from './kill.js';
+import { freezeTree, killTree } from './kill.js';
 import type { Settings } from './options.js';
 import type { BootConfig, ParentMessage, WorkerMessage } from './protocol.js';
 import type { ExitReason } from './stats.js';
@@ -139,8 +139,11 @@ export class WorkerProcess<J> {
     this.exitReason ??= reason;
     this.#clearTimer();
     if (this.state !== 'exited') this.state = 'dying';
-    if (this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null)
-      killTree(this.pid);
+    if (this.pid <= 0 || this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    // Freeze the worker's group now (two syscalls); walk and kill the tree on
+    // the next turn, so whoever awaits the future just settled runs first.
+    freezeTree(this.pid);
+    setImmediate(() => killTree(this.pid));
   }
 
   /** Ask the worker to run its finalizer and exit; kill it if it takes too long. */
