@@ -3,7 +3,6 @@
  * idle worker, keeps its deadline, settles its future exactly once, decides
  * each worker's fate after each task, and replaces workers that die.
  */
-import { debuglog } from 'node:util';
 import { Backlog, type Queued } from './backlog.js';
 import {
   CancelledError,
@@ -13,6 +12,7 @@ import {
   TimeoutError,
   WorkerStartError,
 } from './errors.js';
+import { debug, Fleet, MAX_START_FAILURES } from './fleet.js';
 import { Future, settleFuture, startFuture, type CancelHooks } from './future.js';
 import { KeepAlive } from './keep-alive.js';
 import { MemoryWatch } from './memory.js';
@@ -26,10 +26,8 @@ import {
   type WorkerMessage,
 } from './protocol.js';
 import { Stats, type ExitReason } from './stats.js';
-import { WorkerProcess } from './worker.js';
+import type { WorkerProcess } from './worker.js';
 import { describeExit } from './exit-message.js';
-
-export const debug = debuglog('deadpool');
 
 export interface Job extends Queued {
   readonly id: number;
@@ -68,19 +66,15 @@ export interface EngineEvents {
 
 type Emit = <K extends keyof EngineEvents>(name: K, info: Parameters<EngineEvents[K]>[0]) => void;
 
-const MAX_START_FAILURES = 5;
 /** A worker idle longer than this confirms it has a task before the task counts as started. */
 const IDLE_ACK_MS = 1;
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 5_000;
 
 export class Engine {
   readonly settings: Settings;
   readonly stats = new Stats();
   readonly #emit: Emit;
   readonly #backlog: Backlog<Job>;
-  readonly #workers = new Set<Worker>();
-  readonly #idle: Worker[] = [];
+  readonly #fleet: Fleet<Job>;
   readonly #keepAlive = new KeepAlive();
   readonly #hooks: CancelHooks<Job> = {
     cancel: (job, kill) => this.#cancel(job, kill),
@@ -95,11 +89,6 @@ export class Engine {
   #busy = 0;
   #active = 0; // jobs submitted and not yet settled
   #nextId = 1;
-  #generation = 0;
-  #startFailures = 0;
-  #lastStartError: Error | undefined;
-  #spawnTimer: NodeJS.Timeout | undefined;
-  #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #readyCount = 0;
   #readyTarget: number;
@@ -115,8 +104,19 @@ export class Engine {
       settings.memorySampleInterval,
       (worker, rss) => this.#memoryKill(worker as Worker, rss),
     );
+    this.#fleet = new Fleet<Job>(settings, this.stats, {
+      message: (worker, message) => this.#onMessage(worker, message),
+      exit: (worker, code, signal, reason) => this.#onExit(worker, code, signal, reason),
+      disconnect: (worker) => this.#onDisconnect(worker),
+      demand: () => this.#busy + this.#backlog.size,
+      waiting: () => this.#backlog.size,
+      closing: () => this.#closing,
+      failing: (failure) => this.#failing(failure),
+      started: (info) => this.#emit('workerStart', info),
+      shrunk: () => this.#syncSlots(),
+    });
     this.#readyTarget = settings.maxWorkers;
-    for (let i = 0; i < settings.maxWorkers; i++) this.#spawn();
+    for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
   }
 
   // ---- jobs ----------------------------------------------------------------
@@ -166,7 +166,7 @@ export class Engine {
     }
     this.#keepAlive.set(true);
     this.#backlog.add(job);
-    this.#replenish();
+    this.#fleet.replenish();
     return job.future as Future<T>;
   }
 
@@ -203,7 +203,7 @@ export class Engine {
 
   /** Called by the backlog when a worker is idle: hand it the job. */
   #start(job: Job): Promise<void> {
-    const worker = this.#idle.pop();
+    const worker = this.#fleet.idle.pop();
     if (worker === undefined) {
       // Cannot happen while slots are kept right; never lose the job if it does.
       debug('no idle worker for job %d; re-queued', job.id);
@@ -238,7 +238,7 @@ export class Engine {
         this.#backlog.add(job); // never handed over: it waits for another worker
         this.#onDisconnect(worker);
       } else {
-        this.#idle.push(worker);
+        this.#fleet.idle.push(worker);
         const reason = error instanceof Error ? error.message : String(error);
         this.#fail(
           job,
@@ -342,7 +342,7 @@ export class Engine {
     worker.kill(reason);
     job.release?.();
     this.#syncSlots();
-    setImmediate(() => this.#replenish());
+    setImmediate(() => this.#fleet.replenish());
   }
 
   #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
@@ -380,26 +380,19 @@ export class Engine {
         ? 'maxTasks'
         : rss >= s.maxWorkerMemoryBytes
           ? 'memory'
-          : worker.generation !== this.#generation
+          : worker.generation !== this.#fleet.generation
             ? 'recycle'
             : this.#closing && this.#backlog.size === 0
               ? 'shutdown'
-              : this.#aliveCount() > s.maxWorkers
+              : this.#fleet.aliveCount() > s.maxWorkers
                 ? 'idle'
                 : undefined);
     if (reason !== undefined) {
-      this.#retire(worker, reason);
-      setImmediate(() => this.#replenish());
+      this.#fleet.retire(worker, reason);
+      setImmediate(() => this.#fleet.replenish());
     } else {
-      this.#becomeIdle(worker);
+      this.#fleet.becomeIdle(worker);
     }
-  }
-
-  #becomeIdle(worker: Worker): void {
-    worker.state = 'idle';
-    worker.idleSince = performance.now();
-    this.#idle.push(worker);
-    this.#scheduleIdleSweep();
   }
 
   #fail(job: Job, error: unknown): void {
@@ -435,74 +428,6 @@ export class Engine {
 
   // ---- workers -------------------------------------------------------------
 
-  #aliveCount(): number {
-    let n = 0;
-    for (const w of this.#workers)
-      if (w.state !== 'retiring' && w.state !== 'dying' && !w.retireAfterTask) n++;
-    return n;
-  }
-
-  /** Workers wanted now: enough for the work, within the bounds. */
-  #wanted(): number {
-    const demand = this.#busy + this.#backlog.size;
-    const { minWorkers, maxWorkers } = this.settings;
-    return this.#closing
-      ? Math.min(demand, maxWorkers)
-      : Math.min(Math.max(demand, minWorkers), maxWorkers);
-  }
-
-  #replenish(): void {
-    if (this.#spawnTimer !== undefined) return; // a start is already scheduled
-    let missing = this.#wanted() - this.#aliveCount();
-    if (missing <= 0) return;
-    if (this.#startFailures > 0) {
-      // Back off: one attempt at a time while starts keep failing.
-      const delay = Math.min(BACKOFF_BASE_MS * 2 ** (this.#startFailures - 1), BACKOFF_CAP_MS);
-      this.#spawnTimer = setTimeout(() => {
-        this.#spawnTimer = undefined;
-        if (this.#wanted() > this.#aliveCount() && !this.#startingAny()) this.#spawn();
-      }, delay);
-      this.#spawnTimer.unref();
-      return;
-    }
-    while (missing-- > 0) this.#spawn();
-  }
-
-  #startingAny(): boolean {
-    for (const w of this.#workers) if (w.state === 'starting') return true;
-    return false;
-  }
-
-  #spawn(): void {
-    let worker: Worker;
-    try {
-      worker = new WorkerProcess<Job>(this.settings, this.#generation, {
-        message: (w, m) => this.#onMessage(w, m),
-        exit: (w, code, signal) => this.#onExit(w, code, signal),
-        disconnect: (w) => this.#onDisconnect(w),
-      });
-    } catch (error) {
-      this.#startFailed(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    this.#workers.add(worker);
-    this.stats.created++;
-    debug('worker %d spawned (generation %d)', worker.pid, worker.generation);
-    // Deferred: listeners attached right after `new Deadpool()` must see the first workers.
-    if (worker.pid > 0) process.nextTick(() => this.#emit('workerStart', { pid: worker.pid }));
-    try {
-      worker.send({ t: 'init', spec: this.settings.initializer, args: this.settings.initargs });
-    } catch {
-      // the exit handler reports it
-    }
-    worker.deadline(this.settings.startTimeout, () => {
-      worker.startError = new Error(
-        `worker ${worker.pid} did not start within ${this.settings.startTimeout} ms`,
-      );
-      worker.kill('startFailed');
-    });
-  }
-
   #onMessage(worker: Worker, message: WorkerMessage): void {
     switch (message.t) {
       case 'ok':
@@ -514,17 +439,8 @@ export class Engine {
         return;
       case 'ready':
         if (worker.state !== 'starting') return;
-        worker.clearDeadline();
-        worker.everReady = true;
-        this.#startFailures = 0;
+        this.#fleet.onReady(worker);
         this.#readyCount++;
-        if (this.#closing && this.#backlog.size === 0) {
-          this.#retire(worker, 'shutdown');
-        } else if (worker.generation !== this.#generation) {
-          this.#retire(worker, 'recycle');
-        } else {
-          this.#becomeIdle(worker);
-        }
         this.#resolveReady();
         this.#syncSlots();
         return;
@@ -548,27 +464,20 @@ export class Engine {
 
   #onDisconnect(worker: Worker): void {
     if (worker.state === 'idle') {
-      this.#removeIdle(worker);
+      this.#fleet.removeIdle(worker);
       worker.state = 'dying';
       this.#syncSlots();
-      setImmediate(() => this.#replenish());
+      setImmediate(() => this.#fleet.replenish());
     }
   }
 
-  #onExit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void {
-    this.#workers.delete(worker);
-    this.#removeIdle(worker);
+  #onExit(
+    worker: Worker,
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+    reason: ExitReason,
+  ): void {
     this.#memory.unwatch(worker);
-    // A worker that never got ready failed to start, unless something outside killed it.
-    const reason: ExitReason =
-      worker.exitReason ??
-      (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
-    if (reason === 'startFailed') {
-      this.#startFailed(
-        worker.startError ??
-          new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
-      );
-    }
     const job = worker.job;
     if (job) {
       worker.job = undefined;
@@ -597,12 +506,10 @@ export class Engine {
       }
       job.release?.();
     }
-    this.stats.exits[reason]++;
-    debug('worker %d exited: code %s, signal %s, reason %s', worker.pid, exitCode, signal, reason);
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
     this.#syncSlots();
     // Forking is synchronous and slow: let the settled future's awaiters run first.
-    setImmediate(() => this.#replenish());
+    setImmediate(() => this.#fleet.replenish());
     this.#checkQuiet();
   }
 
@@ -617,15 +524,8 @@ export class Engine {
     this.#backlog.add(job);
   }
 
-  #startFailed(error: Error): void {
-    this.#startFailures++;
-    this.#lastStartError = error;
-    debug('worker start failed (%d in a row): %s', this.#startFailures, error.message);
-    if (this.#startFailures < MAX_START_FAILURES) return;
-    const failure = new WorkerStartError(
-      `workers failed to start ${this.#startFailures} times in a row; last failure: ${error.message}`,
-      { cause: error },
-    );
+  /** Workers keep failing to start: what waits for one fails. */
+  #failing(failure: WorkerStartError): void {
     for (const job of this.#backlog.drain()) this.#fail(job, failure);
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
@@ -639,71 +539,24 @@ export class Engine {
       this.#memory.unwatch(worker);
       worker.job = undefined;
     }
-    this.#removeIdle(worker);
+    this.#fleet.removeIdle(worker);
     worker.exitReason ??= reason;
-  }
-
-  #retire(worker: Worker, reason: ExitReason): void {
-    this.#removeIdle(worker);
-    worker.retire(reason, {
-      t: 'finalize',
-      spec: this.settings.finalizer,
-      args: this.settings.finalargs,
-    });
-  }
-
-  #removeIdle(worker: Worker): void {
-    const i = this.#idle.indexOf(worker);
-    if (i !== -1) this.#idle.splice(i, 1);
   }
 
   /** p-queue may start as many jobs as there are workers taking work. */
   #syncSlots(): void {
-    this.#backlog.setSlots(this.#idle.length + this.#busy);
-  }
-
-  #scheduleIdleSweep(): void {
-    if (this.#idleTimer !== undefined || this.#closing) return;
-    if (this.#workers.size <= this.settings.minWorkers) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      this.#sweepIdle();
-    }, this.settings.idleTimeout);
-    this.#idleTimer.unref();
-  }
-
-  /** Retire workers idle for `idleTimeout`, oldest first, down to `minWorkers`. */
-  #sweepIdle(): void {
-    const now = performance.now();
-    const { idleTimeout, minWorkers } = this.settings;
-    const expired = this.#idle.filter((w) => now - w.idleSince >= idleTimeout - 1);
-    expired.sort((a, b) => a.idleSince - b.idleSince);
-    for (const worker of expired) {
-      if (this.#aliveCount() <= minWorkers) break;
-      this.#retire(worker, 'idle');
-    }
-    this.#syncSlots();
-    if (this.#idle.length > 0 && this.#aliveCount() > minWorkers) {
-      const oldest = Math.min(...this.#idle.map((w) => w.idleSince));
-      this.#idleTimer = setTimeout(
-        () => {
-          this.#idleTimer = undefined;
-          this.#sweepIdle();
-        },
-        Math.max(1, oldest + idleTimeout - now),
-      );
-      this.#idleTimer.unref();
-    }
+    this.#backlog.setSlots(this.#fleet.idle.length + this.#busy);
   }
 
   // ---- lifecycle -----------------------------------------------------------
 
   ready(): Promise<void> {
     if (this.#readyCount >= this.#readyTarget || this.#closing) return Promise.resolve();
-    if (this.#startFailures >= MAX_START_FAILURES) {
+    const { startFailures, lastStartError } = this.#fleet;
+    if (startFailures >= MAX_START_FAILURES) {
       return Promise.reject(
-        new WorkerStartError(`workers keep failing to start: ${this.#lastStartError?.message}`, {
-          cause: this.#lastStartError,
+        new WorkerStartError(`workers keep failing to start: ${lastStartError?.message}`, {
+          cause: lastStartError,
         }),
       );
     }
@@ -720,39 +573,14 @@ export class Engine {
   }
 
   setBounds(minWorkers: number, maxWorkers: number): void {
-    this.settings.minWorkers = minWorkers;
-    this.settings.maxWorkers = maxWorkers;
-    let excess = this.#aliveCount() - maxWorkers;
-    for (const worker of [...this.#idle]) {
-      if (excess <= 0) break;
-      this.#retire(worker, 'idle');
-      excess--;
-    }
-    for (const worker of this.#workers) {
-      if (excess <= 0) break;
-      if (worker.state === 'busy' && !worker.retireAfterTask) {
-        worker.retireAfterTask = 'idle';
-        excess--;
-      }
-    }
+    this.#fleet.setBounds(minWorkers, maxWorkers);
     this.#syncSlots();
-    this.#replenish();
-    this.#scheduleIdleSweep();
+    this.#fleet.replenish();
   }
 
   /** Retire every current worker gracefully and start fresh ones; resolves when the old ones are gone. */
   recycle(): Promise<void> {
-    const old = [...this.#workers];
-    this.#generation++;
-    for (const worker of old) {
-      if (worker.state === 'idle') this.#retire(worker, 'recycle');
-      else if (worker.state === 'busy') worker.retireAfterTask ??= 'recycle';
-    }
-    const target = Math.max(
-      this.settings.minWorkers,
-      Math.min(old.length, this.settings.maxWorkers),
-    );
-    for (let missing = target - this.#aliveCount(); missing > 0; missing--) this.#spawn();
+    const old = this.#fleet.recycle();
     this.#syncSlots();
     return this.#whenExited(() => old.every((w) => w.state === 'exited'));
   }
@@ -760,8 +588,8 @@ export class Engine {
   /** Begin shutting down: see the table in SPEC §7. */
   close(wait: boolean, cancelFutures: boolean): Promise<void> {
     this.#closing = true;
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#fleet.stopIdleSweep();
+    const workers = this.#fleet.workers;
     if (cancelFutures || !wait) {
       for (const job of this.#backlog.drain()) {
         this.#finishCancelled(
@@ -771,7 +599,7 @@ export class Engine {
       }
     }
     if (cancelFutures && !wait) {
-      for (const worker of [...this.#workers]) {
+      for (const worker of [...workers]) {
         const job = worker.job;
         if (job && worker.state === 'busy') {
           this.#killJob(
@@ -784,13 +612,14 @@ export class Engine {
         }
       }
     }
-    for (const worker of [...this.#workers]) {
-      if (worker.state === 'idle' && this.#backlog.size === 0) this.#retire(worker, 'shutdown');
+    for (const worker of [...workers]) {
+      if (worker.state === 'idle' && this.#backlog.size === 0)
+        this.#fleet.retire(worker, 'shutdown');
       else if (worker.state === 'starting' && this.#backlog.size === 0) worker.kill('shutdown');
     }
     this.#syncSlots();
-    this.#keepAlive.set(this.#workers.size > 0 || this.#active > 0);
-    const gone = this.#whenExited(() => this.#workers.size === 0 && this.#active === 0);
+    this.#keepAlive.set(workers.size > 0 || this.#active > 0);
+    const gone = this.#whenExited(() => workers.size === 0 && this.#active === 0);
     if (!wait && !cancelFutures) return Promise.resolve();
     return gone;
   }
@@ -810,28 +639,28 @@ export class Engine {
         return false;
       });
     }
+    const workers = this.#fleet.workers;
     if (this.#closing && this.#active === 0) {
-      for (const worker of [...this.#workers]) {
-        if (worker.state === 'idle') this.#retire(worker, 'shutdown');
+      for (const worker of [...workers]) {
+        if (worker.state === 'idle') this.#fleet.retire(worker, 'shutdown');
       }
     }
     const busy =
       this.#active > 0 ||
       this.#readyWaiters.length > 0 ||
       this.#exitWaiters.length > 0 ||
-      (this.#closing && this.#workers.size > 0);
+      (this.#closing && workers.size > 0);
     this.#keepAlive.set(busy);
-    if (this.#closing && this.#workers.size === 0 && this.#active === 0) {
-      if (this.#spawnTimer) clearTimeout(this.#spawnTimer);
-      this.#spawnTimer = undefined;
+    if (this.#closing && workers.size === 0 && this.#active === 0) {
+      this.#fleet.stopTimers();
       this.#memory.stop();
     }
   }
 
   snapshot(): ReturnType<Stats['snapshot']> {
     let alive = 0;
-    for (const w of this.#workers) if (w.state !== 'dying' && w.state !== 'exited') alive++;
-    return this.stats.snapshot(alive, this.#idle.length, this.#busy, this.#backlog.size);
+    for (const w of this.#fleet.workers) if (w.state !== 'dying' && w.state !== 'exited') alive++;
+    return this.stats.snapshot(alive, this.#fleet.idle.length, this.#busy, this.#backlog.size);
   }
 }
 
