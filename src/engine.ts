@@ -3,7 +3,7 @@
  * idle worker, keeps its deadline, settles its future exactly once, decides
  * each worker's fate after each task, and replaces workers that die.
  */
-import { Backlog, type Queued } from './backlog.js';
+import { Backlog } from './backlog.js';
 import {
   CancelledError,
   MemoryLimitError,
@@ -17,39 +17,11 @@ import { Future, settleFuture, startFuture, type CancelHooks } from './future.js
 import { KeepAlive } from './keep-alive.js';
 import { MemoryWatch } from './memory.js';
 import type { JobOptions, Settings } from './options.js';
-import {
-  fromWire,
-  type BatchOutcome,
-  type ParentMessage,
-  type TaskSpec,
-  type WireError,
-  type WorkerMessage,
-} from './protocol.js';
+import type { BatchOutcome, ParentMessage, TaskSpec, WorkerMessage } from './protocol.js';
 import { Stats, type ExitReason } from './stats.js';
 import type { WorkerProcess } from './worker.js';
 import { describeExit } from './exit-message.js';
-
-export interface Job extends Queued {
-  readonly id: number;
-  readonly spec: TaskSpec;
-  readonly args: unknown[];
-  /** How many tasks it stands for: 1, or the items of a batch. */
-  readonly size: number;
-  readonly batch: boolean;
-  readonly options: JobOptions;
-  future: Future<unknown>;
-  readonly submittedAt: number;
-  worker: Worker | undefined;
-  startedAt: number;
-  timer: NodeJS.Timeout | undefined;
-  softTimer: NodeJS.Timeout | undefined;
-  release: (() => void) | undefined;
-  unlisten: (() => void) | undefined;
-  /** False while the worker has not confirmed it started the task. */
-  acked: boolean;
-  /** Put back once already because its worker died before starting it. */
-  requeued: boolean;
-}
+import { cancelledBySignal, createJob, label, rebuild, type Job } from './job.js';
 
 type Worker = WorkerProcess<Job>;
 
@@ -127,26 +99,7 @@ export class Engine {
    * BatchOutcome per item, and statistics count each item as a task.
    */
   submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
-    const job: Job = {
-      id: this.#nextId++,
-      spec,
-      args,
-      size: batch ? args.length : 1,
-      batch,
-      options,
-      priority: options.priority,
-      future: undefined as unknown as Future<unknown>,
-      submittedAt: performance.now(),
-      worker: undefined,
-      startedAt: 0,
-      timer: undefined,
-      softTimer: undefined,
-      release: undefined,
-      unlisten: undefined,
-      entry: undefined,
-      acked: false,
-      requeued: false,
-    };
+    const job = createJob(this.#nextId++, spec, args, options, batch);
     job.future = new Future(this.#hooks, job);
     this.stats.received += job.size;
     this.#active++;
@@ -662,19 +615,4 @@ export class Engine {
     for (const w of this.#fleet.workers) if (w.state !== 'dying' && w.state !== 'exited') alive++;
     return this.stats.snapshot(alive, this.#fleet.idle.length, this.#busy, this.#backlog.size);
   }
-}
-
-function label(job: Job): string {
-  return job.options.name ? `${job.id} (${job.options.name})` : String(job.id);
-}
-
-function cancelledBySignal(job: Job, signal: AbortSignal): CancelledError {
-  return new CancelledError(`task ${label(job)} was cancelled by its signal`, {
-    cause: signal.reason,
-  });
-}
-
-function rebuild(wire: WireError): unknown {
-  if (wire.kind === 'pool') return new SerializationError(wire.message);
-  return fromWire(wire);
 }

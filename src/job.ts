@@ -1,0 +1,76 @@
+/**
+ * A job: one submitted task (or one batch of `map` items) on its way through
+ * the backlog to a worker, and the small helpers that describe it.
+ */
+import type { Queued } from './backlog.js';
+import { CancelledError, SerializationError } from './errors.js';
+import type { Future } from './future.js';
+import type { JobOptions } from './options.js';
+import { fromWire, type TaskSpec, type WireError } from './protocol.js';
+import type { WorkerProcess } from './worker.js';
+
+export interface Job extends Queued {
+  readonly id: number;
+  readonly spec: TaskSpec;
+  readonly args: unknown[];
+  /** How many tasks it stands for: 1, or the items of a batch. */
+  readonly size: number;
+  readonly batch: boolean;
+  readonly options: JobOptions;
+  future: Future<unknown>;
+  readonly submittedAt: number;
+  worker: WorkerProcess<Job> | undefined;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+  softTimer: NodeJS.Timeout | undefined;
+  release: (() => void) | undefined;
+  unlisten: (() => void) | undefined;
+  /** False while the worker has not confirmed it started the task. */
+  acked: boolean;
+  /** Put back once already because its worker died before starting it. */
+  requeued: boolean;
+}
+
+export function createJob(
+  id: number,
+  spec: TaskSpec,
+  args: unknown[],
+  options: JobOptions,
+  batch: boolean,
+): Job {
+  return {
+    id,
+    spec,
+    args,
+    size: batch ? args.length : 1,
+    batch,
+    options,
+    priority: options.priority,
+    future: undefined as unknown as Future<unknown>, // set by the engine right after
+    submittedAt: performance.now(),
+    worker: undefined,
+    startedAt: 0,
+    timer: undefined,
+    softTimer: undefined,
+    release: undefined,
+    unlisten: undefined,
+    entry: undefined,
+    acked: false,
+    requeued: false,
+  };
+}
+
+export function label(job: Job): string {
+  return job.options.name ? `${job.id} (${job.options.name})` : String(job.id);
+}
+
+export function cancelledBySignal(job: Job, signal: AbortSignal): CancelledError {
+  return new CancelledError(`task ${label(job)} was cancelled by its signal`, {
+    cause: signal.reason,
+  });
+}
+
+export function rebuild(wire: WireError): unknown {
+  if (wire.kind === 'pool') return new SerializationError(wire.message);
+  return fromWire(wire);
+}
