@@ -4,7 +4,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach } from 'vitest';
-import { Deadpool, type DeadpoolOptions } from '../dist/index.js';
+import { Deadpool, type DeadpoolEvents, type DeadpoolOptions, type Future } from '../dist/index.js';
 
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(
@@ -110,4 +110,74 @@ afterEach(async () => {
 /** Absolute file: URL of a fixture module. */
 export function fixture(name: string): string {
   return new URL(`./fixtures/${name}`, import.meta.url).href;
+}
+
+type Payload<E extends keyof DeadpoolEvents> = DeadpoolEvents[E][0];
+
+/** Every payload of `event` the pool emits from now on, in order. */
+export function record<E extends keyof DeadpoolEvents>(pool: Deadpool, event: E): Payload<E>[] {
+  const seen: Payload<E>[] = [];
+  const listener = (payload: Payload<E>): void => void seen.push(payload);
+  pool.on(event, listener as never);
+  return seen;
+}
+
+/** The next `event` whose payload satisfies `match`; rejects after `timeoutMs`. */
+export function nextEvent<E extends keyof DeadpoolEvents>(
+  pool: Deadpool,
+  event: E,
+  match: (payload: Payload<E>) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<Payload<E>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pool.off(event, listener as never);
+      reject(new Error(`no matching '${event}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (payload: Payload<E>): void => {
+      if (!match(payload)) return;
+      clearTimeout(timer);
+      pool.off(event, listener as never);
+      resolve(payload);
+    };
+    pool.on(event, listener as never);
+  });
+}
+
+/** Resolves with the worker pid once `future` runs on a worker (its pid callback). */
+export function started(future: Future<unknown>): Promise<number> {
+  return new Promise((resolve) => {
+    future.addPidCallback((f) => resolve(f.pid!));
+  });
+}
+
+/** The reason `promise` rejects with; fails if it resolves instead. */
+export async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`expected a rejection, got the value ${JSON.stringify(value)}`);
+}
+
+/** Races `promise` against a bounded wait, so a hang fails with a message instead of the test timeout. */
+export function within<T>(promise: PromiseLike<T>, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    Promise.resolve(promise).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { Deadpool, Future } from '../dist/index.js';
 
 const dirs: string[] = [];
 
@@ -49,78 +48,7 @@ export interface TaskTimeoutEvent {
   soft: boolean;
 }
 
-interface PoolEvents {
-  workerStart: { pid: number };
-  workerExit: WorkerExitEvent;
-  taskTimeout: TaskTimeoutEvent;
-}
-
-/** Every payload of `event` the pool emits from now on, in order. */
-export function record<E extends keyof PoolEvents>(pool: Deadpool, event: E): PoolEvents[E][] {
-  const seen: PoolEvents[E][] = [];
-  pool.on(event, ((payload: PoolEvents[E]) => void seen.push(payload)) as never);
-  return seen;
-}
-
-/** The next `event` whose payload satisfies `match`; rejects after `timeoutMs`. */
-export function nextEvent<E extends keyof PoolEvents>(
-  pool: Deadpool,
-  event: E,
-  match: (payload: PoolEvents[E]) => boolean = () => true,
-  timeoutMs = 10_000,
-): Promise<PoolEvents[E]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pool.off(event, listener as never);
-      reject(new Error(`no matching '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const listener = (payload: PoolEvents[E]): void => {
-      if (!match(payload)) return;
-      clearTimeout(timer);
-      pool.off(event, listener as never);
-      resolve(payload);
-    };
-    pool.on(event, listener as never);
-  });
-}
-
-/** Resolves with the worker pid once `future` runs on a worker (its pid callback). */
-export function started(future: Future<unknown>): Promise<number> {
-  return new Promise((resolve) => {
-    future.addPidCallback((f) => resolve(f.pid!));
-  });
-}
-
-/** The reason `promise` rejects with; fails if it resolves instead. */
-export async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error(`expected a rejection, got the value ${String(value)}`);
-}
-
-/** Races `promise` against a bounded wait, so a hang fails with a message instead of the test timeout. */
-export function within<T>(promise: PromiseLike<T>, timeoutMs: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    Promise.resolve(promise).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
+export { nextEvent, record, rejection, started, within } from './helpers.js';
 
 /** Lets pending callbacks, microtasks and a few timer turns run. */
 export async function settleTurns(turns = 5): Promise<void> {

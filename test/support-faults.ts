@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
-import type { Deadpool, DeadpoolEvents, Future } from '../dist/index.js';
 import { fixture, isAlive, waitFor } from './helpers.js';
 
 const dirs: string[] = [];
@@ -58,75 +57,7 @@ export async function readMarker(path: string, timeoutMs = 10_000): Promise<Tree
 
 export type { TaskTimeoutInfo, WorkerExitInfo } from '../dist/index.js';
 
-type Payload<E extends keyof DeadpoolEvents> = DeadpoolEvents[E][0];
-
-/** Every payload of `event` the pool emits from now on, in order. */
-export function record<E extends keyof DeadpoolEvents>(pool: Deadpool, event: E): Payload<E>[] {
-  const seen: Payload<E>[] = [];
-  const listener = (payload: Payload<E>): void => void seen.push(payload);
-  pool.on(event, listener as never);
-  return seen;
-}
-
-/** The next `event` whose payload satisfies `match`; rejects after `timeoutMs`. */
-export function nextEvent<E extends keyof DeadpoolEvents>(
-  pool: Deadpool,
-  event: E,
-  match: (payload: Payload<E>) => boolean = () => true,
-  timeoutMs = 10_000,
-): Promise<Payload<E>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pool.off(event, listener as never);
-      reject(new Error(`no matching '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const listener = (payload: Payload<E>): void => {
-      if (!match(payload)) return;
-      clearTimeout(timer);
-      pool.off(event, listener as never);
-      resolve(payload);
-    };
-    pool.on(event, listener as never);
-  });
-}
-
-/** Resolves with the worker pid once `future` runs on a worker (its pid callback). */
-export function started(future: Future<unknown>): Promise<number> {
-  return new Promise((resolve) => {
-    future.addPidCallback((f) => resolve(f.pid!));
-  });
-}
-
-/** The reason `promise` rejects with; fails if it resolves instead. */
-export async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error(`expected a rejection, got the value ${JSON.stringify(value)}`);
-}
-
-/** Races `promise` against a bounded wait, so a hang fails with a message instead of the test timeout. */
-export function within<T>(promise: PromiseLike<T>, timeoutMs: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    Promise.resolve(promise).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
+export { nextEvent, record, rejection, started, within } from './helpers.js';
 
 /** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
