@@ -12,7 +12,8 @@ import {
   TimeoutError,
   WorkerStartError,
 } from './errors.js';
-import { debug, Fleet, MAX_START_FAILURES } from './fleet.js';
+import { debug } from './debug.js';
+import { Fleet, MAX_START_FAILURES } from './fleet.js';
 import { Future, settleFuture, startFuture, type CancelHooks } from './future.js';
 import { KeepAlive } from './keep-alive.js';
 import { MemoryWatch } from './memory.js';

@@ -3,14 +3,12 @@
  * starts fail, the idle stack, graceful retirement, idle scale-down, and what
  * each exit means. What runs on the workers is the engine's business.
  */
-import { debuglog } from 'node:util';
+import { debug } from './debug.js';
 import { WorkerStartError } from './errors.js';
 import type { Settings } from './options.js';
 import type { WorkerMessage } from './protocol.js';
 import type { ExitReason, Stats } from './stats.js';
 import { WorkerProcess } from './worker.js';
-
-export const debug = debuglog('deadpool');
 
 export const MAX_START_FAILURES = 5;
 const BACKOFF_BASE_MS = 100;
