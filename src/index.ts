@@ -1,20 +1,20 @@
-export { Deadpool } from './deadpool.js';
+export { Deadpool } from './parent/deadpool.js';
+export type { MapOptions, ShutdownOptions, SubmitArgs } from './parent/deadpool.js';
 export type {
   DeadpoolEvents,
-  MapOptions,
-  ShutdownOptions,
-  SubmitArgs,
+  ExitReason,
   TaskTimeoutInfo,
   WorkerExitInfo,
-} from './deadpool.js';
-export type { DeadpoolOptions, SubmitOptions } from './options.js';
-export { Future } from './future.js';
-export { defineTask, task } from './task.js';
-export type { Task, TaskFunction, TaskHandle, TaskRef } from './task.js';
-export { taskSignal } from './task-signal.js';
-export { asCompleted, wait } from './wait.js';
-export type { ReturnWhen, WaitResult } from './wait.js';
-export type { DeadpoolStatistics, ExitReason, Percentiles } from './stats.js';
+  WorkerStartInfo,
+} from './parent/events.js';
+export type { DeadpoolOptions, SubmitOptions } from './parent/options.js';
+export { Future } from './parent/future.js';
+export { defineTask, task } from './shared/task.js';
+export type { Task, TaskFunction, TaskHandle, TaskRef } from './shared/task.js';
+export { taskSignal } from './shared/task-signal.js';
+export { asCompleted, wait } from './parent/wait.js';
+export type { ReturnWhen, WaitResult } from './parent/wait.js';
+export type { DeadpoolStatistics, Percentiles } from './parent/stats.js';
 export {
   BacklogFullError,
   CancelledError,
@@ -25,5 +25,5 @@ export {
   SerializationError,
   TimeoutError,
   WorkerStartError,
-} from './errors.js';
-export type { DeadpoolErrorCode, ProcessErrorDetails } from './errors.js';
+} from './shared/errors.js';
+export type { DeadpoolErrorCode, ProcessErrorDetails } from './shared/errors.js';

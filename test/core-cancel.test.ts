@@ -1,14 +1,22 @@
 /**
- * Cancelling running and waiting tasks: cancelAndKill() (SPEC §5) and an
- * AbortSignal passed to submit (SPEC §4).
+ * Cancelling running and waiting tasks: cancelAndKill() (README "Future") and an
+ * AbortSignal passed to submit (README "submit").
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CancelledError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { gate, nextEvent, rejection, started, tempDir } from './support-core.js';
+import {
+  isAlive,
+  makePool,
+  waitFor,
+  gate,
+  nextEvent,
+  rejection,
+  started,
+  tempDir,
+} from './helpers/index.js';
 
 describe('cancelAndKill', () => {
   test('cancelAndKill() of a running task kills its worker, cancels the future and the worker is replaced', async () => {

@@ -1,14 +1,22 @@
 /**
- * The worker's environment (`env`, SPEC §3), the initializer and the
- * finalizer, and recycleWorkers() (SPEC §7).
+ * The worker's environment (`env`, README "Options"), the initializer and the
+ * finalizer, and recycleWorkers() (README "Pool methods").
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import * as life from './fixtures/core/lifecycle.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { gate, nextEvent, record, started, tempDir } from './support-core.js';
+import {
+  isAlive,
+  makePool,
+  waitFor,
+  gate,
+  nextEvent,
+  record,
+  started,
+  tempDir,
+} from './helpers/index.js';
 
 const VAR = 'DEADPOOL_CORE_ENV';
 

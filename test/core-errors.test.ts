@@ -1,13 +1,20 @@
 /**
- * How failures arrive (SPEC §6): task errors rebuilt unwrapped, serialization
+ * How failures arrive (README "Errors"): task errors rebuilt unwrapped, serialization
  * failures, timeouts on a synchronous endless loop, and workers killed by a signal.
  */
 import { describe, expect, test } from 'vitest';
 import { DeadpoolError, ProcessError, SerializationError, TimeoutError } from '../dist/index.js';
 import * as errs from './fixtures/core/errors.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { gate, nextEvent, rejection, started } from './support-core.js';
+import {
+  isAlive,
+  makePool,
+  waitFor,
+  gate,
+  nextEvent,
+  rejection,
+  started,
+} from './helpers/index.js';
 
 describe('errors thrown by the task', () => {
   test('a thrown TypeError arrives as a TypeError with its message', async () => {

@@ -1,5 +1,5 @@
 /**
- * Future<T> (SPEC §5): state, cancel, callbacks, result(ms)/exception(ms),
+ * Future<T> (README "Future"): state, cancel, callbacks, result(ms)/exception(ms),
  * and promise interop.
  */
 import { join } from 'node:path';
@@ -7,8 +7,15 @@ import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { CancelledError, Future, TimeoutError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { makePool, waitFor } from './helpers.js';
-import { gate, rejection, settleTurns, started, tempDir } from './support-core.js';
+import {
+  makePool,
+  waitFor,
+  gate,
+  rejection,
+  settleTurns,
+  started,
+  tempDir,
+} from './helpers/index.js';
 
 /** A pool of one worker busy with a blocked task, so anything submitted next waits. */
 async function busyPool() {

@@ -1,12 +1,12 @@
 /**
- * SPEC §3: an idle pool does not keep the Node.js process alive; a pool with
+ * README "Options": an idle pool does not keep the Node.js process alive; a pool with
  * waiting or running tasks does. The pool lives in a separate Node.js process
  * (test/fixtures/core/keep-alive.mjs) that never calls shutdown.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { expectAllGone, fixture } from './helpers.js';
+import { expectAllGone, fixture } from './helpers/index.js';
 
 interface Run {
   code: number | null;
@@ -40,7 +40,7 @@ describe('keeping the process alive', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('end of script');
     expect(run.workers).toHaveLength(2);
-    // The workers follow their parent out (SPEC §9).
+    // The workers follow their parent out (README "Guarantees").
     await expectAllGone(run.workers, 5_000);
   });
 

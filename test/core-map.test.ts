@@ -1,12 +1,11 @@
 /**
- * map() (SPEC §7): input order, sync and async iterables, laziness, failures,
+ * map() (README "Pool methods"): input order, sync and async iterables, laziness, failures,
  * breaking out early.
  */
 import { describe, expect, test } from 'vitest';
 import { CancelledError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool } from './helpers.js';
-import { rejection, settleTurns, within } from './support-core.js';
+import { isAlive, makePool, rejection, settleTurns, within } from './helpers/index.js';
 
 describe('map', () => {
   test('map over an array yields the results in input order', async () => {

@@ -1,11 +1,11 @@
 /**
- * Option validation (SPEC §3, §4): bad values throw TypeError/RangeError at
+ * Option validation (README "Options", "submit"): bad values throw TypeError/RangeError at
  * once, with a message that names the option and the value.
  */
 import { describe, expect, test } from 'vitest';
 import { type DeadpoolOptions } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { makePool, waitFor } from './helpers.js';
+import { makePool, waitFor } from './helpers/index.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 const NUMERIC = [TypeError, RangeError] as const;

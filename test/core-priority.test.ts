@@ -1,11 +1,10 @@
 /**
- * The backlog (SPEC §4, §7): priorities, maxBacklog and backlogBelow().
+ * The backlog (README "submit", "Pool methods"): priorities, maxBacklog and backlogBelow().
  */
 import { describe, expect, test } from 'vitest';
 import { BacklogFullError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { makePool } from './helpers.js';
-import { gate, settleTurns, started, within } from './support-core.js';
+import { makePool, gate, settleTurns, started, within } from './helpers/index.js';
 
 describe('priority', () => {
   test('behind a blocker, priorities 5,1,5,0,1,5,0 run as 0,0,1,1,5,5,5, in submission order within a priority', async () => {

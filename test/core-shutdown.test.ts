@@ -1,5 +1,5 @@
 /**
- * shutdown() (SPEC §7): the four rows of wait × cancelFutures, from explicit
+ * shutdown() (README "Pool methods"): the four rows of wait × cancelFutures, from explicit
  * calls and from the constructor's defaults via Symbol.asyncDispose; idempotence.
  *
  * Each scenario: three workers each running a task that blocks until a gate
@@ -10,8 +10,17 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CancelledError, PoolClosedError, type Deadpool, type Future } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool } from './helpers.js';
-import { gate, record, rejection, settleTurns, started, tempDir, within } from './support-core.js';
+import {
+  isAlive,
+  makePool,
+  gate,
+  record,
+  rejection,
+  settleTurns,
+  started,
+  tempDir,
+  within,
+} from './helpers/index.js';
 
 interface Scenario {
   pool: Deadpool;

@@ -1,10 +1,9 @@
 /**
- * getStatistics() (SPEC §8): the eight required keys, exact after settling.
+ * getStatistics() (README "Statistics"): the eight required keys, exact after settling.
  */
 import { describe, expect, test } from 'vitest';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { gate, nextEvent, record, started } from './support-core.js';
+import { isAlive, makePool, waitFor, gate, nextEvent, record, started } from './helpers/index.js';
 
 const REQUIRED_KEYS = [
   'tasksReceived',

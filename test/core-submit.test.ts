@@ -1,6 +1,6 @@
 /**
- * submit(): the three forms of task (SPEC §2), what crosses the process
- * boundary, and the future it returns (SPEC §4).
+ * submit(): the three forms of task (README "Tasks"), what crosses the process
+ * boundary, and the future it returns (README "submit").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +10,7 @@ import { Future, SerializationError, task } from '../dist/index.js';
 import * as errs from './fixtures/core/errors.mjs';
 import * as mismatch from './fixtures/core/mismatch.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { fixture, makePool } from './helpers.js';
-import { rejection, tempDir } from './support-core.js';
+import { fixture, makePool, rejection, tempDir } from './helpers/index.js';
 
 describe('defined tasks (form 1)', () => {
   test('a defined task runs in a worker and its future resolves with the result', async () => {

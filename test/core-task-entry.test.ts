@@ -4,7 +4,7 @@
  */
 import { expect, test } from 'vitest';
 import { waitForSoftTimeout, whoami } from './fixtures/core/light.mjs';
-import { makePool } from './helpers.js';
+import { makePool } from './helpers/index.js';
 
 test('a task defined with deadpool/task runs in a worker', async () => {
   const { pool } = makePool({ maxWorkers: 1 });

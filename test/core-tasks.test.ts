@@ -5,8 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import * as nested from './fixtures/core/nested.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool } from './helpers.js';
-import { gate, nextEvent, record, started } from './support-core.js';
+import { isAlive, makePool, gate, nextEvent, record, started } from './helpers/index.js';
 
 describe('one task at a time', () => {
   test('two tasks on a single worker run one after the other, never overlapping', async () => {

@@ -1,5 +1,5 @@
 /**
- * Types (SPEC §2: "typed end to end"): submit infers argument and result
+ * Types (README "Tasks": "typed end to end"): submit infers argument and result
  * types, and a wrong argument list is a compile error. Checked by
  * `npm run typecheck`; the functions below are never called at run time.
  */

@@ -1,11 +1,10 @@
 /**
- * asCompleted() and wait() (SPEC §7, module-level helpers).
+ * asCompleted() and wait() (README "Pool methods", module-level helpers).
  */
 import { describe, expect, test } from 'vitest';
 import { asCompleted, TimeoutError, wait, type Future } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { makePool } from './helpers.js';
-import { gate, rejection, started } from './support-core.js';
+import { makePool, gate, rejection, started } from './helpers/index.js';
 
 describe('asCompleted', () => {
   test('asCompleted yields futures in the order they complete', async () => {

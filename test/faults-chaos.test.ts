@@ -16,8 +16,13 @@ import {
 } from '../dist/index.js';
 import { twice } from './fixtures/faults/basic.mjs';
 import { chaos, type ChaosKind } from './fixtures/faults/chaos.mjs';
-import { descendantsOf, isAlive, makePool } from './helpers.js';
-import { mulberry32, within } from './support-faults.js';
+import {
+  allSettledWithProgress,
+  descendantsOf,
+  isAlive,
+  makePool,
+  mulberry32,
+} from './helpers/index.js';
 
 const SEED = 0x5eed_d00d;
 const TASKS = Number(process.env.CHAOS_TASKS ?? 2_000);
@@ -76,98 +81,101 @@ function judge(
 }
 
 describe('chaos', () => {
-  it(`${TASKS} mixed tasks under a SIGKILL every ${KILL_EVERY_MS} ms (up to ${MAX_KILLS}) all settle exactly once, rightly, and the pool survives`, async () => {
-    const random = mulberry32(SEED);
-    const { pool, pids } = makePool({ maxWorkers: 4 });
-    await pool.ready();
+  // About 15 s alone on 2 cores; each kill costs a fork, so a loaded machine may take minutes.
+  it(
+    `${TASKS} mixed tasks under a SIGKILL every ${KILL_EVERY_MS} ms (up to ${MAX_KILLS}) all settle exactly once, rightly, and the pool survives`,
+    { timeout: 300_000 },
+    async () => {
+      const random = mulberry32(SEED);
+      const { pool, pids } = makePool({ maxWorkers: 4 });
+      await pool.ready();
 
-    // Only kill workers known to have started (they ran a task), so the killer never
-    // turns into a start failure; idle and busy ones alike.
-    const running = new Set<number>();
-    pool.on('workerExit', ({ pid }: { pid: number }) => running.delete(pid));
-    let kills = 0;
-    const killed = new Set<number>();
-    // The killer waits until at least 2 of the 4 workers are up, so kills cannot
-    // outrun replacement forks, and stops after MAX_KILLS.
-    const killer = setInterval(() => {
-      const alive = [...running];
-      if (alive.length < 2 || kills >= MAX_KILLS) return;
-      const victim = alive[Math.floor(random() * alive.length)];
-      if (victim === undefined) return;
-      try {
-        killed.add(victim);
-        process.kill(victim, 'SIGKILL');
-        kills++;
-      } catch {
-        // it died by other means
+      // Only kill workers known to have started (they ran a task), so the killer never
+      // turns into a start failure; idle and busy ones alike.
+      const running = new Set<number>();
+      pool.on('workerExit', ({ pid }: { pid: number }) => running.delete(pid));
+      let kills = 0;
+      const killed = new Set<number>();
+      // The killer waits until at least 2 of the 4 workers are up, so kills cannot
+      // outrun replacement forks, and stops after MAX_KILLS.
+      const killer = setInterval(() => {
+        const alive = [...running];
+        if (alive.length < 2 || kills >= MAX_KILLS) return;
+        const victim = alive[Math.floor(random() * alive.length)];
+        if (victim === undefined) return;
+        try {
+          killed.add(victim);
+          process.kill(victim, 'SIGKILL');
+          kills++;
+        } catch {
+          // it died by other means
+        }
+        running.delete(victim);
+      }, KILL_EVERY_MS);
+
+      const startedAt = Date.now();
+      const kinds: ChaosKind[] = [];
+      const futures: Future<{ n: number; value: number }>[] = [];
+      const settleCounts: number[] = [];
+      for (let n = 0; n < TASKS; n++) {
+        const kind = pick(random);
+        kinds.push(kind);
+        const future = pool.submit(chaos, [kind, n], kind === 'spin' ? { timeout: 300 } : {});
+        settleCounts.push(0);
+        future.addDoneCallback(() => void settleCounts[n]!++);
+        future.addPidCallback((f) => running.add(f.pid!));
+        futures.push(future);
       }
-      running.delete(victim);
-    }, KILL_EVERY_MS);
 
-    const startedAt = Date.now();
-    const kinds: ChaosKind[] = [];
-    const futures: Future<{ n: number; value: number }>[] = [];
-    const settleCounts: number[] = [];
-    for (let n = 0; n < TASKS; n++) {
-      const kind = pick(random);
-      kinds.push(kind);
-      const future = pool.submit(chaos, [kind, n], kind === 'spin' ? { timeout: 300 } : {});
-      settleCounts.push(0);
-      future.addDoneCallback(() => void settleCounts[n]!++);
-      future.addPidCallback((f) => running.add(f.pid!));
-      futures.push(future);
-    }
+      let outcomes: PromiseSettledResult<{ n: number; value: number }>[];
+      try {
+        // Fails on a stall, not on a slow machine: under load the whole run may take minutes.
+        outcomes = await allSettledWithProgress(futures, {
+          what: `the ${TASKS} chaos tasks`,
+          describe: () =>
+            `after ${kills} kills; statistics ${JSON.stringify(pool.getStatistics())}`,
+        });
+      } finally {
+        clearInterval(killer);
+      }
+      const elapsed = Date.now() - startedAt;
+      const stats = pool.getStatistics();
 
-    let outcomes: PromiseSettledResult<{ n: number; value: number }>[];
-    try {
-      outcomes = await within(
-        Promise.allSettled(futures),
-        25_000,
-        `all ${TASKS} chaos tasks to settle`,
-      ).catch((error: unknown) => {
-        const settled = settleCounts.filter((count) => count > 0).length;
-        throw new Error(
-          `${String(error)}: ${settled} settled, ${kills} kills, statistics ${JSON.stringify(pool.getStatistics())}`,
-        );
+      const wrong = outcomes.flatMap((outcome, n) => {
+        const why = judge(kinds[n]!, n, outcome, killed);
+        return why === undefined ? [] : [`#${n} (${kinds[n]}): ${why}`];
       });
-    } finally {
-      clearInterval(killer);
-    }
-    const elapsed = Date.now() - startedAt;
-    const stats = pool.getStatistics();
+      expect(wrong.slice(0, 20)).toEqual([]);
+      expect(settleCounts.filter((count) => count !== 1)).toEqual([]);
+      const failed = outcomes.filter(
+        (o) => o.status === 'rejected' && !(o.reason instanceof CancelledError),
+      ).length;
+      const cancelled = outcomes.filter(
+        (o) => o.status === 'rejected' && o.reason instanceof CancelledError,
+      ).length;
+      expect(cancelled).toBe(0);
+      expect(stats.tasksReceived).toBe(TASKS);
+      expect(stats.tasksLaunched).toBeLessThanOrEqual(stats.tasksReceived);
+      expect(stats.tasksFailed).toBe(failed);
 
-    const wrong = outcomes.flatMap((outcome, n) => {
-      const why = judge(kinds[n]!, n, outcome, killed);
-      return why === undefined ? [] : [`#${n} (${kinds[n]}): ${why}`];
-    });
-    expect(wrong.slice(0, 20)).toEqual([]);
-    expect(settleCounts.filter((count) => count !== 1)).toEqual([]);
-    const failed = outcomes.filter(
-      (o) => o.status === 'rejected' && !(o.reason instanceof CancelledError),
-    ).length;
-    const cancelled = outcomes.filter(
-      (o) => o.status === 'rejected' && o.reason instanceof CancelledError,
-    ).length;
-    expect(cancelled).toBe(0);
-    expect(stats.tasksReceived).toBe(TASKS);
-    expect(stats.tasksLaunched).toBeLessThanOrEqual(stats.tasksReceived);
-    expect(stats.tasksFailed).toBe(failed);
+      const fresh = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => pool.submit(twice, [i])),
+      );
+      expect(fresh.map((r) => r.value)).toEqual(fresh.map((_, i) => i * 2 + 1));
+      // Nothing settled a second time while the fresh work ran.
+      expect(settleCounts.filter((count) => count !== 1)).toEqual([]);
 
-    const fresh = await Promise.all(Array.from({ length: 50 }, (_, i) => pool.submit(twice, [i])));
-    expect(fresh.map((r) => r.value)).toEqual(fresh.map((_, i) => i * 2 + 1));
-    // Nothing settled a second time while the fresh work ran.
-    expect(settleCounts.filter((count) => count !== 1)).toEqual([]);
+      await pool.shutdown();
+      expect([...pids].filter(isAlive)).toEqual([]);
+      expect(descendantsOf(process.pid)).toEqual([]);
 
-    await pool.shutdown();
-    expect([...pids].filter(isAlive)).toEqual([]);
-    expect(descendantsOf(process.pid)).toEqual([]);
-
-    const byKind = Object.fromEntries(
-      MIX.map(([kind]) => [kind, kinds.filter((k) => k === kind).length]),
-    );
-    console.log(
-      `chaos seed ${SEED}: ${TASKS} tasks in ${elapsed} ms, ${kills} kills, ${failed} failed, ` +
-        `${stats.workerProcessesCreated} workers created; mix ${JSON.stringify(byKind)}`,
-    );
-  });
+      const byKind = Object.fromEntries(
+        MIX.map(([kind]) => [kind, kinds.filter((k) => k === kind).length]),
+      );
+      console.log(
+        `chaos seed ${SEED}: ${TASKS} tasks in ${elapsed} ms, ${kills} kills, ${failed} failed, ` +
+          `${stats.workerProcessesCreated} workers created; mix ${JSON.stringify(byKind)}`,
+      );
+    },
+  );
 });

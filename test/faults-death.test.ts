@@ -15,8 +15,17 @@ import {
   lateThrow,
   selfKill,
 } from './fixtures/faults/death.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { nextEvent, record, rejection, started, tempDir, within } from './support-faults.js';
+import {
+  isAlive,
+  makePool,
+  waitFor,
+  nextEvent,
+  record,
+  rejection,
+  started,
+  tempDir,
+  within,
+} from './helpers/index.js';
 
 describe('a worker killed from outside', () => {
   it('while idle is replaced, reported as crashed, and never handed a task', async () => {

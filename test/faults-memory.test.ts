@@ -6,8 +6,19 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLimitError, ProcessError } from '../dist/index.js';
 import { leak, runaway, runawayGrandchild, tiny } from './fixtures/faults/memory.mjs';
-import { descendantsOf, expectAllGone, isAlive, makePool, waitFor } from './helpers.js';
-import { killAfterTest, nextEvent, record, rejection, started, within } from './support-faults.js';
+import {
+  descendantsOf,
+  expectAllGone,
+  isAlive,
+  makePool,
+  waitFor,
+  killAfterTest,
+  nextEvent,
+  record,
+  rejection,
+  started,
+  within,
+} from './helpers/index.js';
 
 const MB = 1_000_000;
 

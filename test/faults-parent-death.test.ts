@@ -5,8 +5,16 @@
  * calls shutdown still exits by itself.
  */
 import { describe, expect, it } from 'vitest';
-import { descendantsOf, isAlive, waitFor } from './helpers.js';
-import { killAfterTest, runScript, survivors, tempDir, within } from './support-faults.js';
+import {
+  descendantsOf,
+  isAlive,
+  waitFor,
+  killAfterTest,
+  runScript,
+  survivors,
+  tempDir,
+  within,
+} from './helpers/index.js';
 
 interface Report {
   parent: number;

@@ -4,8 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { twice } from './fixtures/faults/basic.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { nextEvent, record, started } from './support-faults.js';
+import { isAlive, makePool, waitFor, nextEvent, record, started } from './helpers/index.js';
 
 // 500 tasks, as the issue asks: 500 worker processes, about a minute on 2 cores
 // (node start-up plus the watchdog thread per worker). DEADPOOL_RECYCLE_TASKS=100

@@ -7,8 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../dist/index.js';
 import { forever, twice } from './fixtures/faults/basic.mjs';
 import { cooperativeReject, cooperativeResolve, uncooperative } from './fixtures/faults/soft.mjs';
-import { isAlive, makePool, waitFor } from './helpers.js';
-import { record, rejection, started } from './support-faults.js';
+import { isAlive, makePool, waitFor, record, rejection, started } from './helpers/index.js';
 
 describe('softTimeout', () => {
   it("lets a cooperative task settle by itself with the TimeoutError reason, emitting 'taskTimeout' soft: true", async () => {

@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { WorkerStartError } from '../dist/index.js';
 import { twice } from './fixtures/faults/basic.mjs';
 import { alwaysThrow, untilFileExists } from './fixtures/faults/init.mjs';
-import { makePool, waitFor } from './helpers.js';
-import { record, rejection, tempDir, within } from './support-faults.js';
+import { makePool, waitFor, record, rejection, tempDir, within } from './helpers/index.js';
 
 describe('an initializer that always throws', () => {
   it('rejects ready() with WorkerStartError whose cause is the initializer failure', async () => {

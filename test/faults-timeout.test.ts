@@ -6,8 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../dist/index.js';
 import { forever, foreverIgnoringSigterm, nativeBlock, twice } from './fixtures/faults/basic.mjs';
-import { exists, isAlive, makePool, waitFor } from './helpers.js';
-import { nextEvent, record, rejection, started } from './support-faults.js';
+import {
+  exists,
+  isAlive,
+  makePool,
+  waitFor,
+  nextEvent,
+  record,
+  rejection,
+  started,
+} from './helpers/index.js';
 
 describe('hard timeout', () => {
   it('kills a worker blocked in while(true) three times in a row, and a burst of good tasks runs after each', async () => {

@@ -8,15 +8,20 @@ import { describe, expect, it } from 'vitest';
 import { CancelledError, TimeoutError } from '../dist/index.js';
 import { twice } from './fixtures/faults/basic.mjs';
 import { leaveTree, treeAndHang, treeAndSpin } from './fixtures/faults/tree.mjs';
-import { descendantsOf, exists, expectAllGone, isAlive, makePool, waitFor } from './helpers.js';
 import {
+  descendantsOf,
+  exists,
+  expectAllGone,
+  isAlive,
+  makePool,
+  waitFor,
   killAfterTest,
   nextEvent,
   readMarker,
   rejection,
   started,
   tempDir,
-} from './support-faults.js';
+} from './helpers/index.js';
 
 /** The worker's grandchildren from the marker, plus every descendant seen in /proc now. */
 async function treeOf(markerPath: string): Promise<{ worker: number; tree: number[] }> {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Backlog, TaskHeap } from '../src/backlog.js';
+import { Backlog, TaskHeap } from '../src/parent/backlog.js';
 
 interface Item {
   priority: number;

@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { Future, settleFuture, startFuture, type CancelHooks } from '../src/future.js';
-import { mapOrdered, type MapPlan, type Outcome } from '../src/map.js';
+import { Future, settleFuture, startFuture, type CancelHooks } from '../src/parent/future.js';
+import { mapOrdered, type MapPlan } from '../src/parent/map.js';
+import type { Outcome as WireOutcome } from '../src/shared/protocol.js';
+
+type Outcome = WireOutcome<unknown>;
 
 /** A plan whose "worker" answers every batch at once and records batch sizes. */
 function instantPlan(batching: boolean, fail?: (x: number) => boolean, answerBelow = Infinity) {

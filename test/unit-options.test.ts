@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { normalizeOptions, normalizeSubmitOptions } from '../src/options.js';
+import { normalizeOptions, normalizeSubmitOptions } from '../src/parent/options.js';
 
 describe('normalizeOptions', () => {
   test('fills the defaults of the contract', () => {

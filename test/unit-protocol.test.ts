@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fromWire, toWire } from '../src/protocol.js';
+import { fromWire, toWire } from '../src/shared/protocol.js';
 
 const roundTrip = (value: unknown) => fromWire(structuredClone(toWire(value)));
 

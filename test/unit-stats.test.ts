@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Stats } from '../src/stats.js';
+import { Stats } from '../src/parent/stats.js';
 
 describe('Stats', () => {
   test('the busy high-water mark only rises', () => {

@@ -1,7 +1,9 @@
 /**
  * The messages between the pool and a worker, and how errors cross. The parent
- * and child halves meet only here.
+ * (src/parent) and the child (src/child) meet only here; both also use the
+ * leaf modules beside this one (errors, kill, task, task-signal).
  */
+import { CancelledError, SerializationError, TimeoutError, type DeadpoolError } from './errors.js';
 
 /** How a worker finds the code to run. */
 export type TaskSpec =
@@ -16,15 +18,15 @@ export type TaskSpec =
 
 /** Parent → worker. */
 export type ParentMessage =
-  | { t: 'init'; spec: TaskSpec | undefined; args: unknown[] }
+  | { t: 'init'; spec: TaskSpec | undefined; args: readonly unknown[] }
   /**
    * `ack`: the worker sends 'started' once it has the task (its module loaded).
    * `batch`: `args` is a list of argument lists, run one after the other; the
-   * result is one BatchOutcome per item.
+   * result is one Outcome per item.
    */
   | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true; batch?: true }
   | { t: 'abort'; id: number }
-  | { t: 'finalize'; spec: TaskSpec | undefined; args: unknown[] };
+  | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
 
 /** Worker → parent. */
 export type WorkerMessage =
@@ -36,8 +38,11 @@ export type WorkerMessage =
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined };
 
-/** One item of a batch: its result, or its error. */
-export type BatchOutcome = [ok: true, value: unknown] | [ok: false, error: WireError];
+/**
+ * One item of a batch: its result, or its error. On the wire the error is a
+ * WireError (`Outcome`); the engine hands `map` the decoded one (`Outcome<unknown>`).
+ */
+export type Outcome<E = WireError> = [ok: true, value: unknown] | [ok: false, error: E];
 
 /** First argument the worker is started with: its boot settings, as JSON. */
 export interface BootConfig {
@@ -69,7 +74,17 @@ export type WireError =
       errors?: WireError[];
     }
   | { kind: 'thrown'; value: unknown }
-  | { kind: 'pool'; code: string; message: string; stack: string | undefined };
+  /** One of the pool's own errors, raised in the worker (a result that cannot be sent). */
+  | { kind: 'pool'; code: PoolErrorCode; message: string };
+
+/** The pool errors a worker can raise itself. */
+const POOL_ERRORS = {
+  ERR_DEADPOOL_SERIALIZATION: SerializationError,
+  ERR_DEADPOOL_TIMEOUT: TimeoutError,
+  ERR_DEADPOOL_CANCELLED: CancelledError,
+} satisfies Record<string, new (message: string) => DeadpoolError>;
+
+export type PoolErrorCode = keyof typeof POOL_ERRORS;
 
 const BUILTINS: Record<string, new (message?: string) => Error> = {
   Error,
@@ -139,14 +154,13 @@ export function toWire(thrown: unknown, depth = 0): WireError {
   return wire;
 }
 
-/** Rebuild an error from its wire shape: same class for built-ins, same name, props, cause. */
+/**
+ * Rebuild an error from its wire shape: the pool's own class for a pool error;
+ * else the same class for built-ins, same name, props, cause. The one decoder.
+ */
 export function fromWire(wire: WireError): unknown {
   if (wire.kind === 'thrown') return wire.value;
-  if (wire.kind === 'pool') {
-    const error = new Error(wire.message);
-    if (wire.stack !== undefined) error.stack = wire.stack;
-    return error;
-  }
+  if (wire.kind === 'pool') return new POOL_ERRORS[wire.code](wire.message);
   const errors = wire.errors?.map(fromWire);
   const error =
     wire.ctor === 'AggregateError'

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { SerializationError, TimeoutError } from '../dist/index.js';
-import { makePool } from './helpers.js';
+import { makePool } from './helpers/index.js';
 
 const N = 3_000;
 

@@ -5,7 +5,7 @@
  * channel close. Polls the parent pid every 100 ms.
  */
 import { workerData } from 'node:worker_threads';
-import { killTree, readPpid } from './kill.js';
+import { killTree, readPpid } from '../shared/kill.js';
 
 const { parentPid } = workerData as { parentPid: number };
 const INTERVAL_MS = 100;

@@ -3,16 +3,7 @@
  * settles, so a read right after `await future` already counts that task.
  */
 
-export type ExitReason =
-  | 'idle'
-  | 'maxTasks'
-  | 'memory'
-  | 'timeout'
-  | 'killed'
-  | 'crashed'
-  | 'recycle'
-  | 'shutdown'
-  | 'startFailed';
+import type { ExitReason } from './events.js';
 
 export interface Percentiles {
   p50: number;

@@ -7,7 +7,7 @@
  * pidusage caches one open /proc file per pid; `maxage` bounds how long a
  * dead pid's file stays open.
  */
-import { descendants } from './kill.js';
+import { descendants } from '../shared/kill.js';
 
 const PIDUSAGE_MAXAGE_MS = 2_000;
 

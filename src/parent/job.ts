@@ -2,12 +2,12 @@
  * A job: one submitted task (or one batch of `map` items) on its way through
  * the backlog to a worker, and the small helpers that describe it.
  */
+import { CancelledError } from '../shared/errors.js';
+import type { TaskSpec } from '../shared/protocol.js';
 import type { Queued } from './backlog.js';
-import { CancelledError, SerializationError } from './errors.js';
 import type { Future } from './future.js';
 import type { JobOptions } from './options.js';
-import { fromWire, type TaskSpec, type WireError } from './protocol.js';
-import type { WorkerProcess } from './worker.js';
+import type { Worker } from './worker.js';
 
 export interface Job extends Queued {
   readonly id: number;
@@ -19,10 +19,14 @@ export interface Job extends Queued {
   readonly options: JobOptions;
   future: Future<unknown>;
   readonly submittedAt: number;
-  worker: WorkerProcess<Job> | undefined;
+  /** The worker it was handed to, while it is there. */
+  worker: Worker | undefined;
   startedAt: number;
+  /** Owned by deadlines.ts. */
   timer: NodeJS.Timeout | undefined;
+  /** Owned by deadlines.ts. */
   softTimer: NodeJS.Timeout | undefined;
+  /** Frees the job's p-queue slot; owned by dispatch.ts. */
   release: (() => void) | undefined;
   unlisten: (() => void) | undefined;
   /** False while the worker has not confirmed it started the task. */
@@ -68,9 +72,4 @@ export function cancelledBySignal(job: Job, signal: AbortSignal): CancelledError
   return new CancelledError(`task ${label(job)} was cancelled by its signal`, {
     cause: signal.reason,
   });
-}
-
-export function rebuild(wire: WireError): unknown {
-  if (wire.kind === 'pool') return new SerializationError(wire.message);
-  return fromWire(wire);
 }

@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { specOf, type Task } from './task.js';
-import type { TaskSpec } from './protocol.js';
+import type { TaskSpec } from '../shared/protocol.js';
+import { specOf, type Task } from '../shared/task.js';
 
 export interface DeadpoolOptions {
   /** Most workers alive at once; all are started at construction. @default os.availableParallelism() */
@@ -58,27 +58,35 @@ export interface DeadpoolOptions {
   shutdownCancelFutures?: boolean;
 }
 
+/** The options after validation, with defaults filled in. Frozen: the bounds change only in the fleet. */
 export interface Settings {
-  maxWorkers: number;
-  minWorkers: number;
-  idleTimeout: number;
-  maxTasksPerChild: number;
-  maxWorkerMemoryBytes: number;
-  memoryLimitBytes: number;
-  memorySampleInterval: number;
-  maxBacklog: number;
-  timeout: number | undefined;
-  initializer: TaskSpec | undefined;
-  initargs: unknown[];
-  finalizer: TaskSpec | undefined;
-  finalargs: unknown[];
-  startTimeout: number;
-  env: () => NodeJS.ProcessEnv;
-  execArgv: string[];
-  cwd: string;
-  serialization: 'advanced' | 'json';
-  shutdownWait: boolean;
-  shutdownCancelFutures: boolean;
+  /** The bounds given to the constructor; `resize()` changes the fleet's, not these. */
+  readonly maxWorkers: number;
+  readonly minWorkers: number;
+  readonly idleTimeout: number;
+  readonly maxTasksPerChild: number;
+  readonly maxWorkerMemoryBytes: number;
+  readonly memoryLimitBytes: number;
+  readonly memorySampleInterval: number;
+  readonly maxBacklog: number;
+  readonly timeout: number | undefined;
+  readonly initializer: TaskSpec | undefined;
+  readonly initargs: readonly unknown[];
+  readonly finalizer: TaskSpec | undefined;
+  readonly finalargs: readonly unknown[];
+  readonly startTimeout: number;
+  readonly env: () => NodeJS.ProcessEnv;
+  readonly execArgv: readonly string[];
+  readonly cwd: string;
+  readonly serialization: 'advanced' | 'json';
+  readonly shutdownWait: boolean;
+  readonly shutdownCancelFutures: boolean;
+}
+
+/** How many workers the pool keeps: at least `minWorkers` when idle, at most `maxWorkers`. */
+export interface Bounds {
+  readonly minWorkers: number;
+  readonly maxWorkers: number;
 }
 
 function show(value: unknown): string {
@@ -177,13 +185,7 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     if (!KNOWN.has(key))
       throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
   }
-  const maxWorkers = integer('maxWorkers', options.maxWorkers, 1, availableParallelism());
-  const minWorkers = integer('minWorkers', options.minWorkers, 0, maxWorkers);
-  if (minWorkers > maxWorkers) {
-    throw new RangeError(
-      `Expected \`minWorkers\` to be <= \`maxWorkers\` (${maxWorkers}), got \`${minWorkers}\` (number)`,
-    );
-  }
+  const { minWorkers, maxWorkers } = normalizeBounds(options);
   const execArgv = options.execArgv ?? process.execArgv;
   if (!Array.isArray(execArgv) || !execArgv.every((arg) => typeof arg === 'string')) {
     invalid('execArgv', 'an array of strings', execArgv);
@@ -195,7 +197,7 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
   if (serialization !== 'advanced' && serialization !== 'json') {
     invalid('serialization', "'advanced' or 'json'", serialization);
   }
-  return {
+  return Object.freeze({
     maxWorkers,
     minWorkers,
     idleTimeout: duration('idleTimeout', options.idleTimeout) ?? 10_000,
@@ -221,7 +223,37 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     serialization,
     shutdownWait: bool('shutdownWait', options.shutdownWait, true),
     shutdownCancelFutures: bool('shutdownCancelFutures', options.shutdownCancelFutures, false),
-  };
+  });
+}
+
+/**
+ * Validate `minWorkers`/`maxWorkers` for the constructor (no `current`) and
+ * `resize()` (`current`: what is left out keeps its value, and `minWorkers`
+ * comes down with a smaller `maxWorkers`).
+ */
+export function normalizeBounds(
+  input: { minWorkers?: unknown; maxWorkers?: unknown },
+  current?: Bounds,
+): Bounds {
+  if (typeof input !== 'object' || input === null) invalid('bounds', 'an object', input);
+  const maxWorkers = integer(
+    'maxWorkers',
+    input.maxWorkers,
+    1,
+    current?.maxWorkers ?? availableParallelism(),
+  );
+  const minWorkers = integer(
+    'minWorkers',
+    input.minWorkers,
+    0,
+    current ? Math.min(current.minWorkers, maxWorkers) : maxWorkers,
+  );
+  if (minWorkers > maxWorkers) {
+    throw new RangeError(
+      `Expected \`minWorkers\` to be <= \`maxWorkers\` (${maxWorkers}), got \`${minWorkers}\` (number)`,
+    );
+  }
+  return { minWorkers, maxWorkers };
 }
 
 export interface SubmitOptions {

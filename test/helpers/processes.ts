@@ -1,21 +1,18 @@
 /**
- * Helpers for the fault suite, on top of ./helpers.ts: temporary directories,
- * marker files written by fixtures, waiting on pool events and pid callbacks,
- * a seeded PRNG, and a way to run a fixture script as a separate parent process.
+ * Processes: is a pid alive (a zombie counts as gone), the descendants of a
+ * pid from /proc, waiting for pids to be gone, scripts run as a separate
+ * parent process, and a last-resort kill of strays after each test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
-import { fixture, isAlive, waitFor } from './helpers.js';
+import { waitFor } from './events.js';
+import { fixture } from './pools.js';
 
-const dirs: string[] = [];
 const strays = new Set<number>();
 
 afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   // Last resort after the assertions ran: never leave a `sleep 1000` behind for the next test.
   for (const pid of strays) {
     try {
@@ -27,11 +24,62 @@ afterEach(() => {
   strays.clear();
 });
 
-/** A fresh temporary directory, removed after the current test. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'deadpool-faults-'));
-  dirs.push(dir);
-  return dir;
+/** True while `pid` is a live process (a zombie counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** True if `pid` exists at all, zombie included. */
+export function exists(pid: number): boolean {
+  try {
+    readFileSync(`/proc/${pid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every descendant of `root` (children, grandchildren, ...), from /proc. */
+export function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(pid);
+      children.set(ppid, list);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Wait until none of `pids` is alive; throws naming the survivors. */
+export async function expectAllGone(pids: Iterable<number>, timeoutMs = 5_000): Promise<void> {
+  const list = [...pids];
+  await waitFor(() => list.every((pid) => !isAlive(pid)), {
+    timeoutMs,
+    what: `processes ${list.filter(isAlive).join(', ')} to exit`,
+  }).catch(() => {
+    throw new Error(`processes still alive: ${list.filter(isAlive).join(', ')}`);
+  });
 }
 
 /**
@@ -41,34 +89,6 @@ export function tempDir(): string {
  */
 export function killAfterTest(pids: Iterable<number>): void {
   for (const pid of pids) strays.add(pid);
-}
-
-/** What a `tree.mjs` task writes once its grandchildren run. */
-export interface TreeMarker {
-  pid: number;
-  grandchildren: number[];
-}
-
-/** Waits for the marker file at `path` and parses it. */
-export async function readMarker(path: string, timeoutMs = 10_000): Promise<TreeMarker> {
-  await waitFor(() => existsSync(path), { timeoutMs, what: `marker file ${path}` });
-  return JSON.parse(readFileSync(path, 'utf8')) as TreeMarker;
-}
-
-export type { TaskTimeoutInfo, WorkerExitInfo } from '../dist/index.js';
-
-export { nextEvent, record, rejection, started, within } from './helpers.js';
-
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A fixture script started as its own `node` process, with its stdout collected. */

@@ -3,12 +3,12 @@
  * state and callbacks of `concurrent.futures.Future`. It settles exactly once;
  * a failure nobody awaits never becomes an `unhandledRejection`.
  */
-import { TimeoutError } from './errors.js';
+import { TimeoutError } from '../shared/errors.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
 
-/** What the pool does when a future asks to be cancelled; shared by all its futures. */
+/** @internal What the pool does when a future asks to be cancelled; shared by all its futures. */
 export interface CancelHooks<Token> {
   /**
    * Cancel a task that has not started, settling its future; false if it
@@ -39,8 +39,12 @@ function runCallbacks<T>(list: Callback<T>[] | undefined, future: Future<T>, wha
 
 const noop = (): void => {};
 
-/** The pool's side of a future: the only ways to move it on. Set in Future's static block. */
+/**
+ * @internal The pool's side of a future: the only ways to move it on. Set in
+ * Future's static block.
+ */
 export let startFuture: (future: Future<unknown>, pid: number) => void;
+/** @internal */
 export let settleFuture: (
   future: Future<unknown>,
   ok: boolean,

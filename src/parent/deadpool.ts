@@ -3,39 +3,22 @@
  * behind it is private.
  */
 import { EventEmitter } from 'node:events';
+import { BacklogFullError, PoolClosedError } from '../shared/errors.js';
+import { specOf, type Task, type TaskFunction } from '../shared/task.js';
 import { Engine } from './engine.js';
-import { PoolClosedError, BacklogFullError } from './errors.js';
+import type { DeadpoolEvents } from './events.js';
 import type { Future } from './future.js';
 import { mapOrdered } from './map.js';
 import {
   integer,
   invalid,
+  normalizeBounds,
   normalizeOptions,
   normalizeSubmitOptions,
   type DeadpoolOptions,
   type SubmitOptions,
 } from './options.js';
-import type { DeadpoolStatistics, ExitReason } from './stats.js';
-import { specOf, type Task, type TaskFunction } from './task.js';
-
-export interface WorkerExitInfo {
-  pid: number;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  reason: ExitReason;
-}
-
-export interface TaskTimeoutInfo {
-  pid: number;
-  name: string | undefined;
-  soft: boolean;
-}
-
-export interface DeadpoolEvents {
-  workerStart: [info: { pid: number }];
-  workerExit: [info: WorkerExitInfo];
-  taskTimeout: [info: TaskTimeoutInfo];
-}
+import type { DeadpoolStatistics } from './stats.js';
 
 /** `args` may be left out when the task takes no required argument. */
 export type SubmitArgs<F extends TaskFunction> =
@@ -60,9 +43,11 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   constructor(options: DeadpoolOptions = {}) {
     super();
     const settings = normalizeOptions(options);
-    this.#engine = new Engine(settings, (name: keyof DeadpoolEvents, info: unknown) => {
+    // EventEmitter's typed emit cannot follow a generic event name; Emit (events.ts) types the call sites.
+    const emit = this.emit.bind(this) as (name: string, ...args: unknown[]) => boolean;
+    this.#engine = new Engine(settings, (name, ...args) => {
       try {
-        this.emit(name, info as never);
+        emit(name, ...args);
       } catch (error) {
         // A throwing listener must not break the pool.
         process.emitWarning(`a deadpool '${name}' listener threw: ${String(error)}`, {
@@ -111,7 +96,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
           this.#admit();
           return this.#engine.submit(spec, items, jobOptions, true);
         },
-        maxBatches: this.#engine.settings.maxWorkers * 2 + 2,
+        maxBatches: this.#engine.bounds.maxWorkers * 2 + 2,
         batching: jobOptions.timeout === undefined,
       },
       iterable,
@@ -163,21 +148,8 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
 
   /** Change the bounds at run time; extra workers retire when idle, missing ones start. */
   resize(bounds: { minWorkers?: number; maxWorkers?: number }): void {
-    if (typeof bounds !== 'object' || bounds === null) invalid('bounds', 'an object', bounds);
-    const settings = this.#engine.settings;
-    const maxWorkers = integer('maxWorkers', bounds.maxWorkers, 1, settings.maxWorkers);
-    const minWorkers = integer(
-      'minWorkers',
-      bounds.minWorkers,
-      0,
-      Math.min(settings.minWorkers, maxWorkers),
-    );
-    if (minWorkers > maxWorkers) {
-      throw new RangeError(
-        `Expected \`minWorkers\` to be <= \`maxWorkers\` (${maxWorkers}), got \`${minWorkers}\` (number)`,
-      );
-    }
-    if (!this.#closed) this.#engine.setBounds(minWorkers, maxWorkers);
+    const next = normalizeBounds(bounds, this.#engine.bounds);
+    if (!this.#closed) this.#engine.setBounds(next);
   }
 
   /** Counters and gauges; see the README for each key. */

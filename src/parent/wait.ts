@@ -2,7 +2,7 @@
  * `asCompleted` and `wait`, as in `concurrent.futures`: futures in completion
  * order, and waiting for the first, the first failure, or all of them.
  */
-import { TimeoutError } from './errors.js';
+import { TimeoutError } from '../shared/errors.js';
 import type { Future } from './future.js';
 import { duration } from './options.js';
 

@@ -1,9 +1,29 @@
-/** The message of a ProcessError: what the worker died of, as far as can be told. */
-import type { WorkerProcess } from './worker.js';
+/** The ProcessError of a task whose worker died: what it died of, as far as can be told. */
+import { ProcessError } from '../shared/errors.js';
+import { label, type Job } from './job.js';
+import type { Worker } from './worker.js';
 
-export function describeExit(
+export function processError(
+  job: Job,
+  worker: Worker,
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+): ProcessError {
+  const details = {
+    pid: worker.pid,
+    exitCode,
+    signal,
+    taskName: job.options.name,
+    stderr: worker.stderrTail,
+  };
+  const cause = worker.fatal?.error;
+  const message = describeExit(label(job), worker, exitCode, signal);
+  return new ProcessError(message, details, cause ? { cause } : undefined);
+}
+
+function describeExit(
   task: string,
-  worker: WorkerProcess<unknown>,
+  worker: Worker,
   exitCode: number | null,
   signal: NodeJS.Signals | null,
 ): string {

@@ -9,8 +9,13 @@ import type { TaskSpec } from './protocol.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (...args: any[]) => unknown;
 
-/** Shared across copies of the package, so a handle made by any copy is recognised. */
+/**
+ * Keys on a task handle, shared across copies of the package (so a handle made
+ * by any copy is recognised): TASK holds its TaskSpec, FN the function the
+ * worker calls (defineTask's, without the wrapper).
+ */
 export const TASK = Symbol.for('deadpool.task');
+export const FN = Symbol.for('deadpool.fn');
 
 declare const taskType: unique symbol;
 
@@ -72,7 +77,7 @@ export function defineTask<F extends TaskFunction>(
     value: Object.freeze({ kind: 'module', module, exportName: name, defined: true }),
   });
   // The worker calls the original function, without the wrapper.
-  Object.defineProperty(handle, Symbol.for('deadpool.fn'), { value: fn });
+  Object.defineProperty(handle, FN, { value: fn });
   return handle as unknown as TaskHandle<F>;
 }
 
@@ -142,11 +147,4 @@ export function specOf(fn: unknown, what = 'fn'): TaskSpec {
   const spec: TaskSpec = { kind: 'source', source };
   sourceSpecs.set(fn, spec);
   return spec;
-}
-
-/** A short label for errors and debug output. */
-export function describeSpec(spec: TaskSpec): string {
-  if (spec.kind === 'module') return `${spec.exportName} from ${spec.module}`;
-  const head = spec.source.slice(0, 40).replace(/\s+/g, ' ');
-  return `function ${head}${spec.source.length > 40 ? '…' : ''}`;
 }

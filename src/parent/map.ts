@@ -8,14 +8,12 @@
  * and position. With a per-task `timeout`, items travel one per message so
  * each one has its own deadline.
  */
+import type { Outcome } from '../shared/protocol.js';
 import type { Future } from './future.js';
-
-/** One item's outcome, as the engine resolves a batch. */
-export type Outcome = [ok: boolean, value: unknown];
 
 export interface MapPlan {
   /** Queue a batch: one argument list per item. */
-  submit(items: unknown[][]): Future<Outcome[]>;
+  submit(items: unknown[][]): Future<Outcome<unknown>[]>;
   /** Batches in flight at most. */
   maxBatches: number;
   /** False when each item needs its own deadline. */
@@ -28,7 +26,7 @@ const MAX_BATCH = 256;
 const TARGET_FILL_MS = 0.5;
 
 interface InFlight {
-  future: Future<Outcome[]>;
+  future: Future<Outcome<unknown>[]>;
   size: number;
   startedAt: number;
 }

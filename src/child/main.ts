@@ -1,22 +1,24 @@
 /**
- * Child side of a worker: load tasks, run them one at a time, send results and
- * errors back in a shape that survives serialization, and die with the parent.
+ * Child side of a worker, its entry point: load tasks, run them one at a
+ * time, send results and errors back in a shape that survives serialization,
+ * and die with the parent. It talks to the pool only through the messages of
+ * ../shared/protocol.ts.
  */
 import { Worker } from 'node:worker_threads';
-import { TimeoutError } from './errors.js';
-import { descendants, killTree } from './kill.js';
-import { explainReferenceError, TaskLoader } from './load-task.js';
+import { TimeoutError } from '../shared/errors.js';
+import { descendants, killTree } from '../shared/kill.js';
 import {
   SIGNAL_SLOT,
   toWire,
   cloneable,
-  type BatchOutcome,
   type BootConfig,
+  type Outcome,
   type ParentMessage,
   type TaskSpec,
   type WorkerMessage,
   type WireError,
-} from './protocol.js';
+} from '../shared/protocol.js';
+import { explainReferenceError, TaskLoader } from './load-task.js';
 
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
@@ -59,7 +61,6 @@ function serializationFailure(id: number, what: string, error: unknown): WorkerM
     kind: 'pool',
     code: 'ERR_DEADPOOL_SERIALIZATION',
     message: `${what} cannot be serialized: ${reason}`,
-    stack: undefined,
   };
   return { t: 'err', id, error: wire, rss: rss() };
 }
@@ -73,7 +74,7 @@ function reply(message: WorkerMessage & { id: number }, batch = false): void {
     send(message);
   } catch (error) {
     if (batch && message.t === 'ok') {
-      const outcomes = (message.value as BatchOutcome[]).map((outcome): BatchOutcome => {
+      const outcomes = (message.value as Outcome[]).map((outcome): Outcome => {
         if (!outcome[0] || cloneable(outcome[1])) return outcome;
         const failure = serializationFailure(message.id, 'the result', 'it cannot be cloned');
         return [false, (failure as { error: WireError }).error];
@@ -86,7 +87,7 @@ function reply(message: WorkerMessage & { id: number }, batch = false): void {
   }
 }
 
-async function call(spec: TaskSpec, args: unknown[]): Promise<unknown> {
+async function call(spec: TaskSpec, args: readonly unknown[]): Promise<unknown> {
   const fn = await loader.load(spec);
   try {
     return await fn(...args);
@@ -130,13 +131,13 @@ type Callable = (...args: unknown[]) => unknown;
 function eachOf(fn: Callable, spec: TaskSpec): Callable {
   return (items) => {
     const lists = items as unknown[][];
-    const outcomes: BatchOutcome[] = [];
+    const outcomes: Outcome[] = [];
     const failed = (error: unknown): void => {
       explainReferenceError(error, spec);
       outcomes.push([false, toWire(error)]);
     };
     let i = 0;
-    const step = (): BatchOutcome[] | Promise<BatchOutcome[]> => {
+    const step = (): Outcome[] | Promise<Outcome[]> => {
       while (i < lists.length) {
         let result: unknown;
         try {
@@ -202,7 +203,7 @@ function finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
   }
 }
 
-async function init(spec: TaskSpec | undefined, args: unknown[]): Promise<void> {
+async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promise<void> {
   // The watchdog thread boots beside user code, never after it: before an
   // initializer runs, or right after 'ready' (off the start-up critical path).
   if (spec) startWatchdog();
@@ -215,7 +216,7 @@ async function init(spec: TaskSpec | undefined, args: unknown[]): Promise<void> 
   }
 }
 
-async function finalize(spec: TaskSpec | undefined, args: unknown[]): Promise<void> {
+async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): Promise<void> {
   let error: WireError | undefined;
   try {
     if (spec) await call(spec, args);

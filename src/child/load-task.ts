@@ -8,12 +8,10 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { TaskSpec } from './protocol.js';
+import type { TaskSpec } from '../shared/protocol.js';
+import { FN, TASK } from '../shared/task.js';
 
 type Callable = (...args: unknown[]) => unknown;
-
-const TASK = Symbol.for('deadpool.task');
-const FN = Symbol.for('deadpool.fn');
 
 export class TaskLoader {
   readonly #modules = new Map<string, Callable>();

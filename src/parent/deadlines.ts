@@ -1,0 +1,50 @@
+/**
+ * A job's clocks: the wait for its module to load (`startTimeout`), its hard
+ * `timeout` and its `softTimeout`. The one place that arms and clears them;
+ * it owns `job.timer` and `job.softTimer`. What a passed deadline does (kill
+ * the tree, abort the task's signal) is the engine's.
+ */
+import type { Job } from './job.js';
+
+export interface DeadlineHooks {
+  /** A hard deadline passed after `ms`; `why` completes "task N …". */
+  expired(job: Job, ms: number, why: string): void;
+  /** The soft timeout passed. */
+  soft(job: Job): void;
+}
+
+export class Deadlines {
+  readonly #hooks: DeadlineHooks;
+
+  constructor(hooks: DeadlineHooks) {
+    this.#hooks = hooks;
+  }
+
+  /** Until the worker has imported the task's module, only `ms` (startTimeout) runs. */
+  load(job: Job, ms: number): void {
+    this.clear(job);
+    const why = `did not start: its module did not load within ${ms} ms`;
+    job.timer = setTimeout(() => this.#hooks.expired(job, ms, why), ms);
+  }
+
+  /** The task runs from now: arm its timeout and soft timeout (replacing a load deadline). */
+  start(job: Job): void {
+    this.clear(job);
+    const { timeout, softTimeout } = job.options;
+    if (timeout !== undefined) {
+      job.timer = setTimeout(
+        () => this.#hooks.expired(job, timeout, `timed out after ${timeout} ms`),
+        timeout,
+      );
+    }
+    if (softTimeout !== undefined) {
+      job.softTimer = setTimeout(() => this.#hooks.soft(job), softTimeout);
+    }
+  }
+
+  clear(job: Job): void {
+    if (job.timer !== undefined) clearTimeout(job.timer);
+    if (job.softTimer !== undefined) clearTimeout(job.softTimer);
+    job.timer = job.softTimer = undefined;
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * The set of worker processes: how many to keep (the bounds are owned here),
+ * spawning with back-off when starts fail, the idle stack, graceful
+ * retirement, idle scale-down, and what each exit means. It counts workers by
+ * state, updated by every transition a worker makes.
+ *
+ * It carries out decisions made by policy.ts, from facts it is given (demand,
+ * tasks waiting) or holds itself. What runs on the workers is the engine's
+ * and the dispatcher's business; it never touches a job.
+ */
+import { WorkerStartError } from '../shared/errors.js';
+import type { WorkerMessage } from '../shared/protocol.js';
+import { debug } from './debug.js';
+import type { ExitReason } from './events.js';
+import type { Bounds, Settings } from './options.js';
+import {
+  MAX_START_FAILURES,
+  expiredIdle,
+  retireAfterTask,
+  retireWhenReady,
+  spawnPlan,
+  windDown,
+  workersWanted,
+} from './policy.js';
+import type { Stats } from './stats.js';
+import { forkWorker, Worker, type Spawn, type WorkerState } from './worker.js';
+
+export interface FleetHooks {
+  message(worker: Worker, message: WorkerMessage): void;
+  /** After the fleet's own bookkeeping of the change. */
+  transition(worker: Worker, from: WorkerState, to: WorkerState): void;
+  /** After the fleet's own bookkeeping of an exit. */
+  exit(
+    worker: Worker,
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+    reason: ExitReason,
+  ): void;
+  /** Starts failed MAX_START_FAILURES times in a row (and again at each further failure). */
+  failing(failure: WorkerStartError): void;
+  started(info: { pid: number }): void;
+}
+
+export type StateCounts = Record<WorkerState, number>;
+
+export class Fleet {
+  readonly #workers = new Set<Worker>();
+  /** Idle workers, most recently used last (so the others can idle out). */
+  readonly #idle: Worker[] = [];
+  readonly #counts: StateCounts = {
+    starting: 0,
+    idle: 0,
+    busy: 0,
+    retiring: 0,
+    dying: 0,
+    exited: 0,
+  };
+  readonly #settings: Settings;
+  readonly #stats: Stats;
+  readonly #hooks: FleetHooks;
+  readonly #spawn: Spawn;
+  #bounds: Bounds;
+  #generation = 0;
+  #startFailures = 0;
+  #lastStartError: Error | undefined;
+  #closing = false;
+  /** Tasks running or waiting, as last told by `replenish`. */
+  #demand = 0;
+  #spawnTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(settings: Settings, stats: Stats, hooks: FleetHooks, spawn: Spawn = forkWorker) {
+    this.#settings = settings;
+    this.#bounds = { minWorkers: settings.minWorkers, maxWorkers: settings.maxWorkers };
+    this.#stats = stats;
+    this.#hooks = hooks;
+    this.#spawn = spawn;
+  }
+
+  get bounds(): Bounds {
+    return this.#bounds;
+  }
+
+  /** Workers in each state now (`exited` counts every exit ever). */
+  get counts(): Readonly<StateCounts> {
+    return this.#counts;
+  }
+
+  /** Every worker not yet seen to exit. */
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  get startFailures(): number {
+    return this.#startFailures;
+  }
+
+  get lastStartError(): Error | undefined {
+    return this.#lastStartError;
+  }
+
+  /** Workers alive and not on their way out. */
+  staying(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.staying) n++;
+    return n;
+  }
+
+  /** Workers running a task now. */
+  busyWorkers(): Worker[] {
+    return [...this.#workers].filter((w) => w.state === 'busy');
+  }
+
+  /** The most recently idle worker, if any; it stays idle until assigned. */
+  peekIdle(): Worker | undefined {
+    return this.#idle[this.#idle.length - 1];
+  }
+
+  /** Start the workers that are missing for `demand` tasks running or waiting. */
+  replenish(demand = this.#demand): void {
+    this.#demand = demand;
+    if (this.#spawnTimer !== undefined) return; // a start is already scheduled
+    const plan = spawnPlan({
+      wanted: this.#wanted(),
+      staying: this.staying(),
+      startFailures: this.#startFailures,
+    });
+    if (plan.delay === 0) {
+      for (let i = 0; i < plan.spawn; i++) this.spawn();
+      return;
+    }
+    this.#spawnTimer = setTimeout(() => {
+      this.#spawnTimer = undefined;
+      if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.spawn();
+    }, plan.delay);
+    this.#spawnTimer.unref();
+  }
+
+  #wanted(): number {
+    return workersWanted({ demand: this.#demand, ...this.#bounds, closing: this.#closing });
+  }
+
+  spawn(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(
+        this.#settings,
+        this.#generation,
+        {
+          message: (w, m) => this.#hooks.message(w, m),
+          transition: (w, from, to) => this.#onTransition(w, from, to),
+          exit: (w, code, signal) => this.#onExit(w, code, signal),
+        },
+        this.#spawn,
+      );
+    } catch (error) {
+      this.#startFailed(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#workers.add(worker);
+    this.#counts.starting++;
+    this.#stats.created++;
+    debug('worker %d spawned (generation %d)', worker.pid, worker.generation);
+    // Deferred: listeners attached right after `new Deadpool()` must see the first workers.
+    if (worker.pid > 0) process.nextTick(() => this.#hooks.started({ pid: worker.pid }));
+    const { initializer, initargs, startTimeout } = this.#settings;
+    worker.boot({ t: 'init', spec: initializer, args: initargs }, startTimeout);
+  }
+
+  /** A worker reported 'ready': it takes work, unless it is no longer wanted. */
+  onReady(worker: Worker, waiting: number): void {
+    this.#startFailures = 0;
+    const why = retireWhenReady({
+      closing: this.#closing,
+      waiting,
+      stale: worker.generation !== this.#generation,
+    });
+    if (why !== undefined) this.retire(worker, why);
+    else worker.ready();
+  }
+
+  /**
+   * A worker's task ended; decide whether it stays. Done before the task's
+   * future settles, so statistics read after it know the worker's fate.
+   */
+  afterTask(worker: Worker, rss: number, waiting: number): void {
+    const s = this.#settings;
+    const why = retireAfterTask({
+      marked: worker.retireAfterTask,
+      tasksRun: worker.tasksRun,
+      maxTasksPerChild: s.maxTasksPerChild,
+      rss,
+      maxWorkerMemoryBytes: s.maxWorkerMemoryBytes,
+      stale: worker.generation !== this.#generation,
+      closing: this.#closing,
+      waiting,
+      staying: this.staying(),
+      maxWorkers: this.#bounds.maxWorkers,
+    });
+    if (why === undefined) return;
+    this.retire(worker, why);
+    setImmediate(() => this.replenish());
+  }
+
+  /** Ask a worker to run its finalizer and exit. */
+  retire(worker: Worker, reason: ExitReason): void {
+    const { finalizer, finalargs } = this.#settings;
+    worker.retire(reason, { t: 'finalize', spec: finalizer, args: finalargs });
+  }
+
+  /** Shutting down: no more scale-down; idle workers and starting ones wind down once nothing waits. */
+  close(waiting: number): void {
+    this.#closing = true;
+    this.#stopIdleSweep();
+    this.windDown(waiting);
+  }
+
+  /** While closing with nothing waiting: retire the idle workers and kill those still starting. */
+  windDown(waiting: number): void {
+    for (const worker of [...this.#workers]) {
+      const state = worker.state;
+      if (state !== 'idle' && state !== 'starting') continue;
+      const action = windDown({ state, closing: this.#closing, waiting });
+      if (action === 'retire') this.retire(worker, 'shutdown');
+      else if (action === 'kill') worker.kill('shutdown');
+    }
+  }
+
+  /** New bounds: idle workers above the maximum retire now, busy ones after their task. */
+  setBounds(bounds: Bounds): void {
+    this.#bounds = bounds;
+    let excess = this.staying() - bounds.maxWorkers;
+    for (const worker of [...this.#idle]) {
+      if (excess <= 0) break;
+      this.retire(worker, 'idle');
+      excess--;
+    }
+    for (const worker of this.#workers) {
+      if (excess <= 0) break;
+      if (worker.state === 'busy' && !worker.retireAfterTask) {
+        worker.retireAfter('idle');
+        excess--;
+      }
+    }
+    this.#scheduleIdleSweep();
+    this.replenish();
+  }
+
+  /** Retire every current worker (idle ones now) and start as many fresh ones; returns the old ones. */
+  recycle(): Worker[] {
+    const old = [...this.#workers];
+    this.#generation++;
+    for (const worker of old) {
+      if (worker.state === 'idle') this.retire(worker, 'recycle');
+      else if (worker.state === 'busy') worker.retireAfter('recycle');
+    }
+    const { minWorkers, maxWorkers } = this.#bounds;
+    const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));
+    for (let missing = target - this.staying(); missing > 0; missing--) this.spawn();
+    return old;
+  }
+
+  /** Drop every timer (shutdown is done). */
+  stopTimers(): void {
+    this.#stopIdleSweep();
+    if (this.#spawnTimer) clearTimeout(this.#spawnTimer);
+    this.#spawnTimer = undefined;
+  }
+
+  #onTransition(worker: Worker, from: WorkerState, to: WorkerState): void {
+    debug('worker %d: %s → %s', worker.pid, from, to);
+    this.#counts[from]--;
+    this.#counts[to]++;
+    if (from === 'idle') this.#idle.splice(this.#idle.indexOf(worker), 1);
+    if (to === 'idle') {
+      this.#idle.push(worker);
+      this.#scheduleIdleSweep();
+    }
+    this.#hooks.transition(worker, from, to);
+  }
+
+  /** Why a worker left: the pool's decision, else a failed start or a crash. */
+  #onExit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void {
+    this.#workers.delete(worker);
+    // A worker that never got ready failed to start, unless something outside killed it.
+    const reason: ExitReason =
+      worker.exitReason ??
+      (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
+    if (reason === 'startFailed') {
+      this.#startFailed(
+        worker.startError ??
+          new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
+      );
+    }
+    this.#stats.exits[reason]++;
+    debug('worker %d exited: code %s, signal %s, reason %s', worker.pid, exitCode, signal, reason);
+    this.#hooks.exit(worker, exitCode, signal, reason);
+  }
+
+  #startFailed(error: Error): void {
+    this.#startFailures++;
+    this.#lastStartError = error;
+    debug('worker start failed (%d in a row): %s', this.#startFailures, error.message);
+    if (this.#startFailures < MAX_START_FAILURES) return;
+    this.#hooks.failing(
+      new WorkerStartError(
+        `workers failed to start ${this.#startFailures} times in a row; last failure: ${error.message}`,
+        { cause: error },
+      ),
+    );
+  }
+
+  #scheduleIdleSweep(delay = this.#settings.idleTimeout): void {
+    if (this.#idleTimer !== undefined || this.#closing) return;
+    if (this.#workers.size <= this.#bounds.minWorkers) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      this.#sweepIdle();
+    }, delay);
+    this.#idleTimer.unref();
+  }
+
+  /** Retire workers idle for `idleTimeout`, oldest first, down to `minWorkers`. */
+  #sweepIdle(): void {
+    const { retire, nextCheck } = expiredIdle({
+      idle: this.#idle,
+      now: performance.now(),
+      idleTimeout: this.#settings.idleTimeout,
+      staying: this.staying(),
+      minWorkers: this.#bounds.minWorkers,
+    });
+    for (const worker of retire) this.retire(worker, 'idle');
+    if (nextCheck !== undefined) this.#scheduleIdleSweep(nextCheck);
+  }
+
+  #stopIdleSweep(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The pool's decisions, as pure functions of what they look at: why a worker
+ * retires, how many workers are wanted, how long to back off, which idle
+ * workers expire. No state, no timers, no processes: the fleet and the engine
+ * gather the facts and carry the decision out. Each has a table of tests
+ * (test/unit-policy.test.ts).
+ */
+import type { ExitReason } from './events.js';
+
+export interface AfterTaskFacts {
+  /** A reason set while the task ran (`recycleWorkers()`, `resize()`), if any. */
+  marked: ExitReason | undefined;
+  tasksRun: number;
+  maxTasksPerChild: number;
+  /** The worker's RSS reported with the result, in bytes (0 when not reported). */
+  rss: number;
+  maxWorkerMemoryBytes: number;
+  /** The worker was started before the last `recycleWorkers()`. */
+  stale: boolean;
+  closing: boolean;
+  /** Tasks waiting in the backlog. */
+  waiting: number;
+  /** Workers alive and not on their way out, this one included. */
+  staying: number;
+  maxWorkers: number;
+}
+
+/**
+ * Why a worker that just finished a task leaves, or `undefined` if it stays.
+ * The first that applies wins, in this order: a reason set while it ran,
+ * `maxTasks`, `memory`, `recycle`, `shutdown` (closing with nothing waiting),
+ * `idle` (more workers than `maxWorkers` after a `resize()`).
+ */
+export function retireAfterTask(f: AfterTaskFacts): ExitReason | undefined {
+  if (f.marked !== undefined) return f.marked;
+  if (f.tasksRun >= f.maxTasksPerChild) return 'maxTasks';
+  if (f.rss >= f.maxWorkerMemoryBytes) return 'memory';
+  if (f.stale) return 'recycle';
+  if (f.closing && f.waiting === 0) return 'shutdown';
+  if (f.staying > f.maxWorkers) return 'idle';
+  return undefined;
+}
+
+/** Why a worker that just became ready leaves at once, or `undefined` if it takes work. */
+export function retireWhenReady(f: {
+  closing: boolean;
+  waiting: number;
+  stale: boolean;
+}): ExitReason | undefined {
+  if (f.closing && f.waiting === 0) return 'shutdown';
+  if (f.stale) return 'recycle';
+  return undefined;
+}
+
+/**
+ * While shutting down with nothing waiting, an idle worker retires and one
+ * still starting is killed (it would have no work); otherwise both stay.
+ */
+export function windDown(f: {
+  state: 'starting' | 'idle';
+  closing: boolean;
+  waiting: number;
+}): 'retire' | 'kill' | undefined {
+  if (!f.closing || f.waiting > 0) return undefined;
+  return f.state === 'idle' ? 'retire' : 'kill';
+}
+
+/**
+ * Workers wanted now: enough for the demand (tasks running or waiting),
+ * within the bounds; while closing, no more than the demand.
+ */
+export function workersWanted(f: {
+  demand: number;
+  minWorkers: number;
+  maxWorkers: number;
+  closing: boolean;
+}): number {
+  const floor = f.closing ? 0 : f.minWorkers;
+  return Math.min(Math.max(f.demand, floor), f.maxWorkers);
+}
+
+export const BACKOFF_BASE_MS = 100;
+export const BACKOFF_CAP_MS = 5_000;
+/** Start failures in a row after which waiting tasks fail with WorkerStartError. */
+export const MAX_START_FAILURES = 5;
+
+/** Milliseconds to wait before the next start after `failures` failed starts in a row. */
+export function backoffDelay(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(BACKOFF_BASE_MS * 2 ** (failures - 1), BACKOFF_CAP_MS);
+}
+
+/**
+ * What to do about missing workers: start `spawn` of them now, or, while
+ * starts fail, one after `delay` ms (and none while another is starting).
+ */
+export function spawnPlan(f: { wanted: number; staying: number; startFailures: number }): {
+  spawn: number;
+  delay: number;
+} {
+  const missing = Math.max(0, f.wanted - f.staying);
+  if (missing === 0) return { spawn: 0, delay: 0 };
+  if (f.startFailures > 0) return { spawn: 1, delay: backoffDelay(f.startFailures) };
+  return { spawn: missing, delay: 0 };
+}
+
+export interface IdleWorkerFacts {
+  /** `performance.now()` when it became idle. */
+  idleSince: number;
+}
+
+/**
+ * Idle workers to retire for having idled `idleTimeout` ms, oldest first,
+ * without going below `minWorkers`; and when to look again (ms, or
+ * `undefined` when no idle worker above the minimum is left).
+ */
+export function expiredIdle<W extends IdleWorkerFacts>(f: {
+  idle: readonly W[];
+  now: number;
+  idleTimeout: number;
+  staying: number;
+  minWorkers: number;
+}): { retire: W[]; nextCheck: number | undefined } {
+  // 1 ms of slack: a timer may fire a hair early.
+  const expired = f.idle.filter((w) => f.now - w.idleSince >= f.idleTimeout - 1);
+  expired.sort((a, b) => a.idleSince - b.idleSince);
+  const room = Math.max(0, f.staying - f.minWorkers);
+  const retire = expired.slice(0, room);
+  const left = f.idle.filter((w) => !retire.includes(w));
+  const staying = f.staying - retire.length;
+  if (left.length === 0 || staying <= f.minWorkers) return { retire, nextCheck: undefined };
+  const oldest = Math.min(...left.map((w) => w.idleSince));
+  return { retire, nextCheck: Math.max(1, oldest + f.idleTimeout - f.now) };
+}
+
+/** A worker that sat idle longer than this confirms a hand-off before the task counts as started. */
+export const IDLE_ACK_MS = 1;
+
+/**
+ * How a task is handed to a worker: `'run'` counts as started at once;
+ * `'ack'` waits for the worker's word (it sat idle and may have died unseen);
+ * `'load'` also waits for its module to be imported, under `startTimeout`
+ * instead of the task's own timeout.
+ */
+export function handOff(f: { needsImport: boolean; idleForMs: number }): 'run' | 'ack' | 'load' {
+  if (f.needsImport) return 'load';
+  return f.idleForMs > IDLE_ACK_MS ? 'ack' : 'run';
+}

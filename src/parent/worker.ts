@@ -1,0 +1,365 @@
+/**
+ * Parent side of one worker process: fork it as the leader of its own process
+ * group, own its state and every change of it, send it work, keep the tail of
+ * its stderr, kill its tree. Each transition is a method that is legal only
+ * from the states listed in TRANSITIONS; anything else is a bug and throws.
+ *
+ * It decides nothing: what to run and when to retire are the dispatcher's
+ * and the fleet's (policy.ts). Whoever needs to know about a change (counts,
+ * the idle stack, memory sampling) hears of it through `hooks.transition`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { freezeTree, killTree } from '../shared/kill.js';
+import {
+  fromWire,
+  type BootConfig,
+  type ParentMessage,
+  type WorkerMessage,
+} from '../shared/protocol.js';
+import type { ExitReason } from './events.js';
+import type { Job } from './job.js';
+import type { Settings } from './options.js';
+
+/**
+ * starting → idle ⇄ busy → retiring → exited. `dying` is a worker that can
+ * take no more work and is not counted alive: the pool SIGKILLed it, or its
+ * IPC channel closed; it waits for its exit to be reaped.
+ */
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dying' | 'exited';
+
+/** The states each state may move to. */
+export const TRANSITIONS: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
+  starting: ['idle', 'retiring', 'dying', 'exited'],
+  idle: ['busy', 'retiring', 'dying', 'exited'],
+  busy: ['idle', 'retiring', 'dying', 'exited'],
+  retiring: ['dying', 'exited'],
+  dying: ['exited'],
+  exited: [],
+};
+
+export interface WorkerHooks {
+  message(worker: Worker, message: WorkerMessage): void;
+  /** After the state changed (`worker.state === to`). */
+  transition(worker: Worker, from: WorkerState, to: WorkerState): void;
+  exit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** How a worker process is made; tests pass a fake. */
+export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
+
+const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
+const STDERR_TAIL_BYTES = 4_096;
+const FINALIZE_GRACE_MS = 10_000;
+/** Longest wait, after a worker exits, for its last messages and stderr. */
+const EXIT_DRAIN_MS = 100;
+
+export const forkWorker: Spawn = (settings, boot) =>
+  fork(ENTRY, [JSON.stringify(boot)], {
+    cwd: settings.cwd,
+    env: settings.env(),
+    execArgv: [...settings.execArgv],
+    serialization: settings.serialization,
+    detached: true, // its own process group, so the group can be killed as one
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+
+export class Worker {
+  readonly pid: number;
+  readonly generation: number;
+  /** Task modules this worker has imported (so their deadline starts at the hand-off). */
+  readonly loaded = new Set<string>();
+  #state: WorkerState = 'starting';
+  #job: Job | undefined;
+  #tasksRun = 0;
+  #everReady = false;
+  #idleSince = 0;
+  #exitReason: ExitReason | undefined;
+  #retireAfterTask: ExitReason | undefined;
+  #startError: Error | undefined;
+  #fatal: { kind: string; error: unknown } | undefined;
+  readonly #child: ChildProcess;
+  readonly #hooks: WorkerHooks;
+  #stderr = '';
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(settings: Settings, generation: number, hooks: WorkerHooks, spawn = forkWorker) {
+    this.generation = generation;
+    this.#hooks = hooks;
+    const boot: BootConfig = {
+      cwd: settings.cwd,
+      parentPid: process.pid,
+      reportRss: Number.isFinite(settings.maxWorkerMemoryBytes),
+    };
+    const child = (this.#child = spawn(settings, boot));
+    this.pid = child.pid ?? -1;
+    child.on('error', (error) => {
+      // A spawn failure, or a send to a child that just died: the exit decides.
+      this.#startError ??= error;
+      if (this.pid === -1) this.#exited(null, null);
+    });
+    child.on('message', (message: WorkerMessage) => this.#onMessage(message));
+    child.on('disconnect', () => {
+      // The channel closed: it can take no more work. A busy worker's task is
+      // settled by its exit, which follows.
+      if (this.#state === 'idle') this.lost();
+    });
+    child.once('exit', (code, signal) => this.#drainThenExit(code, signal));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    // An idle pool must not keep the parent alive; the pool holds a ref while it has work.
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    (child.stderr as Socket | null)?.unref?.();
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** The job it runs now (busy), else undefined. */
+  get job(): Job | undefined {
+    return this.#job;
+  }
+
+  get tasksRun(): number {
+    return this.#tasksRun;
+  }
+
+  /** It reported ready at least once. */
+  get everReady(): boolean {
+    return this.#everReady;
+  }
+
+  /** `performance.now()` when it last became idle. */
+  get idleSince(): number {
+    return this.#idleSince;
+  }
+
+  /** Why the pool ended it (killed or retired), if it did. */
+  get exitReason(): ExitReason | undefined {
+    return this.#exitReason;
+  }
+
+  /** A retirement decided while it ran its task, carried out after the task. */
+  get retireAfterTask(): ExitReason | undefined {
+    return this.#retireAfterTask;
+  }
+
+  /** What went wrong before it became ready. */
+  get startError(): Error | undefined {
+    return this.#startError;
+  }
+
+  /** An uncaught exception or unhandled rejection it reported before dying. */
+  get fatal(): { kind: string; error: unknown } | undefined {
+    return this.#fatal;
+  }
+
+  get stderrTail(): string {
+    return this.#stderr;
+  }
+
+  /** Alive and not on its way out: it counts against `maxWorkers`. */
+  get staying(): boolean {
+    const s = this.#state;
+    return (s === 'starting' || s === 'idle' || s === 'busy') && !this.#retireAfterTask;
+  }
+
+  /** Alive as the statistics count it: a worker the pool SIGKILLed no longer is. */
+  get alive(): boolean {
+    return this.#state !== 'dying' && this.#state !== 'exited';
+  }
+
+  /** Its IPC channel is open. */
+  get connected(): boolean {
+    return this.#child.connected;
+  }
+
+  /** What the worker says about itself is kept here; the rest goes to the pool. */
+  #onMessage(message: WorkerMessage): void {
+    switch (message.t) {
+      case 'initFailed':
+        this.#startError ??= fromWire(message.error) as Error;
+        return;
+      case 'fatal':
+        this.#fatal = { kind: message.kind, error: fromWire(message.error) };
+        return;
+      case 'finalized':
+        if (message.error) {
+          const error = fromWire(message.error);
+          process.emitWarning(
+            `the finalizer of worker ${this.pid} threw: ${error instanceof Error ? error.message : String(error)}`,
+            { code: 'DEADPOOL_FINALIZER' },
+          );
+        }
+        return;
+      default:
+        this.#hooks.message(this, message);
+    }
+  }
+
+  /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
+  send(message: ParentMessage): void {
+    if (!this.#child.connected) throw new Error(`worker ${this.pid} is not connected`);
+    this.#child.send(message);
+  }
+
+  /** Send the initializer and give the worker `startTimeout` ms to report ready. */
+  boot(message: ParentMessage, startTimeout: number): void {
+    this.#expect('boot', 'starting');
+    try {
+      this.send(message);
+    } catch {
+      // the exit reports it
+    }
+    this.#deadline(startTimeout, () => {
+      this.#startError ??= new Error(`worker ${this.pid} did not start within ${startTimeout} ms`);
+      this.kill('startFailed');
+    });
+  }
+
+  /** starting → idle: it booted and ran its initializer. */
+  ready(): void {
+    this.#expect('ready', 'starting');
+    this.#clearDeadline();
+    this.#everReady = true;
+    this.#idleSince = performance.now();
+    this.#move('idle');
+  }
+
+  /** idle → busy: it runs `job`. */
+  assign(job: Job): void {
+    this.#expect('assign', 'idle');
+    this.#job = job;
+    this.#move('busy');
+  }
+
+  /**
+   * busy → idle: its task ended (a result, or a hand-off that failed to
+   * send); returns the job it ran. Call `retire()` next if it should go.
+   */
+  finishTask({ counted = true } = {}): Job {
+    this.#expect('finishTask', 'busy');
+    const job = this.#job!;
+    this.#job = undefined;
+    if (counted) this.#tasksRun++;
+    this.#idleSince = performance.now();
+    this.#move('idle');
+    return job;
+  }
+
+  /** idle → dying: its channel closed, so it can take no more work; its exit follows. */
+  lost(): void {
+    this.#expect('lost', 'idle');
+    this.#move('dying');
+  }
+
+  /** Mark a busy worker to retire once its task ends. */
+  retireAfter(reason: ExitReason): void {
+    this.#expect('retireAfter', 'busy');
+    this.#retireAfterTask ??= reason;
+  }
+
+  /** starting | idle → retiring: ask it to run its finalizer and exit; kill it if it takes too long. */
+  retire(reason: ExitReason, message: ParentMessage): void {
+    this.#expect('retire', 'starting', 'idle');
+    this.#exitReason ??= reason;
+    this.#clearDeadline();
+    this.#move('retiring');
+    try {
+      this.send(message);
+    } catch {
+      this.kill(reason);
+      return;
+    }
+    this.#deadline(FINALIZE_GRACE_MS, () => this.kill(reason));
+  }
+
+  /**
+   * → dying: SIGKILL the whole process tree. Returns the job it ran, if any.
+   * Killing a worker already dying or exited does nothing.
+   */
+  kill(reason: ExitReason): Job | undefined {
+    if (this.#state === 'dying' || this.#state === 'exited') return undefined;
+    this.#exitReason ??= reason;
+    this.#clearDeadline();
+    const job = this.#job;
+    this.#job = undefined;
+    if (this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null) {
+      // Freeze the worker's group now (two syscalls); walk and kill the tree on
+      // the next turn, so whoever awaits the future just settled runs first
+      // (and before a replacement is forked, which the transition schedules).
+      freezeTree(this.pid);
+      const pid = this.pid;
+      setImmediate(() => killTree(pid));
+    }
+    this.#move('dying');
+    return job;
+  }
+
+  /**
+   * Report the exit only after every message the worker sent has been read
+   * (the channel's 'disconnect' comes after them), so a result sent before
+   * dying is never failed; and, for a death the pool did not cause, after the
+   * last stderr bytes (an OOM report, a stack) have arrived. Bounded.
+   */
+  #drainThenExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const child = this.#child;
+    const pending: Promise<void>[] = [];
+    if (child.connected) pending.push(new Promise((resolve) => child.once('disconnect', resolve)));
+    const stderr = child.stderr;
+    if (stderr && !stderr.readableEnded && this.#exitReason === undefined) {
+      pending.push(new Promise((resolve) => stderr.once('end', resolve)));
+    }
+    if (pending.length === 0) {
+      this.#exited(code, signal);
+      return;
+    }
+    const timer = setTimeout(() => this.#exited(code, signal), EXIT_DRAIN_MS);
+    void Promise.all(pending).then(() => {
+      clearTimeout(timer);
+      this.#exited(code, signal);
+    });
+  }
+
+  /** → exited: the process is gone. The job it ran, if any, stays readable through `job`. */
+  #exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#state === 'exited') return;
+    this.#clearDeadline();
+    this.#move('exited');
+    this.#hooks.exit(this, code, signal);
+    this.#job = undefined;
+  }
+
+  #move(to: WorkerState): void {
+    const from = this.#state;
+    if (!TRANSITIONS[from].includes(to)) {
+      throw new Error(`deadpool bug: worker ${this.pid} cannot go from ${from} to ${to}`);
+    }
+    this.#state = to;
+    this.#hooks.transition(this, from, to);
+  }
+
+  #expect(what: string, ...states: WorkerState[]): void {
+    if (!states.includes(this.#state)) {
+      throw new Error(
+        `deadpool bug: worker ${this.pid} cannot ${what} while ${this.#state} (only while ${states.join(' or ')})`,
+      );
+    }
+  }
+
+  #deadline(ms: number, onExpire: () => void): void {
+    this.#clearDeadline();
+    this.#timer = setTimeout(onExpire, ms);
+    this.#timer.unref();
+  }
+
+  #clearDeadline(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

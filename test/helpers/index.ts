@@ -1,0 +1,5 @@
+/** Every test helper, from one import: `./helpers/index.js`. */
+export * from './events.js';
+export * from './files.js';
+export * from './pools.js';
+export * from './processes.js';

@@ -1,0 +1,56 @@
+/**
+ * Pools made in tests: each is shut down (and proven gone, with every child
+ * of the test process) after the test that made it, even if the test failed.
+ * Integration tests import the *built* package (dist/), so `npm test` builds
+ * first (see the `pretest` script).
+ */
+import { afterEach } from 'vitest';
+import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
+import { waitFor } from './events.js';
+import { descendantsOf, expectAllGone } from './processes.js';
+
+const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
+
+/**
+ * Create a pool that is shut down (and proven gone) after the current test,
+ * even if the test failed. The returned `pids` set collects every worker pid
+ * the pool ever started.
+ */
+export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids: Set<number> } {
+  const pool = new Deadpool(options);
+  const pids = new Set<number>();
+  pool.on('workerStart', ({ pid }: { pid: number }) => pids.add(pid));
+  const entry = { pool, pids };
+  live.add(entry);
+  return entry;
+}
+
+afterEach(async () => {
+  const entries = [...live];
+  live.clear();
+  // Kill whatever still runs (an endless task must not hang the cleanup), then prove it is gone.
+  await Promise.all(entries.map(({ pool }) => pool.shutdown({ wait: false, cancelFutures: true })));
+  for (const { pids } of entries) await expectAllGone(pids);
+  // No child of the test process may outlive its test.
+  await waitFor(() => descendantsOf(process.pid).length === 0, {
+    timeoutMs: 5_000,
+    what: `no descendants of the test process (left: ${descendantsOf(process.pid).join(', ')})`,
+  });
+});
+
+/** Absolute file: URL of a fixture module. */
+export function fixture(name: string): string {
+  return new URL(`../fixtures/${name}`, import.meta.url).href;
+}
+
+/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

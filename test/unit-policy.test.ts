@@ -1,0 +1,203 @@
+/**
+ * The pool's decisions (src/parent/policy.ts) as tables: why a worker
+ * retires, how many workers are wanted, back-off, idle expiry, hand-off.
+ */
+import { describe, expect, test } from 'vitest';
+import {
+  backoffDelay,
+  expiredIdle,
+  handOff,
+  retireAfterTask,
+  retireWhenReady,
+  spawnPlan,
+  windDown,
+  workersWanted,
+  type AfterTaskFacts,
+} from '../src/parent/policy.js';
+
+const calm: AfterTaskFacts = {
+  marked: undefined,
+  tasksRun: 3,
+  maxTasksPerChild: Infinity,
+  rss: 50e6,
+  maxWorkerMemoryBytes: Infinity,
+  stale: false,
+  closing: false,
+  waiting: 0,
+  staying: 2,
+  maxWorkers: 2,
+};
+
+describe('retireAfterTask', () => {
+  test.each<[string, Partial<AfterTaskFacts>, string | undefined]>([
+    ['nothing applies: it stays', {}, undefined],
+    [
+      'a reason marked while it ran wins over everything',
+      { marked: 'recycle', tasksRun: 9, maxTasksPerChild: 1 },
+      'recycle',
+    ],
+    ['it ran maxTasksPerChild tasks', { tasksRun: 5, maxTasksPerChild: 5 }, 'maxTasks'],
+    [
+      'one task short of maxTasksPerChild: it stays',
+      { tasksRun: 4, maxTasksPerChild: 5 },
+      undefined,
+    ],
+    ['its RSS is at maxWorkerMemoryBytes', { rss: 100, maxWorkerMemoryBytes: 100 }, 'memory'],
+    [
+      'its RSS is just below maxWorkerMemoryBytes',
+      { rss: 99, maxWorkerMemoryBytes: 100 },
+      undefined,
+    ],
+    [
+      'maxTasks is checked before memory',
+      { tasksRun: 1, maxTasksPerChild: 1, rss: 100, maxWorkerMemoryBytes: 1 },
+      'maxTasks',
+    ],
+    ['it was started before recycleWorkers()', { stale: true }, 'recycle'],
+    [
+      'memory is checked before recycle',
+      { stale: true, rss: 100, maxWorkerMemoryBytes: 1 },
+      'memory',
+    ],
+    ['closing with nothing waiting', { closing: true }, 'shutdown'],
+    ['closing with tasks waiting: it stays to run them', { closing: true, waiting: 3 }, undefined],
+    ['more workers than maxWorkers after resize()', { staying: 3, maxWorkers: 2 }, 'idle'],
+    ['recycle is checked before shutdown', { stale: true, closing: true }, 'recycle'],
+  ])('%s', (_title, facts, expected) => {
+    expect(retireAfterTask({ ...calm, ...facts })).toBe(expected);
+  });
+});
+
+describe('retireWhenReady', () => {
+  test.each([
+    [{ closing: false, waiting: 0, stale: false }, undefined],
+    [{ closing: true, waiting: 0, stale: false }, 'shutdown'],
+    [{ closing: true, waiting: 2, stale: false }, undefined],
+    [{ closing: false, waiting: 0, stale: true }, 'recycle'],
+    [{ closing: true, waiting: 0, stale: true }, 'shutdown'],
+    [{ closing: true, waiting: 1, stale: true }, 'recycle'],
+  ])('%o → %s', (facts, expected) => {
+    expect(retireWhenReady(facts)).toBe(expected);
+  });
+});
+
+describe('windDown', () => {
+  test.each([
+    [{ state: 'idle', closing: false, waiting: 0 }, undefined],
+    [{ state: 'starting', closing: false, waiting: 0 }, undefined],
+    [{ state: 'idle', closing: true, waiting: 0 }, 'retire'],
+    [{ state: 'starting', closing: true, waiting: 0 }, 'kill'],
+    [{ state: 'idle', closing: true, waiting: 1 }, undefined],
+    [{ state: 'starting', closing: true, waiting: 1 }, undefined],
+  ] as const)('%o → %s', (facts, expected) => {
+    expect(windDown(facts)).toBe(expected);
+  });
+});
+
+describe('workersWanted', () => {
+  test.each([
+    [{ demand: 0, minWorkers: 2, maxWorkers: 4, closing: false }, 2],
+    [{ demand: 3, minWorkers: 2, maxWorkers: 4, closing: false }, 3],
+    [{ demand: 9, minWorkers: 2, maxWorkers: 4, closing: false }, 4],
+    [{ demand: 0, minWorkers: 2, maxWorkers: 4, closing: true }, 0],
+    [{ demand: 1, minWorkers: 2, maxWorkers: 4, closing: true }, 1],
+    [{ demand: 9, minWorkers: 2, maxWorkers: 4, closing: true }, 4],
+    [{ demand: 0, minWorkers: 0, maxWorkers: 1, closing: false }, 0],
+  ])('%o → %i', (facts, expected) => {
+    expect(workersWanted(facts)).toBe(expected);
+  });
+});
+
+describe('back-off and spawning', () => {
+  test.each([
+    [0, 0],
+    [1, 100],
+    [2, 200],
+    [3, 400],
+    [6, 3_200],
+    [7, 5_000],
+    [50, 5_000],
+  ])('after %i failed starts in a row, wait %i ms', (failures, ms) => {
+    expect(backoffDelay(failures)).toBe(ms);
+  });
+
+  test.each([
+    [
+      { wanted: 4, staying: 4, startFailures: 0 },
+      { spawn: 0, delay: 0 },
+    ],
+    [
+      { wanted: 4, staying: 5, startFailures: 0 },
+      { spawn: 0, delay: 0 },
+    ],
+    [
+      { wanted: 4, staying: 1, startFailures: 0 },
+      { spawn: 3, delay: 0 },
+    ],
+    [
+      { wanted: 4, staying: 1, startFailures: 2 },
+      { spawn: 1, delay: 200 },
+    ],
+    [
+      { wanted: 4, staying: 4, startFailures: 2 },
+      { spawn: 0, delay: 0 },
+    ],
+  ])('%o → %o', (facts, expected) => {
+    expect(spawnPlan(facts)).toEqual(expected);
+  });
+});
+
+describe('expiredIdle', () => {
+  const w = (name: string, idleSince: number): { name: string; idleSince: number } => ({
+    name,
+    idleSince,
+  });
+
+  test('retires the workers idle for idleTimeout, oldest first, down to minWorkers', () => {
+    const idle = [w('a', 0), w('b', 500), w('c', 100), w('d', 950)];
+    const { retire, nextCheck } = expiredIdle({
+      idle,
+      now: 1_000,
+      idleTimeout: 400,
+      staying: 4,
+      minWorkers: 2,
+    });
+    expect(retire.map((x) => x.name)).toEqual(['a', 'c']);
+    expect(nextCheck).toBeUndefined(); // at minWorkers: nothing left to expire
+  });
+
+  test('looks again when the oldest remaining idle worker will have expired', () => {
+    const { retire, nextCheck } = expiredIdle({
+      idle: [w('a', 0), w('b', 700)],
+      now: 1_000,
+      idleTimeout: 400,
+      staying: 2,
+      minWorkers: 0,
+    });
+    expect(retire.map((x) => x.name)).toEqual(['a']);
+    expect(nextCheck).toBe(100);
+  });
+
+  test('a timer that fires a hair early still counts (1 ms of slack)', () => {
+    const { retire } = expiredIdle({
+      idle: [w('a', 0)],
+      now: 399.5,
+      idleTimeout: 400,
+      staying: 1,
+      minWorkers: 0,
+    });
+    expect(retire).toHaveLength(1);
+  });
+});
+
+describe('handOff', () => {
+  test.each([
+    [{ needsImport: true, idleForMs: 0 }, 'load'],
+    [{ needsImport: true, idleForMs: 50 }, 'load'],
+    [{ needsImport: false, idleForMs: 0.5 }, 'run'],
+    [{ needsImport: false, idleForMs: 1 }, 'run'],
+    [{ needsImport: false, idleForMs: 1.5 }, 'ack'],
+  ])('%o → %s', (facts, expected) => {
+    expect(handOff(facts)).toBe(expected);
+  });
+});
