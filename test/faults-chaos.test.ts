@@ -5,6 +5,8 @@
  * future settles exactly once, every success is right, the statistics add up,
  * nothing is left running, and the pool takes fresh work afterwards.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CancelledError,
@@ -19,9 +21,12 @@ import { chaos, type ChaosKind } from './fixtures/faults/chaos.mjs';
 import {
   allSettledWithProgress,
   descendantsOf,
+  expectAllGone,
   isAlive,
+  killAfterTest,
   makePool,
   mulberry32,
+  tempDir,
 } from './helpers/index.js';
 
 const SEED = 0x5eed_d00d;
@@ -32,7 +37,7 @@ const MAX_KILLS = Number(process.env.CHAOS_MAX_KILLS ?? 80);
 
 /** Cumulative weights: mostly good work, a few percent of each fault. */
 const MIX: [ChaosKind, number][] = [
-  ['ok', 0.805],
+  ['ok', 0.795],
   ['throw', 0.08],
   ['leak', 0.03],
   ['grandchild', 0.03],
@@ -40,6 +45,8 @@ const MIX: [ChaosKind, number][] = [
   ['exit', 0.005],
   ['sigkill', 0.005],
   ['spin', 0.005],
+  ['orphanExit', 0.005],
+  ['orphanHang', 0.005],
 ];
 
 function pick(random: () => number): ChaosKind {
@@ -69,13 +76,13 @@ function judge(
     // The killer may strike any running task; otherwise only a task that ends its own worker dies.
     if (error.pid !== undefined && killed.has(error.pid) && error.signal === 'SIGKILL')
       return undefined;
-    if (kind === 'exit' && error.exitCode === 7) return undefined;
+    if ((kind === 'exit' || kind === 'orphanExit') && error.exitCode === 7) return undefined;
     if (kind === 'sigkill' && error.signal === 'SIGKILL') return undefined;
     return `unexpected ProcessError: ${error.message}`;
   }
   if (kind === 'throw' && !(error instanceof DeadpoolError) && error.message === `chaos ${n}`)
     return undefined;
-  if (kind === 'spin' && error instanceof TimeoutError) return undefined;
+  if ((kind === 'spin' || kind === 'orphanHang') && error instanceof TimeoutError) return undefined;
   if (kind === 'unserializable' && error instanceof SerializationError) return undefined;
   return `rejected with ${error?.name}: ${error?.message}`;
 }
@@ -114,13 +121,16 @@ describe('chaos', () => {
       }, KILL_EVERY_MS);
 
       const startedAt = Date.now();
+      const pidLog = join(tempDir(), 'orphans.log');
+      writeFileSync(pidLog, '');
       const kinds: ChaosKind[] = [];
       const futures: Future<{ n: number; value: number }>[] = [];
       const settleCounts: number[] = [];
       for (let n = 0; n < TASKS; n++) {
         const kind = pick(random);
         kinds.push(kind);
-        const future = pool.submit(chaos, [kind, n], kind === 'spin' ? { timeout: 300 } : {});
+        const hangs = kind === 'spin' || kind === 'orphanHang';
+        const future = pool.submit(chaos, [kind, n, pidLog], hangs ? { timeout: 300 } : {});
         settleCounts.push(0);
         future.addDoneCallback(() => void settleCounts[n]!++);
         future.addPidCallback((f) => running.add(f.pid!));
@@ -168,6 +178,12 @@ describe('chaos', () => {
       await pool.shutdown();
       expect([...pids].filter(isAlive)).toEqual([]);
       expect(descendantsOf(process.pid)).toEqual([]);
+      // The children of tasks that exited, timed out or were killed mid-task
+      // were in their worker's process group: none is left, reparented or not.
+      const orphans = readFileSync(pidLog, 'utf8').split('\n').filter(Boolean).map(Number);
+      killAfterTest(orphans);
+      expect(orphans.length).toBeGreaterThan(0);
+      await expectAllGone(orphans, 3_000);
 
       const byKind = Object.fromEntries(
         MIX.map(([kind]) => [kind, kinds.filter((k) => k === kind).length]),

@@ -56,21 +56,35 @@ describe('normalizeOptions', () => {
 
 describe('normalizeSubmitOptions', () => {
   test('the pool timeout applies when the task gives none', () => {
-    expect(normalizeSubmitOptions(undefined, 500).timeout).toBe(500);
-    expect(normalizeSubmitOptions({ timeout: 50 }, 500).timeout).toBe(50);
+    expect(
+      normalizeSubmitOptions(undefined, { timeout: 500, queueTimeout: undefined }).timeout,
+    ).toBe(500);
+    expect(
+      normalizeSubmitOptions({ timeout: 50 }, { timeout: 500, queueTimeout: undefined }).timeout,
+    ).toBe(50);
   });
 
   test('a negative or fractional priority is a RangeError', () => {
-    expect(() => normalizeSubmitOptions({ priority: -1 }, undefined)).toThrow(RangeError);
-    expect(() => normalizeSubmitOptions({ priority: 0.5 }, undefined)).toThrow(RangeError);
+    expect(() =>
+      normalizeSubmitOptions({ priority: -1 }, { timeout: undefined, queueTimeout: undefined }),
+    ).toThrow(RangeError);
+    expect(() =>
+      normalizeSubmitOptions({ priority: 0.5 }, { timeout: undefined, queueTimeout: undefined }),
+    ).toThrow(RangeError);
   });
 
   test('softTimeout must be less than timeout', () => {
-    expect(() => normalizeSubmitOptions({ timeout: 100, softTimeout: 100 }, undefined)).toThrow(
-      /`softTimeout` to be less than `timeout` \(100 ms\)/,
-    );
-    expect(normalizeSubmitOptions({ timeout: 100, softTimeout: 50 }, undefined).softTimeout).toBe(
-      50,
-    );
+    expect(() =>
+      normalizeSubmitOptions(
+        { timeout: 100, softTimeout: 100 },
+        { timeout: undefined, queueTimeout: undefined },
+      ),
+    ).toThrow(/`softTimeout` to be less than `timeout` \(100 ms\)/);
+    expect(
+      normalizeSubmitOptions(
+        { timeout: 100, softTimeout: 50 },
+        { timeout: undefined, queueTimeout: undefined },
+      ).softTimeout,
+    ).toBe(50);
   });
 });

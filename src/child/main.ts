@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { TimeoutError } from '../shared/errors.js';
 import { descendants, killTree } from '../shared/kill.js';
 import {
+  fromWire,
   PROGRESS_SLOT,
   SIGNAL_SLOT,
   toWire,
@@ -52,9 +53,8 @@ function startWatchdog(): void {
   });
 }
 
-/** Kill what this worker started, then leave. */
+/** Leave; the 'exit' handler below kills what this worker started. */
 function exitNow(code: number): never {
-  for (const pid of descendants(process.pid)) killTree(pid);
   process.exit(code);
 }
 
@@ -244,7 +244,11 @@ function onMessage(message: ParentMessage): void {
     case 'abort':
       if (current?.id === message.id) {
         current.controller ??= new AbortController();
-        current.controller.abort(new TimeoutError(`task ${message.id} passed its soft timeout`));
+        current.controller.abort(
+          message.reason
+            ? fromWire(message.reason)
+            : new TimeoutError(`task ${message.id} passed its soft timeout`),
+        );
       }
       break;
     case 'init':
@@ -267,6 +271,11 @@ function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown)
   setTimeout(() => exitNow(1), 1_000).unref();
 }
 
+// However the worker exits (process.exit() in a task, a fatal error, retirement),
+// its whole tree goes first, children in their own session included.
+process.on('exit', () => {
+  for (const pid of descendants(process.pid)) killTree(pid);
+});
 process.on('uncaughtException', (error) => fatal('uncaughtException', error));
 process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
 // The pool closed the channel, or its process died: nothing more can be reported.

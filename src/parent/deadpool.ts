@@ -68,7 +68,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ];
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
-    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings);
     this.#admit();
     return this.#engine.submit(spec, args, jobOptions);
   }
@@ -89,7 +89,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ) {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
-    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings.timeout);
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings);
     return mapOrdered<Awaited<ReturnType<F>>>(
       {
         submit: (items) => {

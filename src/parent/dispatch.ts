@@ -172,6 +172,10 @@ export class Dispatcher {
   requeue(job: Job): boolean {
     if (job.requeued) return false;
     this.#deadlines.clear(job);
+    const { queueTimeout } = job.options;
+    if (queueTimeout !== undefined) {
+      this.#deadlines.queue(job, queueTimeout - (performance.now() - job.submittedAt));
+    }
     job.requeued = true;
     this.#stats.launched -= job.size;
     debug('task %s goes back to the backlog: its worker died before starting it', label(job));

@@ -1,11 +1,12 @@
 /**
  * The engine behind the facade keeps the job lifecycle: a job is submitted,
- * waits, runs, and settles exactly once, through `#settle`, whichever path
- * ends it (a result, a kill, a deadline, a cancel, its worker's death, a
- * start failure, shutdown). It wires the parts together and routes the
- * workers' messages; it owns no worker state (worker.ts, fleet.ts), no
- * backlog (dispatch.ts), no timer (deadlines.ts) and no waiting on the pool
- * (lifecycle.ts).
+ * waits, runs, and ends. Ending has two halves: `#settle`, the one way a
+ * future settles (statistics first), and `#leave`, the one way a job gives
+ * its worker back (clocks, p-queue slot). Most paths do both (`#finish`); a
+ * cooperative abort settles at once and leaves when the task ends. The
+ * engine routes the workers' job messages; it owns no worker state
+ * (worker.ts, fleet.ts), no backlog (dispatch.ts), no timer (deadlines.ts)
+ * and no waiting on the pool (lifecycle.ts).
  */
 import {
   CancelledError,
@@ -13,7 +14,13 @@ import {
   TimeoutError,
   type WorkerStartError,
 } from '../shared/errors.js';
-import { fromWire, type Outcome, type TaskSpec, type WorkerMessage } from '../shared/protocol.js';
+import {
+  fromWire,
+  toWire,
+  type Outcome,
+  type TaskSpec,
+  type WorkerMessage,
+} from '../shared/protocol.js';
 import { Deadlines } from './deadlines.js';
 import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
@@ -27,7 +34,7 @@ import type { Bounds, JobOptions, Settings } from './options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
 import type { Worker, WorkerState } from './worker.js';
 
-type Outcome3 = 'completed' | 'failed' | 'cancelled';
+type Ending = 'completed' | 'failed' | 'cancelled';
 
 export class Engine {
   readonly settings: Settings;
@@ -40,12 +47,7 @@ export class Engine {
   readonly #memory: MemoryWatch;
   readonly #hooks: CancelHooks<Job> = {
     cancel: (job, kill) => this.#cancel(job, kill),
-    kill: (job) =>
-      this.#kill(
-        job,
-        new CancelledError(`task ${label(job)} was cancelled while running`),
-        'killed',
-      ),
+    kill: (job) => this.#kill(job, cancelled(job, 'was cancelled while running'), 'killed'),
   };
   #nextId = 1;
 
@@ -60,11 +62,12 @@ export class Engine {
       started: (info) => this.#emit('workerStart', info),
     });
     this.#deadlines = new Deadlines({
-      expired: (job, ms, why) => this.#timedOut(job, why),
-      soft: (job) => this.#softTimedOut(job),
+      expired: (job, why) => this.#timedOut(job, why),
+      soft: (job) => this.#abortTask(job),
+      queue: (job) => this.#queueTimedOut(job),
     });
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
-      unsendable: (job, error) => this.#settle(job, 'failed', error),
+      unsendable: (job, error) => this.#finish(job, 'failed', error),
     });
     this.#life = new Lifecycle(this.#fleet, settings.maxWorkers, {
       windDown: () => this.#fleet.windDown(this.#dispatch.waiting),
@@ -96,18 +99,15 @@ export class Engine {
     this.#life.jobAdded();
     const { signal } = options;
     if (signal?.aborted) {
-      this.#settle(job, 'cancelled', cancelledBySignal(job, signal));
+      this.#finish(job, 'cancelled', cancelledBySignal(job, signal));
       return job.future as Future<T>;
     }
     if (signal) {
-      const onAbort = (): void => {
-        const error = cancelledBySignal(job, signal);
-        if (job.worker) this.#kill(job, error, 'killed');
-        else if (this.#dispatch.remove(job)) this.#settle(job, 'cancelled', error);
-      };
+      const onAbort = (): void => this.#aborted(job, signal);
       signal.addEventListener('abort', onAbort, { once: true });
       job.unlisten = () => signal.removeEventListener('abort', onAbort);
     }
+    if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
     this.#dispatch.add(job);
     this.#replenish();
     return job.future as Future<T>;
@@ -131,44 +131,73 @@ export class Engine {
    */
   #cancel(job: Job, kill: boolean): boolean {
     if (this.#dispatch.remove(job)) {
-      this.#settle(
-        job,
-        'cancelled',
-        new CancelledError(`task ${label(job)} was cancelled before it started`),
-      );
+      this.#finish(job, 'cancelled', cancelled(job, 'was cancelled before it started'));
       return true;
     }
     if (kill && job.worker) {
-      this.#kill(
-        job,
-        new CancelledError(`task ${label(job)} was cancelled while starting`),
-        'killed',
-      );
+      this.#kill(job, cancelled(job, 'was cancelled while starting'), 'killed');
       return true;
     }
     return false;
   }
 
-  #softTimedOut(job: Job): void {
+  /**
+   * The submit signal aborted: a waiting task is cancelled; a running one is
+   * killed, or, with `abort: 'cooperative'`, cancelled at once and told
+   * through its taskSignal(), its worker killed only at the hard timeout.
+   */
+  #aborted(job: Job, signal: AbortSignal): void {
+    const error = cancelledBySignal(job, signal);
+    if (!job.worker) {
+      if (this.#dispatch.remove(job)) this.#finish(job, 'cancelled', error);
+    } else if (job.options.abort === 'kill') {
+      this.#kill(job, error, 'killed');
+    } else {
+      this.#settle(job, 'cancelled', error);
+      this.#abortTask(job, signal.reason);
+    }
+  }
+
+  /** Abort the running task's taskSignal(): its soft timeout, or a cooperative abort with `reason`. */
+  #abortTask(job: Job, ...reason: [unknown?]): void {
     const worker = job.worker;
     if (!worker || worker.job !== job) return;
-    this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: true });
+    if (reason.length === 0) {
+      this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: true });
+    }
     try {
-      worker.send({ t: 'abort', id: job.id });
+      worker.send({
+        t: 'abort',
+        id: job.id,
+        ...(reason.length ? { reason: toWire(reason[0]) } : {}),
+      });
     } catch {
-      // the worker is going away; its exit settles the job
+      // the worker is going away; its exit ends the job
     }
   }
 
   #timedOut(job: Job, why: string): void {
     const worker = job.worker;
     if (!worker || worker.job !== job) return;
-    this.stats.timedOut++;
     const error = new TimeoutError(
       `task ${label(job)} ${why}; worker ${worker.pid} was killed with its process tree`,
+      { phase: 'run' },
     );
+    if (!job.future.done()) this.stats.timedOut++;
     this.#kill(job, error, 'timeout');
     this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: false });
+  }
+
+  /** Not handed to a worker within its queueTimeout: it leaves the backlog, no worker harmed. */
+  #queueTimedOut(job: Job): void {
+    if (!this.#dispatch.remove(job)) return;
+    this.stats.timedOut++;
+    const ms = job.options.queueTimeout;
+    const error = new TimeoutError(
+      `task ${label(job)} timed out after waiting ${ms} ms for a worker (queueTimeout); it never ran`,
+      { phase: 'queue' },
+    );
+    this.#finish(job, 'failed', error);
   }
 
   #memoryKill(worker: Worker, rss: number): void {
@@ -178,15 +207,15 @@ export class Engine {
       `task ${label(job)} passed memoryLimitBytes (${this.settings.memoryLimitBytes} bytes): its worker's process tree used ${rss} bytes; worker ${worker.pid} was killed`,
       { pid: worker.pid, exitCode: null, signal: 'SIGKILL', taskName: job.options.name, rss },
     );
-    this.#kill(job, error, 'memory');
+    this.#kill(job, error, 'memoryLimit');
   }
 
-  /** Settle the job with `error`, then SIGKILL its worker's tree; the fleet replaces it. */
+  /** SIGKILL the tree of the worker running `job`, and end the job with `error`. */
   #kill(job: Job, error: Error, reason: ExitReason): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job || job.future.done()) return;
+    if (!worker || worker.job !== job) return;
     worker.kill(reason);
-    this.#settle(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
+    this.#finish(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
   }
 
   #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
@@ -196,38 +225,48 @@ export class Engine {
     // The worker's fate is decided before the future settles.
     this.#fleet.afterTask(worker, message.rss ?? 0, this.#dispatch.waiting);
     if (message.t === 'err') {
-      this.#settle(job, 'failed', fromWire(message.error));
+      this.#finish(job, 'failed', fromWire(message.error));
     } else if (job.batch) {
       const outcomes = (message.value as Outcome[]).map(
         ([ok, value]) => [ok, ok ? value : fromWire(value)] as Outcome<unknown>,
       );
       const failed = outcomes.filter(([ok]) => !ok).length;
-      this.#settle(job, 'completed', outcomes, job.size - failed);
+      this.#finish(job, 'completed', outcomes, job.size - failed);
     } else {
-      this.#settle(job, 'completed', message.value);
+      this.#finish(job, 'completed', message.value);
     }
   }
 
+  /** Settle the future, then give the worker back. */
+  #finish(job: Job, ending: Ending, value: unknown, completed = job.size): void {
+    this.#settle(job, ending, value, completed);
+    this.#leave(job);
+  }
+
   /**
-   * The one way a job ends: statistics (before the future settles), its
-   * clocks, its signal listener, its slot, then the future itself. A job
+   * The one way a future settles: statistics (before the future, so a read
+   * after `await` counts it), the signal listener, then the future. A job
    * already settled is left alone. `completed` counts the items of a batch
    * that succeeded; the rest count as failed.
    */
-  #settle(job: Job, outcome: Outcome3, value: unknown, completed = job.size): void {
+  #settle(job: Job, ending: Ending, value: unknown, completed = job.size): void {
     if (job.future.done()) return;
     const stats = this.stats;
-    if (outcome === 'completed') {
+    if (ending === 'completed') {
       stats.completed += completed;
       stats.failed += job.size - completed;
-    } else if (outcome === 'failed') stats.failed += job.size;
+    } else if (ending === 'failed') stats.failed += job.size;
     else stats.cancelled += job.size;
     if (job.worker) stats.runTime.add(performance.now() - job.startedAt);
-    this.#deadlines.clear(job);
     job.unlisten?.();
-    this.#dispatch.release(job);
     this.#life.jobSettled();
-    settleFuture(job.future, outcome === 'completed', value, outcome === 'cancelled');
+    settleFuture(job.future, ending === 'completed', value, ending === 'cancelled');
+  }
+
+  /** The one way a job gives its worker back: its clocks stop and its p-queue slot frees. */
+  #leave(job: Job): void {
+    this.#deadlines.clear(job);
+    this.#dispatch.release(job);
   }
 
   // ---- workers -------------------------------------------------------------
@@ -271,11 +310,9 @@ export class Engine {
     reason: ExitReason,
   ): void {
     const job = worker.job;
-    if (job && !job.future.done()) {
-      // Died before it confirmed the task: the task never ran and waits for another worker.
-      if (job.acked || !this.#dispatch.requeue(job)) {
-        this.#settle(job, 'failed', processError(job, worker, exitCode, signal));
-      }
+    // A task it had not confirmed never ran: it waits for another worker.
+    if (job && (job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
+      this.#finish(job, 'failed', processError(job, worker, exitCode, signal));
     }
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
     setImmediate(() => this.#replenish());
@@ -284,7 +321,7 @@ export class Engine {
 
   /** Workers keep failing to start: what waits for one fails. */
   #failing(failure: WorkerStartError): void {
-    for (const job of this.#dispatch.drain()) this.#settle(job, 'failed', failure);
+    for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', failure);
     this.#life.failReady(failure);
   }
 
@@ -313,20 +350,17 @@ export class Engine {
     this.#life.beginClose();
     if (cancelFutures || !wait) {
       for (const job of this.#dispatch.drain()) {
-        this.#settle(
-          job,
-          'cancelled',
-          new CancelledError(`task ${label(job)} was cancelled by shutdown`),
-        );
+        this.#finish(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
       }
     }
     if (cancelFutures && !wait) {
       for (const { job } of this.#fleet.busyWorkers()) {
-        if (!job) continue;
-        const error = new CancelledError(
-          `task ${label(job)} was cancelled by shutdown; its worker was killed`,
-        );
-        this.#kill(job, error, 'killed');
+        if (job)
+          this.#kill(
+            job,
+            cancelled(job, 'was cancelled by shutdown; its worker was killed'),
+            'killed',
+          );
       }
     }
     this.#fleet.close(this.#dispatch.waiting);
@@ -336,12 +370,10 @@ export class Engine {
   }
 
   snapshot(): DeadpoolStatistics {
-    const { starting, idle, busy, retiring } = this.#fleet.counts;
-    return this.stats.snapshot(
-      starting + idle + busy + retiring,
-      idle,
-      busy,
-      this.#dispatch.waiting,
-    );
+    return this.stats.snapshot(this.#fleet.counts, this.#dispatch.waiting);
   }
+}
+
+function cancelled(job: Job, what: string): CancelledError {
+  return new CancelledError(`task ${label(job)} ${what}`);
 }

@@ -9,6 +9,7 @@ export type ExitReason =
   | 'idle'
   | 'maxTasks'
   | 'memory'
+  | 'memoryLimit'
   | 'timeout'
   | 'killed'
   | 'crashed'

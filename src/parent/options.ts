@@ -32,6 +32,16 @@ export interface DeadpoolOptions {
   maxBacklog?: number;
   /** Default per-task timeout in milliseconds. @default undefined (none) */
   timeout?: number;
+  /**
+   * Default for `submit`'s `queueTimeout`: milliseconds a task may wait for a
+   * worker before it fails with TimeoutError (`phase: 'queue'`). @default undefined (none)
+   */
+  queueTimeout?: number;
+  /**
+   * When given, workers' stdout and stderr are captured instead of written to
+   * the parent's, and passed here a line at a time. @default undefined (inherited stdout, stderr echoed)
+   */
+  onWorkerOutput?: (info: WorkerOutput) => void;
   /** A task run in each worker once, before its first task. @default undefined */
   initializer?: Task;
   /** Arguments of `initializer`. @default [] */
@@ -59,6 +69,19 @@ export interface DeadpoolOptions {
   shutdownCancelFutures?: boolean;
 }
 
+/** A line a worker wrote, for `onWorkerOutput`. */
+export interface WorkerOutput {
+  pid: number;
+  stream: 'stdout' | 'stderr';
+  /** Without its line ending; a line longer than 64 KiB arrives in parts. */
+  line: string;
+  /**
+   * The `name` of the task the worker runs, or ran last, when the line is
+   * read (a line read after the next task started is that task's).
+   */
+  taskName: string | undefined;
+}
+
 /** The options after validation, with defaults filled in. Frozen: the bounds change only in the fleet. */
 export interface Settings {
   /** The bounds given to the constructor; `resize()` changes the fleet's, not these. */
@@ -71,6 +94,8 @@ export interface Settings {
   readonly memorySampleInterval: number;
   readonly maxBacklog: number;
   readonly timeout: number | undefined;
+  readonly queueTimeout: number | undefined;
+  readonly onWorkerOutput: ((info: WorkerOutput) => void) | undefined;
   readonly initializer: TaskSpec | undefined;
   readonly initargs: readonly unknown[];
   readonly finalizer: TaskSpec | undefined;
@@ -138,6 +163,11 @@ export function duration(name: string, value: unknown): number | undefined {
   return value;
 }
 
+function callback<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') invalid(name, 'a function', value);
+  return value;
+}
+
 function bool(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') invalid(name, 'a boolean', value);
@@ -175,7 +205,8 @@ function env(value: unknown): () => NodeJS.ProcessEnv {
 
 const KNOWN = new Set<string>([
   'maxWorkers', 'minWorkers', 'idleTimeout', 'maxTasksPerChild', 'maxWorkerMemoryBytes',
-  'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'initializer', 'initargs',
+  'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
+  'onWorkerOutput', 'initializer', 'initargs',
   'finalizer', 'finalargs', 'startTimeout', 'env', 'execArgv', 'cwd', 'serialization',
   'shutdownWait', 'shutdownCancelFutures',
 ]); // prettier-ignore
@@ -213,6 +244,8 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     memorySampleInterval: duration('memorySampleInterval', options.memorySampleInterval) ?? 100,
     maxBacklog: integer('maxBacklog', options.maxBacklog, 0, Infinity),
     timeout: duration('timeout', options.timeout),
+    queueTimeout: duration('queueTimeout', options.queueTimeout),
+    onWorkerOutput: callback('onWorkerOutput', options.onWorkerOutput),
     initializer: taskOption('initializer', options.initializer),
     initargs: args('initargs', options.initargs),
     finalizer: taskOption('finalizer', options.finalizer),
@@ -264,8 +297,20 @@ export interface SubmitOptions {
   softTimeout?: number;
   /** Integer >= 0; lower runs first; ties run in submission order. @default 0 */
   priority?: number;
-  /** Aborting it cancels a waiting task or kills a running one. */
+  /**
+   * Milliseconds the task may wait for a worker; past it, it leaves the backlog
+   * and fails with TimeoutError (`phase: 'queue'`) without running. @default the pool's `queueTimeout`
+   */
+  queueTimeout?: number;
+  /** Aborting it cancels a waiting task; a running one is treated as `abort` says. */
   signal?: AbortSignal;
+  /**
+   * What an aborted `signal` does to a running task: `'kill'` SIGKILLs its
+   * worker's tree; `'cooperative'` cancels the future at once and aborts the
+   * task's `taskSignal()` with the same reason, killing the worker only if
+   * the task is still running at its hard `timeout`. @default 'kill'
+   */
+  abort?: 'kill' | 'cooperative';
   /** A label shown in errors, events and debug output. */
   name?: string;
   /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
@@ -275,20 +320,25 @@ export interface SubmitOptions {
 export interface JobOptions {
   timeout: number | undefined;
   softTimeout: number | undefined;
+  queueTimeout: number | undefined;
+  abort: 'kill' | 'cooperative';
   priority: number;
   signal: AbortSignal | undefined;
   name: string | undefined;
   onProgress: ProgressCallback | undefined;
 }
 
+/** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
 export function normalizeSubmitOptions(
   options: SubmitOptions | undefined,
-  poolTimeout: number | undefined,
+  pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
 ): JobOptions {
   if (options === undefined) {
     return {
-      timeout: poolTimeout,
+      timeout: pool.timeout,
       softTimeout: undefined,
+      queueTimeout: pool.queueTimeout,
+      abort: 'kill',
       priority: 0,
       signal: undefined,
       name: undefined,
@@ -296,7 +346,12 @@ export function normalizeSubmitOptions(
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  const timeout = duration('timeout', options.timeout) ?? poolTimeout;
+  const timeout = duration('timeout', options.timeout) ?? pool.timeout;
+  const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;
+  const abort = options.abort ?? 'kill';
+  if (abort !== 'kill' && abort !== 'cooperative') {
+    invalid('abort', "'kill' or 'cooperative'", abort);
+  }
   const softTimeout = duration('softTimeout', options.softTimeout);
   if (softTimeout !== undefined && timeout !== undefined && softTimeout >= timeout) {
     throw new RangeError(
@@ -312,5 +367,5 @@ export function normalizeSubmitOptions(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     invalid('onProgress', 'a function', onProgress);
   }
-  return { timeout, softTimeout, priority, signal, name, onProgress };
+  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
 }

@@ -23,12 +23,19 @@ export interface DeadpoolStatistics {
   workerProcessesCreated: number;
   /** High-water mark of workers busy at once. */
   maxWorkersBusyConcurrently: number;
-  /** Worker processes alive now (not yet seen to exit). */
+  /**
+   * Worker processes alive now: starting + idle + busy + retiring. A worker
+   * the pool has SIGKILLed no longer counts.
+   */
   workerProcessesStillAlive: number;
   /** Alive and idle now. */
   workerProcessesIdle: number;
   /** Alive and running a task now. */
   workerProcessesBusy: number;
+  /** Alive and not yet ready (booting, running the initializer). */
+  workerProcessesStarting: number;
+  /** Alive and on its way out gracefully (running the finalizer). */
+  workerProcessesRetiring: number;
   /** Tasks that finished with a result. */
   tasksCompleted: number;
   /** Tasks that settled with CancelledError. */
@@ -79,6 +86,7 @@ export class Stats {
     idle: 0,
     maxTasks: 0,
     memory: 0,
+    memoryLimit: 0,
     timeout: 0,
     killed: 0,
     crashed: 0,
@@ -94,16 +102,22 @@ export class Stats {
     if (busy > this.maxBusy) this.maxBusy = busy;
   }
 
-  snapshot(alive: number, idle: number, busy: number, backlog: number): DeadpoolStatistics {
+  snapshot(
+    workers: { starting: number; idle: number; busy: number; retiring: number },
+    backlog: number,
+  ): DeadpoolStatistics {
+    const { starting, idle, busy, retiring } = workers;
     return {
       tasksReceived: this.received,
       tasksLaunched: this.launched,
       tasksFailed: this.failed,
       workerProcessesCreated: this.created,
       maxWorkersBusyConcurrently: this.maxBusy,
-      workerProcessesStillAlive: alive,
+      workerProcessesStillAlive: starting + idle + busy + retiring,
       workerProcessesIdle: idle,
       workerProcessesBusy: busy,
+      workerProcessesStarting: starting,
+      workerProcessesRetiring: retiring,
       tasksCompleted: this.completed,
       tasksCancelled: this.cancelled,
       tasksTimedOut: this.timedOut,

@@ -11,7 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freezeTree, killTree } from '../shared/kill.js';
+import { freezeTree, killGroup, killTree } from '../shared/kill.js';
 import {
   fromWire,
   type BootConfig,
@@ -21,6 +21,7 @@ import {
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
 import type { Settings } from './options.js';
+import { OutputReader } from './worker-output.js';
 
 /**
  * starting → idle ⇄ busy → retiring → exited. `dying` is a worker that can
@@ -50,7 +51,6 @@ export interface WorkerHooks {
 export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
 
 const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
-const STDERR_TAIL_BYTES = 4_096;
 const FINALIZE_GRACE_MS = 10_000;
 /** Longest wait, after a worker exits, for its last messages and stderr. */
 const EXIT_DRAIN_MS = 100;
@@ -62,7 +62,7 @@ export const forkWorker: Spawn = (settings, boot) =>
     execArgv: [...settings.execArgv],
     serialization: settings.serialization,
     detached: true, // its own process group, so the group can be killed as one
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    stdio: ['ignore', settings.onWorkerOutput ? 'pipe' : 'inherit', 'pipe', 'ipc'],
   });
 
 export class Worker {
@@ -72,6 +72,8 @@ export class Worker {
   readonly loaded = new Set<string>();
   #state: WorkerState = 'starting';
   #job: Job | undefined;
+  /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
+  #lastTaskName: string | undefined;
   #tasksRun = 0;
   #everReady = false;
   #idleSince = 0;
@@ -81,7 +83,7 @@ export class Worker {
   #fatal: { kind: string; error: unknown } | undefined;
   readonly #child: ChildProcess;
   readonly #hooks: WorkerHooks;
-  #stderr = '';
+  readonly #output: OutputReader;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: Settings, generation: number, hooks: WorkerHooks, spawn = forkWorker) {
@@ -105,14 +107,18 @@ export class Worker {
       // settled by its exit, which follows.
       if (this.#state === 'idle') this.lost();
     });
-    child.once('exit', (code, signal) => this.#drainThenExit(code, signal));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    child.once('exit', (code, signal) => {
+      // Whatever is left of its process group (a task's children) goes with it, at once.
+      if (this.pid > 0) killGroup(this.pid);
+      this.#drainThenExit(code, signal);
     });
+    this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => this.#lastTaskName);
+    this.#output.read(child.stdout, 'stdout');
+    this.#output.read(child.stderr, 'stderr');
     // An idle pool must not keep the parent alive; the pool holds a ref while it has work.
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    (child.stdout as Socket | null)?.unref?.();
     (child.stderr as Socket | null)?.unref?.();
   }
 
@@ -160,7 +166,7 @@ export class Worker {
   }
 
   get stderrTail(): string {
-    return this.#stderr;
+    return this.#output.stderrTail;
   }
 
   /** Alive and not on its way out: it counts against `maxWorkers`. */
@@ -235,6 +241,7 @@ export class Worker {
   assign(job: Job): void {
     this.#expect('assign', 'idle');
     this.#job = job;
+    this.#lastTaskName = job.options.name;
     this.#move('busy');
   }
 
@@ -311,9 +318,10 @@ export class Worker {
     const child = this.#child;
     const pending: Promise<void>[] = [];
     if (child.connected) pending.push(new Promise((resolve) => child.once('disconnect', resolve)));
-    const stderr = child.stderr;
-    if (stderr && !stderr.readableEnded && this.#exitReason === undefined) {
-      pending.push(new Promise((resolve) => stderr.once('end', resolve)));
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream && !stream.readableEnded && this.#exitReason === undefined) {
+        pending.push(new Promise((resolve) => stream.once('end', resolve)));
+      }
     }
     if (pending.length === 0) {
       this.#exited(code, signal);

@@ -41,8 +41,18 @@ function brand(
   }
 }
 
-/** A task ran past its timeout, or `result(ms)` / `exception(ms)` waited too long. */
-export class TimeoutError extends DeadpoolError {}
+/**
+ * A task waited past its `queueTimeout` (`phase: 'queue'`; it never ran) or ran
+ * past its `timeout` (`phase: 'run'`), or `result(ms)` / `exception(ms)` waited
+ * too long (no phase).
+ */
+export class TimeoutError extends DeadpoolError {
+  readonly phase: 'queue' | 'run' | undefined;
+  constructor(message: string, options?: ErrorOptions & { phase?: 'queue' | 'run' }) {
+    super(message, options);
+    this.phase = options?.phase;
+  }
+}
 
 export interface ProcessErrorDetails {
   pid: number | undefined;

@@ -12,6 +12,12 @@ import { delimiter, join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const hasProc = process.platform === 'linux' && canRead('/proc/self/stat');
+/**
+ * /proc/<pid>/task/<tid>/children lists a thread's children: reading it for
+ * a tree touches only the tree, where a full scan reads every process's stat
+ * (milliseconds on a busy machine). Needs CONFIG_PROC_CHILDREN, so checked.
+ */
+const hasChildrenFiles = hasProc && canRead(`/proc/self/task/${process.pid}/children`);
 
 function canRead(path: string): boolean {
   try {
@@ -54,9 +60,40 @@ function childrenTable(): Map<number, number[]> {
   return table;
 }
 
+/** The children of every thread of `pid`. */
+function childrenOf(pid: number): number[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const field of text.split(' ')) if (field !== '') out.push(Number(field));
+  }
+  return out;
+}
+
 /** Every descendant of `root` (not `root` itself), from /proc. Linux only. */
 export function descendants(root: number): number[] {
   if (!hasProc) return [];
+  if (hasChildrenFiles) {
+    const out: number[] = [];
+    const stack = childrenOf(root);
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      out.push(pid);
+      stack.push(...childrenOf(pid));
+    }
+    return out;
+  }
   const table = childrenTable();
   const out: number[] = [];
   const stack = [...(table.get(root) ?? [])];
@@ -76,6 +113,11 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** SIGKILL every process left in the group `pgid` (a worker's group, after the worker exited). */
+export function killGroup(pgid: number): void {
+  signal(-pgid, 'SIGKILL');
 }
 
 /** SIGSTOP `pid` and its process group: nothing in it runs or forks until killed. */

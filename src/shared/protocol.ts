@@ -25,7 +25,8 @@ export type ParentMessage =
    * result is one Outcome per item.
    */
   | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true; batch?: true }
-  | { t: 'abort'; id: number }
+  /** Abort the task's taskSignal(): with `reason` (a cooperative abort), else its soft timeout. */
+  | { t: 'abort'; id: number; reason?: WireError }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
 
 /** Worker → parent. */

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { reportProgress, type Future } from '../dist/index.js';
-import { badValue, count, flood, gated, rich } from './fixtures/talk/progress.mjs';
+import { badValue, count, flood, gated, rich } from './fixtures/core/progress.mjs';
 import { gate, makePool, rejection, waitFor } from './helpers/index.js';
 
 describe('reportProgress', () => {
