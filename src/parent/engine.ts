@@ -23,6 +23,8 @@ import { Future, settleFuture, type CancelHooks } from './future.js';
 import { cancelledBySignal, createJob, label, type Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
+import { renderMetrics, type MetricsSettings } from './metrics.js';
+import type { Observer } from './observer.js';
 import type { Bounds, JobOptions, Settings } from './options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
 import type { Worker, WorkerState } from './worker.js';
@@ -38,6 +40,7 @@ export class Engine {
   readonly #deadlines: Deadlines;
   readonly #life: Lifecycle;
   readonly #memory: MemoryWatch;
+  readonly #observer: Observer;
   readonly #hooks: CancelHooks<Job> = {
     cancel: (job, kill) => this.#cancel(job, kill),
     kill: (job) =>
@@ -49,9 +52,10 @@ export class Engine {
   };
   #nextId = 1;
 
-  constructor(settings: Settings, emit: Emit) {
+  constructor(settings: Settings, observer: Observer, emit: Emit) {
     this.settings = settings;
     this.#emit = emit;
+    this.#observer = observer;
     this.#fleet = new Fleet(settings, this.stats, {
       message: (worker, message) => this.#onMessage(worker, message),
       transition: (worker, from, to) => this.#onTransition(worker, from, to),
@@ -91,6 +95,7 @@ export class Engine {
   submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
     const job = createJob(this.#nextId++, spec, args, options, batch);
     job.future = new Future(this.#hooks, job);
+    this.#observer.submitted(job);
     this.stats.received += job.size;
     this.#life.jobAdded();
     const { signal } = options;
@@ -222,6 +227,7 @@ export class Engine {
     } else if (outcome === 'failed') stats.failed += job.size;
     else stats.cancelled += job.size;
     if (job.worker) stats.runTime.add(performance.now() - job.startedAt);
+    this.#observer.settled(job, outcome, value, completed);
     this.#deadlines.clear(job);
     job.unlisten?.();
     this.#dispatch.release(job);
@@ -336,6 +342,19 @@ export class Engine {
       idle,
       busy,
       this.#dispatch.waiting,
+    );
+  }
+
+  /** The metrics in the Prometheus text format (metrics.ts). */
+  metrics(settings: MetricsSettings): string {
+    return renderMetrics(
+      {
+        stats: this.stats,
+        tasks: this.#observer.tasks,
+        workers: this.#fleet.counts,
+        backlog: this.#dispatch.waiting,
+      },
+      settings,
     );
   }
 }
