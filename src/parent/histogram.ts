@@ -14,6 +14,9 @@ export const BUCKETS: readonly number[] = Object.freeze([
   30, 60, 300,
 ]);
 
+/** The bounds as a typed array, for the search on the hot path. */
+const BOUNDS = Float64Array.from(BUCKETS);
+
 export class Histogram {
   /** Observations per bucket, not cumulated; the last slot is above every bound (`+Inf`). */
   readonly #counts = new Float64Array(BUCKETS.length + 1);
@@ -23,7 +26,7 @@ export class Histogram {
   /** Record `n` observations of `seconds` each. */
   observe(seconds: number, n = 1): void {
     let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    while (i < BOUNDS.length && seconds > BOUNDS[i]!) i++;
     this.#counts[i]! += n;
     this.#sum += seconds * n;
     this.#count += n;
