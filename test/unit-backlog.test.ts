@@ -4,7 +4,14 @@ import { Backlog, TaskHeap } from '../src/parent/backlog.js';
 interface Item {
   priority: number;
   label: string;
+  seq: number;
   entry?: undefined;
+}
+
+let nextSeq = 1_000;
+/** A backlog item; `seq` defaults to the next submission number. */
+function item(priority: number, label: string, seq = nextSeq++): Item {
+  return { priority, label, seq };
 }
 
 const run = () => Promise.resolve();
@@ -77,7 +84,7 @@ describe('Backlog', () => {
 
   test('starts nothing while there are no slots, then exactly as many as there are slots', async () => {
     const { queue, started } = backlog();
-    for (const label of ['a', 'b', 'c']) queue.add({ priority: 0, label });
+    for (const label of ['a', 'b', 'c']) queue.add(item(0, label));
     expect(started).toEqual([]);
     queue.setSlots(2);
     expect(started).toEqual(['a', 'b']);
@@ -89,10 +96,10 @@ describe('Backlog', () => {
   test('when a slot frees up, the best job waiting at that moment starts', async () => {
     const { queue, started, finish } = backlog();
     queue.setSlots(1);
-    queue.add({ priority: 0, label: 'blocker' });
-    queue.add({ priority: 5, label: 'five' });
-    queue.add({ priority: 1, label: 'one' });
-    queue.add({ priority: 0, label: 'zero' });
+    queue.add(item(0, 'blocker'));
+    queue.add(item(5, 'five'));
+    queue.add(item(1, 'one'));
+    queue.add(item(0, 'zero'));
     finish.get('blocker')!();
     await new Promise((resolve) => setImmediate(resolve));
     expect(started).toEqual(['blocker', 'zero']);
@@ -100,7 +107,7 @@ describe('Backlog', () => {
 
   test('remove() takes a waiting job out and reports whether it was waiting', () => {
     const { queue, started } = backlog();
-    const job: Item = { priority: 0, label: 'x' };
+    const job: Item = item(0, 'x');
     queue.add(job);
     expect(queue.remove(job)).toBe(true);
     expect(queue.remove(job)).toBe(false);
@@ -111,23 +118,42 @@ describe('Backlog', () => {
 
   test('drain() returns every waiting job and empties the backlog', () => {
     const { queue } = backlog();
-    const jobs = [1, 2, 3].map((n) => ({ priority: n, label: String(n) }));
+    const jobs = [1, 2, 3].map((n) => item(n, String(n)));
     for (const job of jobs) queue.add(job);
     expect(new Set(queue.drain())).toEqual(new Set(jobs));
     expect(queue.size).toBe(0);
   });
 
-  test('below(n) resolves once fewer than n jobs wait', async () => {
+  test('peek() shows the best waiting job; a job put back keeps its place by seq', () => {
     const { queue } = backlog();
-    const jobs = [1, 2, 3].map((n) => ({ priority: 0, label: String(n) }));
+    const a = item(0, 'a', 10);
+    const b = item(0, 'b', 11);
+    queue.add(b);
+    expect(queue.peek()).toBe(b);
+    queue.add(a); // put back: older than b, so ahead of it
+    expect(queue.peek()).toBe(a);
+    queue.remove(a);
+    expect(queue.peek()).toBe(b);
+    queue.add(item(1, 'later priority', 12));
+    expect(queue.peek()).toBe(b);
+    const urgent = item(0, 'urgent', 14);
+    queue.add(urgent);
+    expect(queue.peek()).toBe(b); // same priority, submitted after b
+    queue.remove(b);
+    expect(queue.peek()).toBe(urgent);
+  });
+
+  test('calls shrunk() each time a job leaves the backlog', () => {
+    let shrunk = 0;
+    const queue = new Backlog<Item>(
+      () => new Promise<void>(() => {}),
+      () => shrunk++,
+    );
+    const jobs = [1, 2, 3].map((n) => item(0, String(n)));
     for (const job of jobs) queue.add(job);
-    let resolved = false;
-    const below = queue.below(2).then(() => (resolved = true));
     queue.remove(jobs[0]!);
-    await Promise.resolve();
-    expect(resolved).toBe(false);
-    queue.setSlots(1);
-    await below;
-    expect(queue.size).toBe(1);
+    expect(shrunk).toBe(1);
+    queue.setSlots(2);
+    expect(shrunk).toBe(3);
   });
 });

@@ -7,6 +7,11 @@ import {
   backoffDelay,
   expiredIdle,
   handOff,
+  MAX_PIPELINE_DEPTH,
+  pipelinable,
+  pipelineDepth,
+  queueRoom,
+  tasksToSteal,
   retireAfterTask,
   retireWhenReady,
   spawnPlan,
@@ -199,5 +204,73 @@ describe('handOff', () => {
     [{ needsImport: false, idleForMs: 1.5 }, 'ack'],
   ])('%o → %s', (facts, expected) => {
     expect(handOff(facts)).toBe(expected);
+  });
+});
+
+describe('pipelining', () => {
+  test.each([
+    [undefined, 0],
+    [50, 0],
+    [5, 0],
+    [4.9, 1],
+    [1, 2],
+    [0.5, 4],
+    [0.01, MAX_PIPELINE_DEPTH],
+    [0, MAX_PIPELINE_DEPTH],
+  ])('recent tasks averaging %s ms → %i queued per busy worker', (avg, depth) => {
+    expect(pipelineDepth(avg)).toBe(depth);
+  });
+
+  const plain = {
+    needsImport: false,
+    timeout: undefined as number | undefined,
+    priority: 0,
+    lowerQueued: 0,
+  };
+  test.each<[string, Partial<typeof plain>, boolean]>([
+    ['a plain task', {}, true],
+    ['a task whose module is not loaded there', { needsImport: true }, false],
+    ['a tight timeout', { timeout: 999 }, false],
+    ['a generous timeout', { timeout: 1_000 }, true],
+    ['priority 0 behind other priorities', { lowerQueued: 3 }, true],
+    ['priority 2 with none other waiting', { priority: 2 }, true],
+    ['priority 2 with one of priority 5 waiting', { priority: 2, lowerQueued: 1 }, false],
+  ])('%s may wait inside a busy worker: %s', (_title, facts, expected) => {
+    expect(pipelinable({ ...plain, ...facts })).toBe(expected);
+  });
+
+  const free = {
+    depth: 4,
+    queued: 0,
+    tasksRun: 0,
+    maxTasksPerChild: Infinity,
+    marked: false,
+    stale: false,
+  };
+  test.each<[string, Partial<typeof free>, number]>([
+    ['an empty queue has room for depth', {}, 4],
+    ['room shrinks as tasks wait', { queued: 3 }, 1],
+    ['no room past depth', { queued: 5 }, 0],
+    ['no room in a worker marked to retire', { marked: true }, 0],
+    ['no room in a worker from before recycleWorkers()', { stale: true }, 0],
+    [
+      'room stops at maxTasksPerChild (running task included)',
+      { maxTasksPerChild: 3, tasksRun: 1 },
+      1,
+    ],
+    ['none when the running task is the last allowed', { maxTasksPerChild: 3, tasksRun: 2 }, 0],
+  ])('%s', (_title, facts, room) => {
+    expect(queueRoom({ ...free, ...facts })).toBe(room);
+  });
+});
+
+describe('tasksToSteal', () => {
+  test.each([
+    [{ queued: 0, runningForMs: 100 }, 0],
+    [{ queued: 1, runningForMs: 1 }, 0],
+    [{ queued: 5, runningForMs: 1 }, 2],
+    [{ queued: 3, runningForMs: 100 }, 3],
+  ])('%o → %i', (facts, expected) => {
+    expect(tasksToSteal(facts)).toBe(expected);
   });
 });

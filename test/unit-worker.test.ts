@@ -31,7 +31,7 @@ class FakeChild extends EventEmitter {
 }
 
 const settings = normalizeOptions({ maxWorkers: 1 });
-const job = { id: 1 } as unknown as Job;
+const job = { id: 1, options: {} } as unknown as Job;
 
 function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unknown[] } {
   const child = new FakeChild();
@@ -42,6 +42,7 @@ function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unk
     0,
     {
       message: () => {},
+      queued: () => {},
       transition: (_w, from, to) => void moves.push(`${from}→${to}`),
       exit: (_w, code, signal) => void exits.push([code, signal]),
     },
@@ -173,7 +174,7 @@ describe('a worker moves only as its state machine allows', () => {
     const worker = new Worker(
       settings,
       0,
-      { message: () => {}, transition: () => {}, exit: (w) => (seen = w.job) },
+      { message: () => {}, queued: () => {}, transition: () => {}, exit: (w) => (seen = w.job) },
       () => child as unknown as ChildProcess,
     );
     worker.ready();
@@ -183,6 +184,40 @@ describe('a worker moves only as its state machine allows', () => {
     expect(seen).toBe(job);
     expect(worker.state).toBe('exited');
     expect(worker.job).toBeUndefined();
+  });
+
+  test('tasks queued while it runs one take over, the named one first, then in the order sent', () => {
+    const { worker, moves } = inState('busy');
+    const a = { id: 2, options: { name: 'a' } } as unknown as Job;
+    const b = { id: 3, options: {} } as unknown as Job;
+    const c = { id: 4, options: {} } as unknown as Job;
+    worker.enqueue(a);
+    worker.enqueue(b);
+    worker.enqueue(c);
+    expect(worker.finishTask({ next: 3 })).toBe(job);
+    expect(worker.job).toBe(b); // the worker said it started b (a higher priority)
+    expect(worker.finishTask()).toBe(b);
+    expect(worker.job).toBe(a); // no word: the first sent starts on arrival
+    expect(worker.unqueue(c)).toBe(true);
+    expect(worker.unqueue(c)).toBe(false);
+    expect(worker.finishTask()).toBe(a);
+    expect(worker.state).toBe('idle');
+    expect(worker.tasksRun).toBe(3);
+    expect(moves.filter((m) => m === 'busy→idle')).toHaveLength(1);
+  });
+
+  test('enqueue is legal only while busy', () => {
+    const { worker } = inState('idle');
+    expect(() => worker.enqueue(job)).toThrow(/cannot enqueue while idle/);
+  });
+
+  test('takeQueued hands back what waited inside a dead worker, in the order sent', () => {
+    const { worker } = inState('busy');
+    const later = [5, 6].map((id) => ({ id, options: {} }) as unknown as Job);
+    for (const j of later) worker.enqueue(j);
+    worker.kill('killed');
+    expect(worker.takeQueued()).toEqual(later);
+    expect(worker.queued).toEqual([]);
   });
 
   test('every state but exited can reach exited, and exited is final', () => {

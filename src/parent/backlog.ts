@@ -4,7 +4,8 @@
  * concurrency is kept equal to the number of workers that can take a task, so
  * it starts a job exactly when a worker is idle, and always the best waiting
  * one at that moment: lowest `priority` number first, submission order within
- * a priority.
+ * a priority. Tasks queued ahead inside busy workers are taken from the top
+ * of the same heap (`peek`, `remove`), so they follow the same order.
  */
 import PQueue from 'p-queue';
 import type { QueueAddOptions } from 'p-queue';
@@ -16,11 +17,16 @@ interface Entry {
   rank: number; // p-queue priority: higher runs first
   seq: number;
   removed: boolean;
+  queued: Queued | undefined;
 }
 
-/** What the backlog holds: anything with a priority and room for its heap entry. */
+/**
+ * What the backlog holds: anything with a priority, a submission order
+ * (`seq`: a task put back keeps its place) and room for its heap entry.
+ */
 export interface Queued {
   readonly priority: number;
+  readonly seq: number;
   entry?: Entry | undefined;
 }
 
@@ -37,8 +43,10 @@ export class TaskHeap {
   }
 
   enqueue(run: Run, options?: Partial<AddOptions>): void {
-    const entry: Entry = { run, rank: options?.priority ?? 0, seq: this.#seq++, removed: false };
-    if (options?.queued) options.queued.entry = entry;
+    const queued = options?.queued;
+    const seq = queued ? queued.seq : this.#seq++;
+    const entry: Entry = { run, rank: options?.priority ?? 0, seq, removed: false, queued };
+    if (queued) queued.entry = entry;
     const heap = this.#heap;
     heap.push(entry);
     let i = heap.length - 1;
@@ -61,6 +69,13 @@ export class TaskHeap {
         return top.run;
       }
     }
+  }
+
+  /** The best live entry's item, without taking it. */
+  peek(): Queued | undefined {
+    const heap = this.#heap;
+    while (heap.length > 0 && heap[0]!.removed) this.#pop();
+    return heap[0]?.queued;
   }
 
   /** Flag an entry as removed; it is dropped when it reaches the top. */
@@ -109,12 +124,16 @@ export class Backlog<J extends Queued> {
   readonly #queue: PQueue;
   #heap!: TaskHeap;
   readonly #start: (job: J) => Promise<void>;
+  readonly #shrunk: () => void;
   readonly #jobs = new Set<J>();
-  #waiters: { below: number; resolve: () => void }[] = [];
 
-  /** `start(job)` is called when a worker is free; its promise settles when the worker is free again. */
-  constructor(start: (job: J) => Promise<void>) {
+  /**
+   * `start(job)` is called when a slot is free; its promise settles when the
+   * slot is free again. `shrunk()` after a job leaves the backlog.
+   */
+  constructor(start: (job: J) => Promise<void>, shrunk: () => void = () => {}) {
     this.#start = start;
+    this.#shrunk = shrunk;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const backlog = this;
     this.#queue = new PQueue({
@@ -133,7 +152,7 @@ export class Backlog<J extends Queued> {
     return this.#heap.size;
   }
 
-  /** Set how many workers can take a task now. */
+  /** Set how many slots there are: p-queue starts a job while fewer are taken. */
   setSlots(slots: number): void {
     if (slots <= 0) {
       this.#queue.pause();
@@ -152,7 +171,7 @@ export class Backlog<J extends Queued> {
   #take(job: J): Promise<void> {
     this.#jobs.delete(job);
     job.entry = undefined;
-    this.#wake();
+    this.#shrunk();
     return this.#start(job);
   }
 
@@ -162,8 +181,13 @@ export class Backlog<J extends Queued> {
     if (entry === undefined || !this.#heap.discard(entry)) return false;
     job.entry = undefined;
     this.#jobs.delete(job);
-    this.#wake();
+    this.#shrunk();
     return true;
+  }
+
+  /** The best waiting job, without taking it. */
+  peek(): J | undefined {
+    return this.#heap.peek() as J | undefined;
   }
 
   /** Take every waiting job out, in no particular order. */
@@ -171,21 +195,5 @@ export class Backlog<J extends Queued> {
     const jobs = [...this.#jobs];
     for (const job of jobs) this.remove(job);
     return jobs;
-  }
-
-  /** Resolves when fewer than `n` jobs wait. */
-  below(n: number): Promise<void> {
-    if (this.size < n) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
-  }
-
-  #wake(): void {
-    if (this.#waiters.length === 0) return;
-    const size = this.size;
-    this.#waiters = this.#waiters.filter((waiter) => {
-      if (size >= waiter.below) return true;
-      waiter.resolve();
-      return false;
-    });
   }
 }

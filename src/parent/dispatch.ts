@@ -1,10 +1,17 @@
 /**
- * Dispatch: pairs the backlog with idle workers. It owns the backlog and its
- * p-queue slots (one per worker that can take work), hands a job to a worker
- * (the message, and whether the worker must confirm before the task counts as
- * started), takes that confirmation, and puts a job back when its worker died
- * before starting it. Settling a job is the engine's; the workers' fate is the
- * fleet's.
+ * Dispatch: pairs the backlog with workers. It owns the backlog and its
+ * p-queue slots (one per worker that can take work: a busy worker's slot
+ * passes from task to task while it stays busy), hands a job to an idle
+ * worker, queues short tasks ahead inside busy workers (pipelining), takes
+ * the workers' word that a task started, and puts a job back when it never
+ * started. Settling a job is the engine's; the workers' fate is the fleet's.
+ *
+ * Pipelining keeps every guarantee of a waiting task: a task queued inside a
+ * worker still counts as waiting, is taken from the top of the same heap (so
+ * in priority order), is ordered by priority inside the worker too, starts
+ * its clock and counts as launched only when the worker reports its start,
+ * can be dropped (cancel, queueTimeout, a worker retiring), and goes back to
+ * the backlog, never failed, when its worker dies.
  */
 import { SerializationError } from '../shared/errors.js';
 import type { ParentMessage } from '../shared/protocol.js';
@@ -15,7 +22,7 @@ import type { Fleet } from './fleet.js';
 import { startFuture } from './future.js';
 import { label, type Job } from './job.js';
 import type { Settings } from './options.js';
-import { handOff } from './policy.js';
+import { handOff, pipelinable, pipelineDepth, queueRoom, tasksToSteal } from './policy.js';
 import type { Stats } from './stats.js';
 import { traceRun } from './tracing.js';
 import type { Worker } from './worker.js';
@@ -23,7 +30,12 @@ import type { Worker } from './worker.js';
 export interface DispatchHooks {
   /** The job's arguments cannot be serialized: it never ran; settle it with `error`. */
   unsendable(job: Job, error: SerializationError): void;
+  /** A job that waited inside a worker was dropped there after its future settled: it leaves. */
+  dropped(job: Job): void;
 }
+
+/** Weight of the newest run time in the average that sizes pipelining. */
+const RUN_TIME_WEIGHT = 0.2;
 
 export class Dispatcher {
   readonly #backlog: Backlog<Job>;
@@ -32,6 +44,10 @@ export class Dispatcher {
   readonly #stats: Stats;
   readonly #settings: Settings;
   readonly #hooks: DispatchHooks;
+  #waiters: { below: number; resolve: () => void }[] = [];
+  /** Average run time of recent tasks, in ms; undefined until one has run. */
+  #avgRunMs: number | undefined;
+  #topUpScheduled = false;
 
   constructor(
     settings: Settings,
@@ -45,30 +61,41 @@ export class Dispatcher {
     this.#deadlines = deadlines;
     this.#stats = stats;
     this.#hooks = hooks;
-    this.#backlog = new Backlog<Job>((job) => this.#take(job));
+    this.#backlog = new Backlog<Job>(
+      (job) => this.#take(job),
+      () => this.#wake(),
+    );
   }
 
-  /** Tasks waiting for a worker. */
+  /** Tasks waiting: in the backlog, and queued inside busy workers. */
   get waiting(): number {
+    return this.#backlog.size + this.#fleet.queuedTasks;
+  }
+
+  /** Tasks waiting in the backlog, for no worker yet. */
+  get unassigned(): number {
     return this.#backlog.size;
   }
 
   add(job: Job): void {
     this.#backlog.add(job);
+    this.#scheduleTopUp();
   }
 
-  /** Take a waiting job out; false if it is not waiting. */
+  /** Take a job out of the backlog; false if it is not there. */
   remove(job: Job): boolean {
     return this.#backlog.remove(job);
   }
 
-  /** Take every waiting job out. */
+  /** Take every job out of the backlog. */
   drain(): Job[] {
     return this.#backlog.drain();
   }
 
+  /** Resolves when fewer than `n` tasks wait. */
   below(n: number): Promise<void> {
-    return this.#backlog.below(n);
+    if (this.waiting < n) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
   }
 
   /** p-queue may start as many jobs as there are workers taking work. */
@@ -84,6 +111,12 @@ export class Dispatcher {
     release?.();
   }
 
+  /** A job that ran ended: its run time sizes pipelining. */
+  noteRunTime(ms: number): void {
+    const avg = this.#avgRunMs;
+    this.#avgRunMs = avg === undefined ? ms : avg + (ms - avg) * RUN_TIME_WEIGHT;
+  }
+
   /** Called by the backlog when a slot is free: hand the job to an idle worker. */
   #take(job: Job): Promise<void> {
     const worker = this.#fleet.peekIdle();
@@ -96,20 +129,12 @@ export class Dispatcher {
     const released = new Promise<void>((resolve) => (job.release = resolve));
     const now = performance.now();
     const mode = handOff({
-      needsImport: job.spec.kind === 'module' && !worker.loaded.has(job.spec.module),
+      needsImport: needsImport(job, worker),
       idleForMs: now - worker.idleSince,
     });
     job.worker = worker;
     worker.assign(job);
-    try {
-      const message: ParentMessage = { t: 'run', id: job.id, spec: job.spec, args: job.args };
-      if (mode !== 'run') message.ack = true;
-      if (job.batch) message.batch = true;
-      worker.send(message);
-    } catch (error) {
-      this.#unsent(job, worker, error);
-      return released;
-    }
+    if (!this.#send(job, worker, mode !== 'run')) return released;
     job.startedAt = now;
     this.#stats.launched += job.size;
     this.#stats.noteBusy(this.#fleet.counts.busy);
@@ -125,14 +150,30 @@ export class Dispatcher {
     } else {
       this.#begin(job, worker);
     }
+    this.#scheduleTopUp();
     return released;
+  }
+
+  /** Send `job` to `worker` (which holds it already); false if it could not be sent. */
+  #send(job: Job, worker: Worker, ack: boolean): boolean {
+    try {
+      const message: ParentMessage = { t: 'run', id: job.id, spec: job.spec, args: job.args };
+      if (job.priority !== 0) message.priority = job.priority;
+      if (ack) message.ack = true;
+      if (job.batch) message.batch = true;
+      worker.send(message);
+      return true;
+    } catch (error) {
+      this.#unsent(job, worker, error);
+      return false;
+    }
   }
 
   /** The message was not sent: the worker is gone, or the arguments cannot cross. */
   #unsent(job: Job, worker: Worker, error: unknown): void {
-    worker.finishTask({ counted: false });
+    if (!worker.unqueue(job)) worker.finishTask({ counted: false });
     if (!worker.connected) {
-      worker.lost();
+      if (worker.state === 'idle') worker.lost();
       this.release(job);
       this.#backlog.add(job); // never handed over: it waits for another worker
       return;
@@ -144,27 +185,167 @@ export class Dispatcher {
     );
   }
 
-  /** The worker says it has the task (its module loaded): it runs from now. */
-  onStarted(worker: Worker, id: number): void {
-    const job = worker.job;
-    if (!job || job.id !== id || job.acked || job.future.done()) return;
-    const spec = job.spec;
-    if (spec.kind === 'module' && !worker.loaded.has(spec.module)) {
-      worker.loaded.add(spec.module);
-      this.#begin(job, worker);
-    } else {
-      job.acked = true;
-      traceRun(job, worker.pid);
-      startFuture(job.future, worker.pid); // its clock started at the hand-off
+  #scheduleTopUp(): void {
+    if (this.#topUpScheduled) return;
+    this.#topUpScheduled = true;
+    queueMicrotask(() => {
+      this.#topUpScheduled = false;
+      this.#topUp();
+    });
+  }
+
+  /**
+   * Queue the best waiting tasks inside busy workers while recent tasks are
+   * short, up to each worker's room. Never while a worker is idle (the task
+   * goes to it), and never past the best waiting task: if it may not wait
+   * inside any busy worker, nothing behind it may either.
+   */
+  #topUp(): void {
+    if (this.#backlog.size === 0 || this.#fleet.counts.idle > 0) return;
+    const depth = pipelineDepth(this.#avgRunMs);
+    const { maxTasksPerChild } = this.#settings;
+    for (const worker of this.#fleet.busyWorkers()) {
+      const facts = {
+        queued: worker.queued.length,
+        tasksRun: worker.tasksRun,
+        maxTasksPerChild,
+        marked: worker.retireAfterTask !== undefined,
+        stale: !this.#fleet.current(worker),
+      };
+      // What it may take at all, and what it should take to stay busy.
+      let open = queueRoom({ ...facts, depth: Infinity });
+      let room = queueRoom({ ...facts, depth });
+      while (open > 0) {
+        const job = this.#backlog.peek();
+        if (job === undefined) return;
+        const task = {
+          needsImport: needsImport(job, worker),
+          timeout: job.options.timeout,
+          priority: job.priority,
+          lowerQueued: worker.queued.filter((j) => j.priority !== 0).length,
+        };
+        // A task better than all that wait inside goes first there: it may
+        // always be queued, so it never waits behind them.
+        const overtakes =
+          worker.queued.length > 0 && worker.queued.every((j) => j.priority > job.priority);
+        if (room > 0 && pipelinable(task)) room--;
+        else if (!overtakes || !pipelinable({ ...task, lowerQueued: 0 })) break;
+        open--;
+        this.#backlog.remove(job);
+        job.worker = worker;
+        job.pipelined = true;
+        worker.enqueue(job);
+        this.#send(job, worker, true);
+      }
     }
   }
 
-  /** The task runs: its future learns the pid and its deadline starts. */
+  /**
+   * `worker` finished `done`; `head` (from its queue) runs now: the p-queue
+   * slot passes to it, and, when the worker named it as started, it begins.
+   */
+  handOver(done: Job, head: Job, announced: boolean): void {
+    head.release = done.release;
+    done.release = undefined;
+    head.acked = false;
+    if (announced) this.#begin(head, head.worker!);
+    this.#wake();
+    this.#scheduleTopUp();
+  }
+
+  /** The worker says it has the task (its module loaded, or a queued task started): it runs from now. */
+  onStarted(worker: Worker, id: number): void {
+    const job = worker.job;
+    if (!job || job.id !== id || job.acked) return;
+    const spec = job.spec;
+    if (job.pipelined) {
+      this.#begin(job, worker);
+    } else if (spec.kind === 'module' && !worker.loaded.has(spec.module)) {
+      worker.loaded.add(spec.module);
+      this.#begin(job, worker);
+    } else {
+      // Its clock started at the hand-off; only the future learns it runs.
+      job.acked = true;
+      if (!job.future.done()) {
+        traceRun(job, worker.pid);
+        startFuture(job.future, worker.pid);
+      }
+    }
+  }
+
+  /**
+   * The task runs: its clock starts and its future learns the pid. A task
+   * that waited inside the worker counts as launched only now. A task whose
+   * future already settled (cancelled while it waited) still gets its clock:
+   * its timeout bounds how long the worker may spend on it.
+   */
   #begin(job: Job, worker: Worker): void {
     job.acked = true;
+    if (job.pipelined) {
+      const now = performance.now();
+      job.startedAt = now;
+      this.#stats.launched += job.size;
+      this.#stats.pipelined += job.size;
+      this.#stats.queueWait.add(now - job.submittedAt);
+    }
     this.#deadlines.start(job);
+    if (job.future.done()) return;
     traceRun(job, worker.pid);
     startFuture(job.future, worker.pid);
+  }
+
+  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
+  drop(worker: Worker, jobs: readonly Job[]): void {
+    if (jobs.length === 0) return;
+    try {
+      worker.send({ t: 'drop', ids: jobs.map((job) => job.id) });
+    } catch {
+      // the worker is going away; its exit puts its tasks back
+    }
+  }
+
+  /**
+   * A worker became idle with nothing left in the backlog: take back tasks
+   * waiting inside busy workers (policy.tasksToSteal), the ones each would
+   * start last, so the idle worker gets them.
+   */
+  onIdle(): void {
+    if (this.#backlog.size > 0 || this.#fleet.queuedTasks === 0) return;
+    const now = performance.now();
+    for (const worker of this.#fleet.busyWorkers()) {
+      const queued = worker.queued;
+      const n = tasksToSteal({ queued: queued.length, runningForMs: runningFor(worker, now) });
+      if (n === 0) continue;
+      const lastToStart = [...queued].sort((a, b) => b.priority - a.priority || b.seq - a.seq);
+      this.drop(worker, lastToStart.slice(0, n));
+    }
+  }
+
+  /** A busy worker will retire after its task: what waits inside it goes back. */
+  reclaim(worker: Worker): void {
+    this.drop(worker, worker.queued);
+  }
+
+  /** The worker handed these back: each leaves (its future settled) or waits again. */
+  onDropped(worker: Worker, ids: readonly number[]): void {
+    for (const id of ids) {
+      const job = worker.queued.find((j) => j.id === id);
+      if (job && worker.unqueue(job)) this.#putBack(job);
+    }
+    this.#wake();
+  }
+
+  /** Its worker died or was killed: the tasks waiting inside it go back, in their order. */
+  putBackQueued(worker: Worker): void {
+    for (const job of worker.takeQueued()) this.#putBack(job);
+    this.#wake();
+  }
+
+  #putBack(job: Job): void {
+    job.worker = undefined;
+    job.pipelined = false;
+    if (job.future.done()) this.#hooks.dropped(job);
+    else this.#backlog.add(job);
   }
 
   /**
@@ -180,10 +361,32 @@ export class Dispatcher {
       this.#deadlines.queue(job, queueTimeout - (performance.now() - job.submittedAt));
     }
     job.requeued = true;
-    this.#stats.launched -= job.size;
+    if (!job.pipelined) this.#stats.launched -= job.size;
+    job.pipelined = false;
     debug('task %s goes back to the backlog: its worker died before starting it', label(job));
     this.release(job);
     this.#backlog.add(job);
     return true;
   }
+
+  /** Wake `below()` waiters once fewer tasks wait. */
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting = this.waiting;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (waiting >= waiter.below) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+}
+
+/** How long the worker's running task has run, in ms (0 until it is known to have started). */
+function runningFor(worker: Worker, now: number): number {
+  const job = worker.job;
+  return job?.acked ? now - job.startedAt : 0;
+}
+
+function needsImport(job: Job, worker: Worker): boolean {
+  return job.spec.kind === 'module' && !worker.loaded.has(job.spec.module);
 }

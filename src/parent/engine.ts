@@ -64,6 +64,7 @@ export class Engine {
       exit: (worker, code, signal, reason) => this.#onExit(worker, code, signal, reason),
       failing: (failure) => this.#failing(failure),
       started: (info) => this.#emit('workerStart', info),
+      draining: (worker) => this.#dispatch.reclaim(worker),
     });
     this.#deadlines = new Deadlines({
       expired: (job, why) => this.#timedOut(job, why),
@@ -72,9 +73,10 @@ export class Engine {
     });
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
+      dropped: (job) => this.#leave(job),
     });
     this.#life = new Lifecycle(this.#fleet, settings.maxWorkers, {
-      windDown: () => this.#fleet.windDown(this.#dispatch.waiting),
+      windDown: () => this.#fleet.windDown(this.#dispatch.unassigned),
       quiet: () => {
         this.#fleet.stopTimers();
         this.#memory.stop();
@@ -135,8 +137,7 @@ export class Engine {
    * or, when `kill`, killed on the worker it was just handed to.
    */
   #cancel(job: Job, kill: boolean): boolean {
-    if (this.#dispatch.remove(job)) {
-      this.#finish(job, 'cancelled', cancelled(job, 'was cancelled before it started'));
+    if (this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled before it started'))) {
       return true;
     }
     if (kill && job.worker) {
@@ -153,9 +154,9 @@ export class Engine {
    */
   #aborted(job: Job, signal: AbortSignal): void {
     const error = cancelledBySignal(job, signal);
-    if (!job.worker) {
-      if (this.#dispatch.remove(job)) this.#finish(job, 'cancelled', error);
-    } else if (job.options.abort === 'kill') {
+    if (this.#unwait(job, 'cancelled', error)) return;
+    if (!job.worker) return;
+    if (job.options.abort === 'kill') {
       this.#kill(job, error, 'killed');
     } else {
       this.#settle(job, 'cancelled', error);
@@ -195,14 +196,30 @@ export class Engine {
 
   /** Not handed to a worker within its queueTimeout: it leaves the backlog, no worker harmed. */
   #queueTimedOut(job: Job): void {
-    if (!this.#dispatch.remove(job)) return;
-    this.stats.timedOut++;
     const ms = job.options.queueTimeout;
     const error = new TimeoutError(
       `task ${label(job)} timed out after waiting ${ms} ms for a worker (queueTimeout); it never ran`,
       { phase: 'queue' },
     );
-    this.#finish(job, 'failed', error);
+    if (this.#unwait(job, 'failed', error)) this.stats.timedOut++;
+  }
+
+  /**
+   * End a task that is still waiting: in the backlog, or queued inside a busy
+   * worker (asked to drop it; if it has just started, it runs to its end and
+   * its result is dropped). False if it is not waiting.
+   */
+  #unwait(job: Job, ending: Ending, error: Error): boolean {
+    if (job.future.done()) return false;
+    if (this.#dispatch.remove(job)) {
+      this.#finish(job, ending, error);
+      return true;
+    }
+    const worker = job.worker;
+    if (!worker || worker.job === job || !worker.queued.includes(job)) return false;
+    this.#settle(job, ending, error);
+    this.#dispatch.drop(worker, [job]);
+    return true;
   }
 
   #memoryKill(worker: Worker, rss: number): void {
@@ -220,15 +237,31 @@ export class Engine {
     const worker = job.worker;
     if (!worker || worker.job !== job) return;
     worker.kill(reason);
+    this.#dispatch.putBackQueued(worker);
     this.#finish(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
   }
 
   #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
-    worker.finishTask();
+    this.#dispatch.noteRunTime(message.ms);
+    worker.finishTask(message.next === undefined ? {} : { next: message.next });
     // The worker's fate is decided before the future settles.
-    this.#fleet.afterTask(worker, message.rss ?? 0, this.#dispatch.waiting);
+    const rss = message.rss ?? 0;
+    const head = worker.job;
+    if (head === undefined) {
+      this.#fleet.afterTask(worker, rss, this.#dispatch.unassigned);
+    } else {
+      // It runs the next task already: if it should go, it goes after that
+      // one, and what still waits inside it goes back.
+      this.#dispatch.handOver(job, head, message.next !== undefined);
+      const waiting = this.#dispatch.unassigned + worker.queued.length;
+      const why = this.#fleet.retireReason(worker, rss, waiting);
+      if (why !== undefined && worker.retireAfterTask === undefined) {
+        worker.retireAfter(why);
+        this.#dispatch.reclaim(worker);
+      }
+    }
     if (message.t === 'err') {
       this.#finish(job, 'failed', fromWire(message.error));
     } else if (job.batch) {
@@ -286,6 +319,9 @@ export class Engine {
       case 'started':
         this.#dispatch.onStarted(worker, message.id);
         return;
+      case 'dropped':
+        this.#dispatch.onDropped(worker, message.ids);
+        return;
       case 'progress': {
         const job = worker.job;
         if (job?.id === message.id) progressFuture(job.future, message.value);
@@ -293,7 +329,7 @@ export class Engine {
       }
       case 'ready':
         if (worker.state !== 'starting') return;
-        this.#fleet.onReady(worker, this.#dispatch.waiting);
+        this.#fleet.onReady(worker, this.#dispatch.unassigned);
         this.#life.workerReady();
         return;
     }
@@ -305,6 +341,7 @@ export class Engine {
     else if (from === 'busy') this.#memory.unwatch(worker);
     const { idle, busy } = this.#fleet.counts;
     this.#dispatch.setSlots(idle + busy);
+    if (to === 'idle') this.#dispatch.onIdle();
     // Forking is synchronous and slow: let the settled future's awaiters run first.
     if (to === 'dying') setImmediate(() => this.#replenish());
   }
@@ -316,10 +353,12 @@ export class Engine {
     reason: ExitReason,
   ): void {
     const job = worker.job;
-    // A task it had not confirmed never ran: it waits for another worker.
+    // A task it had not confirmed never ran: it waits for another worker; so
+    // do the tasks that waited inside it.
     if (job && (job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
       this.#finish(job, 'failed', processError(job, worker, exitCode, signal));
     }
+    this.#dispatch.putBackQueued(worker);
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
     setImmediate(() => this.#replenish());
     this.#life.check();
@@ -332,7 +371,7 @@ export class Engine {
   }
 
   #replenish(): void {
-    this.#fleet.replenish(this.#fleet.counts.busy + this.#dispatch.waiting);
+    this.#fleet.replenish(this.#fleet.counts.busy + this.#dispatch.unassigned);
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -358,6 +397,11 @@ export class Engine {
       for (const job of this.#dispatch.drain()) {
         this.#finish(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
       }
+      for (const worker of this.#fleet.busyWorkers()) {
+        for (const job of [...worker.queued]) {
+          this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
+        }
+      }
     }
     if (cancelFutures && !wait) {
       for (const { job } of this.#fleet.busyWorkers()) {
@@ -369,14 +413,14 @@ export class Engine {
           );
       }
     }
-    this.#fleet.close(this.#dispatch.waiting);
+    this.#fleet.close(this.#dispatch.unassigned);
     const gone = this.#life.whenClosed();
     this.#life.check();
     return !wait && !cancelFutures ? Promise.resolve() : gone;
   }
 
   snapshot(): DeadpoolStatistics {
-    return this.stats.snapshot(this.#fleet.counts, this.#dispatch.waiting);
+    return this.stats.snapshot(this.#fleet.counts, this.#dispatch.waiting, this.#fleet.queuedTasks);
   }
 
   /** The metrics in the Prometheus text format (metrics.ts). */

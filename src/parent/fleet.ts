@@ -39,6 +39,8 @@ export interface FleetHooks {
   /** Starts failed MAX_START_FAILURES times in a row (and again at each further failure). */
   failing(failure: WorkerStartError): void;
   started(info: { pid: number }): void;
+  /** A busy worker will retire after its task: what waits inside it should go back. */
+  draining(worker: Worker): void;
 }
 
 export type StateCounts = Record<WorkerState, number>;
@@ -64,6 +66,8 @@ export class Fleet {
   #startFailures = 0;
   #lastStartError: Error | undefined;
   #closing = false;
+  /** Tasks waiting inside workers (sent, not started), over all workers. */
+  #queued = 0;
   /** Tasks running or waiting, as last told by `replenish`. */
   #demand = 0;
   #spawnTimer: NodeJS.Timeout | undefined;
@@ -86,6 +90,11 @@ export class Fleet {
     return this.#counts;
   }
 
+  /** Tasks waiting inside workers (sent to them, not started). */
+  get queuedTasks(): number {
+    return this.#queued;
+  }
+
   /** Every worker not yet seen to exit. */
   get size(): number {
     return this.#workers.size;
@@ -104,6 +113,11 @@ export class Fleet {
     let n = 0;
     for (const w of this.#workers) if (w.staying) n++;
     return n;
+  }
+
+  /** Started since the last `recycle()`. */
+  current(worker: Worker): boolean {
+    return worker.generation === this.#generation;
   }
 
   /** Workers running a task now. */
@@ -148,6 +162,7 @@ export class Fleet {
         this.#generation,
         {
           message: (w, m) => this.#hooks.message(w, m),
+          queued: (_w, delta) => (this.#queued += delta),
           transition: (w, from, to) => this.#onTransition(w, from, to),
           exit: (w, code, signal) => this.#onExit(w, code, signal),
         },
@@ -184,8 +199,16 @@ export class Fleet {
    * future settles, so statistics read after it know the worker's fate.
    */
   afterTask(worker: Worker, rss: number, waiting: number): void {
+    const why = this.retireReason(worker, rss, waiting);
+    if (why === undefined) return;
+    this.retire(worker, why);
+    setImmediate(() => this.replenish());
+  }
+
+  /** Why a worker whose task just ended should go, if it should (policy.retireAfterTask). */
+  retireReason(worker: Worker, rss: number, waiting: number): ExitReason | undefined {
     const s = this.#settings;
-    const why = retireAfterTask({
+    return retireAfterTask({
       marked: worker.retireAfterTask,
       tasksRun: worker.tasksRun,
       maxTasksPerChild: s.maxTasksPerChild,
@@ -197,9 +220,6 @@ export class Fleet {
       staying: this.staying(),
       maxWorkers: this.#bounds.maxWorkers,
     });
-    if (why === undefined) return;
-    this.retire(worker, why);
-    setImmediate(() => this.replenish());
   }
 
   /** Ask a worker to run its finalizer and exit. */
@@ -239,6 +259,7 @@ export class Fleet {
       if (excess <= 0) break;
       if (worker.state === 'busy' && !worker.retireAfterTask) {
         worker.retireAfter('idle');
+        this.#hooks.draining(worker);
         excess--;
       }
     }
@@ -252,7 +273,10 @@ export class Fleet {
     this.#generation++;
     for (const worker of old) {
       if (worker.state === 'idle') this.retire(worker, 'recycle');
-      else if (worker.state === 'busy') worker.retireAfter('recycle');
+      else if (worker.state === 'busy') {
+        worker.retireAfter('recycle');
+        this.#hooks.draining(worker);
+      }
     }
     const { minWorkers, maxWorkers } = this.#bounds;
     const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));

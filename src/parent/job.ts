@@ -34,6 +34,10 @@ export interface Job extends Queued {
   acked: boolean;
   /** Put back once already because its worker died before starting it. */
   requeued: boolean;
+  /** Sent to a busy worker to wait there; counts as launched only when it starts. */
+  pipelined: boolean;
+  /** Its place among tasks of the same priority: its id, kept when it is put back. */
+  readonly seq: number;
   /** Its tracing context, when someone subscribed at submit; owned by tracing.ts. */
   trace: TaskTraceContext | undefined;
 }
@@ -64,6 +68,8 @@ export function createJob(
     entry: undefined,
     acked: false,
     requeued: false,
+    pipelined: false,
+    seq: id,
     trace: undefined,
   };
 }

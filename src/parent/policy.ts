@@ -146,3 +146,75 @@ export function handOff(f: { needsImport: boolean; idleForMs: number }): 'run' |
   if (f.needsImport) return 'load';
   return f.idleForMs > IDLE_ACK_MS ? 'ack' : 'run';
 }
+
+/** Recent tasks shorter than this, on average, are short enough to queue inside busy workers. */
+export const SHORT_TASK_MS = 5;
+/** How much work, in ms of recent run time, to keep queued inside each busy worker. */
+export const PIPELINE_MS = 2;
+/** Most tasks queued inside one worker. */
+export const MAX_PIPELINE_DEPTH = 16;
+/** A task whose timeout is shorter than this is never queued inside a busy worker. */
+export const GENEROUS_TIMEOUT_MS = 1_000;
+
+/**
+ * How many tasks to keep queued inside each busy worker, from the average run
+ * time of recent tasks: none while they are long or unknown; otherwise enough
+ * to cover PIPELINE_MS of work, at least 1 and at most MAX_PIPELINE_DEPTH.
+ */
+export function pipelineDepth(avgRunMs: number | undefined): number {
+  if (avgRunMs === undefined || !(avgRunMs < SHORT_TASK_MS)) return 0;
+  const depth = Math.ceil(PIPELINE_MS / Math.max(avgRunMs, 0.001));
+  return Math.min(MAX_PIPELINE_DEPTH, Math.max(1, depth));
+}
+
+/**
+ * Whether a task may wait inside a busy worker: its module must be loaded
+ * there (the first import is kept off the clock by a confirmation); its
+ * timeout, if any, generous (its clock starts when the worker reports the
+ * start, a message later than the start itself); and, unless its priority is
+ * 0, no other task of a priority other than 0 may wait there already.
+ */
+/**
+ * How many of the tasks waiting inside a busy worker to take back when
+ * another worker goes idle with nothing left in the backlog: all of them if
+ * the running task has turned out long (they would wait for it while a worker
+ * sits idle); else the later half, so the two share what is left.
+ */
+export function tasksToSteal(f: { queued: number; runningForMs: number }): number {
+  if (f.runningForMs > SHORT_TASK_MS) return f.queued;
+  return Math.floor(f.queued / 2);
+}
+
+export function pipelinable(f: {
+  needsImport: boolean;
+  timeout: number | undefined;
+  priority: number;
+  /** Tasks of a priority other than 0 already waiting inside that worker. */
+  lowerQueued: number;
+}): boolean {
+  if (f.needsImport) return false;
+  if (f.timeout !== undefined && f.timeout < GENEROUS_TIMEOUT_MS) return false;
+  // No task can come before priority 0; a task of any other priority may be
+  // overtaken by a later one, which must then wait behind at most one of them.
+  return f.priority === 0 || f.lowerQueued === 0;
+}
+
+/**
+ * Room for more tasks inside a busy worker: up to `depth` waiting, none once
+ * it is marked to retire, was started before the last recycle, or would
+ * reach maxTasksPerChild with what it already has (the running task and
+ * those waiting). Tasks waiting behind one that turns out long are taken back
+ * when another worker goes idle (tasksToSteal).
+ */
+export function queueRoom(f: {
+  depth: number;
+  queued: number;
+  tasksRun: number;
+  maxTasksPerChild: number;
+  marked: boolean;
+  stale: boolean;
+}): number {
+  if (f.marked || f.stale) return 0;
+  const byTasks = f.maxTasksPerChild - f.tasksRun - 1 - f.queued;
+  return Math.max(0, Math.min(f.depth - f.queued, byTasks));
+}

@@ -40,10 +40,14 @@ export interface DeadpoolStatistics {
   tasksCompleted: number;
   /** Tasks that settled with CancelledError. */
   tasksCancelled: number;
+  /** Tasks that waited inside a busy worker (pipelining) before they started. */
+  tasksPipelined: number;
   /** Tasks killed for passing their timeout. */
   tasksTimedOut: number;
-  /** Tasks waiting for a worker now. */
+  /** Tasks waiting now: in the backlog, or queued inside a busy worker. */
   backlogSize: number;
+  /** The part of `backlogSize` queued inside busy workers (pipelining). */
+  tasksWaitingInWorkers: number;
   /** Workers that exited, by reason. */
   workerExits: Record<ExitReason, number>;
   /** Milliseconds from submit to start on a worker, over the last 1,024 tasks. */
@@ -80,6 +84,7 @@ export class Stats {
   completed = 0;
   cancelled = 0;
   timedOut = 0;
+  pipelined = 0;
   created = 0;
   maxBusy = 0;
   readonly exits: Record<ExitReason, number> = {
@@ -105,6 +110,7 @@ export class Stats {
   snapshot(
     workers: { starting: number; idle: number; busy: number; retiring: number },
     backlog: number,
+    inWorkers = 0,
   ): DeadpoolStatistics {
     const { starting, idle, busy, retiring } = workers;
     return {
@@ -121,7 +127,9 @@ export class Stats {
       tasksCompleted: this.completed,
       tasksCancelled: this.cancelled,
       tasksTimedOut: this.timedOut,
+      tasksPipelined: this.pipelined,
       backlogSize: backlog,
+      tasksWaitingInWorkers: inWorkers,
       workerExits: { ...this.exits },
       queueWaitMs: this.queueWait.percentiles(),
       runTimeMs: this.runTime.percentiles(),

@@ -42,6 +42,8 @@ export const TRANSITIONS: Readonly<Record<WorkerState, readonly WorkerState[]>> 
 
 export interface WorkerHooks {
   message(worker: Worker, message: WorkerMessage): void;
+  /** Tasks waiting inside it (sent, not started) changed by `delta`. */
+  queued(worker: Worker, delta: number): void;
   /** After the state changed (`worker.state === to`). */
   transition(worker: Worker, from: WorkerState, to: WorkerState): void;
   exit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void;
@@ -72,6 +74,8 @@ export class Worker {
   readonly loaded = new Set<string>();
   #state: WorkerState = 'starting';
   #job: Job | undefined;
+  /** Tasks sent to it that it has not started, in the order they were sent. */
+  readonly #queued: Job[] = [];
   /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
   #lastTaskName: string | undefined;
   #tasksRun = 0;
@@ -129,6 +133,11 @@ export class Worker {
   /** The job it runs now (busy), else undefined. */
   get job(): Job | undefined {
     return this.#job;
+  }
+
+  /** Tasks sent to it that it has not started (they still count as waiting). */
+  get queued(): readonly Job[] {
+    return this.#queued;
   }
 
   get tasksRun(): number {
@@ -245,18 +254,51 @@ export class Worker {
     this.#move('busy');
   }
 
+  /** busy: one more task to start after the one it runs (it waits inside the worker). */
+  enqueue(job: Job): void {
+    this.#expect('enqueue', 'busy');
+    this.#queued.push(job);
+    this.#hooks.queued(this, 1);
+  }
+
   /**
-   * busy → idle: its task ended (a result, or a hand-off that failed to
-   * send); returns the job it ran. Call `retire()` next if it should go.
+   * busy: its task ended (a result, or a hand-off that failed to send);
+   * returns the job it ran. The task the worker named as `next` runs now; with
+   * no `next` but tasks still on their way, the first sent starts on arrival
+   * (it will confirm). Otherwise busy → idle; call `retire()` next if it should go.
    */
-  finishTask({ counted = true } = {}): Job {
+  finishTask({ counted = true, next }: { counted?: boolean; next?: number } = {}): Job {
     this.#expect('finishTask', 'busy');
     const job = this.#job!;
-    this.#job = undefined;
     if (counted) this.#tasksRun++;
+    const i = next === undefined ? 0 : this.#queued.findIndex((j) => j.id === next);
+    if (i !== -1 && this.#queued.length > 0) {
+      const head = this.#queued.splice(i, 1)[0]!;
+      this.#hooks.queued(this, -1);
+      this.#job = head;
+      this.#lastTaskName = head.options.name;
+      return job;
+    }
+    this.#job = undefined;
     this.#idleSince = performance.now();
     this.#move('idle');
     return job;
+  }
+
+  /** A task that waited inside it left (dropped, or taken back); false if it was not there. */
+  unqueue(job: Job): boolean {
+    const i = this.#queued.indexOf(job);
+    if (i === -1) return false;
+    this.#queued.splice(i, 1);
+    this.#hooks.queued(this, -1);
+    return true;
+  }
+
+  /** Take out every task that waited inside it (it died), in the order they were sent. */
+  takeQueued(): Job[] {
+    const jobs = this.#queued.splice(0);
+    if (jobs.length > 0) this.#hooks.queued(this, -jobs.length);
+    return jobs;
   }
 
   /** idle → dying: its channel closed, so it can take no more work; its exit follows. */

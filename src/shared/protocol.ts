@@ -20,11 +20,24 @@ export type TaskSpec =
 export type ParentMessage =
   | { t: 'init'; spec: TaskSpec | undefined; args: readonly unknown[] }
   /**
-   * `ack`: the worker sends 'started' once it has the task (its module loaded).
-   * `batch`: `args` is a list of argument lists, run one after the other; the
-   * result is one Outcome per item.
+   * A task. If another task runs, it waits in the worker, ordered by
+   * `priority` (default 0) then `id`; the result of the task before it names
+   * it as `next` when it starts. `ack`: a task that starts on arrival is
+   * announced with 'started' (once its module is loaded). `batch`: `args` is
+   * a list of argument lists, run one after the other; the result is one
+   * Outcome per item.
    */
-  | { t: 'run'; id: number; spec: TaskSpec; args: unknown[]; ack?: true; batch?: true }
+  | {
+      t: 'run';
+      id: number;
+      spec: TaskSpec;
+      args: unknown[];
+      priority?: number;
+      ack?: true;
+      batch?: true;
+    }
+  /** Take these tasks back if they still wait in the worker; answered by 'dropped'. */
+  | { t: 'drop'; ids: number[] }
   /** Abort the task's taskSignal(): with `reason` (a cooperative abort), else its soft timeout. */
   | { t: 'abort'; id: number; reason?: WireError }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
@@ -36,8 +49,14 @@ export type WorkerMessage =
   /** A value the running task passed to reportProgress(). */
   | { t: 'progress'; id: number; value: unknown }
   | { t: 'initFailed'; error: WireError }
-  | { t: 'ok'; id: number; value: unknown; rss?: number | undefined }
-  | { t: 'err'; id: number; error: WireError; rss?: number | undefined }
+  /**
+   * A result. `ms`: how long the task ran, timed in the worker. `next`: the
+   * task the worker started right after it, if any.
+   */
+  | { t: 'ok'; id: number; value: unknown; ms: number; rss?: number; next?: number }
+  | { t: 'err'; id: number; error: WireError; ms: number; rss?: number; next?: number }
+  /** The tasks of a 'drop' that still waited: they never ran. */
+  | { t: 'dropped'; ids: number[] }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined };
 

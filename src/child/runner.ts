@@ -1,0 +1,259 @@
+/**
+ * Child side: runs tasks one at a time. Tasks the pool sends while one runs
+ * wait here in a small queue, ordered by priority then submission order, so
+ * a later task of higher priority waits behind at most the task that runs.
+ * Each start is announced: the result of a task names the next one it starts
+ * (`next`), and a task that asked for it (`ack`) and starts on arrival gets a
+ * 'started' message. A task still waiting here can be dropped.
+ */
+import { TimeoutError } from '../shared/errors.js';
+import {
+  cloneable,
+  fromWire,
+  toWire,
+  type Outcome,
+  type ParentMessage,
+  type TaskSpec,
+  type WireError,
+  type WorkerMessage,
+} from '../shared/protocol.js';
+import { explainReferenceError, type TaskLoader } from './load-task.js';
+import type { ProgressSender } from './progress.js';
+
+type Run = ParentMessage & { t: 'run' };
+type Callable = (...args: unknown[]) => unknown;
+
+interface Current {
+  id: number;
+  batch: boolean;
+  /** `performance.now()` when it started. */
+  since: number;
+  /** Made on first use, so tasks that never ask for their signal pay nothing. */
+  controller: AbortController | undefined;
+}
+
+export class Runner {
+  readonly #loader: TaskLoader;
+  readonly #send: (message: WorkerMessage) => void;
+  readonly #progress: ProgressSender;
+  readonly #rss: () => number | undefined;
+  readonly #queue: Run[] = [];
+  #current: Current | undefined;
+
+  constructor(
+    loader: TaskLoader,
+    send: (message: WorkerMessage) => void,
+    progress: ProgressSender,
+    rss: () => number | undefined,
+  ) {
+    this.#loader = loader;
+    this.#send = send;
+    this.#progress = progress;
+    this.#rss = rss;
+  }
+
+  /** A task arrived: it starts now if nothing runs, else it waits in priority order. */
+  run(task: Run): void {
+    if (this.#current === undefined) {
+      this.#start(task, task.ack === true);
+      return;
+    }
+    let i = this.#queue.length;
+    while (i > 0 && before(task, this.#queue[i - 1]!)) i--;
+    this.#queue.splice(i, 0, task);
+  }
+
+  /** Take the tasks among `ids` that still wait; returns their ids. */
+  drop(ids: readonly number[]): number[] {
+    const dropped: number[] = [];
+    for (const id of ids) {
+      const i = this.#queue.findIndex((task) => task.id === id);
+      if (i === -1) continue;
+      this.#queue.splice(i, 1);
+      dropped.push(id);
+    }
+    return dropped;
+  }
+
+  /** Abort the running task's signal: with `reason`, else as its soft timeout. */
+  abort(id: number, reason: WireError | undefined): void {
+    const current = this.#current;
+    if (current?.id !== id) return;
+    current.controller ??= new AbortController();
+    current.controller.abort(
+      reason ? fromWire(reason) : new TimeoutError(`task ${id} passed its soft timeout`),
+    );
+  }
+
+  /** The running task's AbortSignal (for taskSignal()), if a task runs. */
+  signal(): AbortSignal | undefined {
+    const current = this.#current;
+    if (!current) return undefined;
+    current.controller ??= new AbortController();
+    return current.controller.signal;
+  }
+
+  /** reportProgress() from the running task; outside a task it does nothing. */
+  report(value: unknown): void {
+    if (this.#current) this.#progress.report(this.#current.id, value);
+  }
+
+  /**
+   * Start a task. Synchronous tasks are answered without a detour through the
+   * microtask queue; `announce` sends 'started' once the task's module is
+   * loaded, so the parent's deadline does not count the import.
+   */
+  #start(task: Run, announce: boolean): void {
+    const { id, spec, args } = task;
+    const batch = task.batch === true;
+    const current: Current = { id, batch, since: performance.now(), controller: undefined };
+    this.#current = current;
+    let loaded: ReturnType<TaskLoader['load']>;
+    try {
+      loaded = this.#loader.load(spec);
+    } catch (error) {
+      this.#finish(id, spec, false, error);
+      return;
+    }
+    const go = (fn: Callable): void => {
+      current.since = performance.now(); // the run time leaves out loading the module
+      if (announce) this.#send({ t: 'started', id });
+      if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
+      else this.#invoke(id, spec, fn, args);
+    };
+    if (loaded instanceof Promise) {
+      loaded.then(go, (error: unknown) => this.#finish(id, spec, false, error));
+    } else go(loaded);
+  }
+
+  #invoke(id: number, spec: TaskSpec, fn: Callable, args: unknown[]): void {
+    let result: unknown;
+    try {
+      result = fn(...args);
+      if (isThenable(result)) {
+        result.then(
+          (value) => this.#finish(id, spec, true, value),
+          (error: unknown) => this.#finish(id, spec, false, error),
+        );
+        return;
+      }
+    } catch (error) {
+      this.#finish(id, spec, false, error);
+      return;
+    }
+    this.#finish(id, spec, true, result);
+  }
+
+  /** Send the task's result, naming the task that starts next; then start it. */
+  #finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
+    const current = this.#current;
+    if (current?.id !== id) return;
+    this.#current = undefined;
+    this.#progress.flush(id);
+    const next = this.#queue.shift();
+    const tail: { ms: number; rss?: number; next?: number } = {
+      ms: performance.now() - current.since,
+    };
+    const rss = this.#rss();
+    if (rss !== undefined) tail.rss = rss;
+    if (next) tail.next = next.id;
+    if (ok) {
+      this.#reply({ t: 'ok', id, value, ...tail }, current.batch);
+    } else {
+      explainReferenceError(value, spec);
+      this.#reply({ t: 'err', id, error: toWire(value), ...tail }, false);
+    }
+    if (next) this.#start(next, false);
+  }
+
+  /**
+   * Send a result; one that cannot cross becomes a SerializationError for
+   * this task only (for a batch, for the items whose results cannot cross).
+   */
+  #reply(message: WorkerMessage & { t: 'ok' | 'err' }, batch: boolean): void {
+    try {
+      this.#send(message);
+    } catch (error) {
+      const { id, ms, rss, next } = message;
+      const tail = { ms, ...(rss !== undefined && { rss }), ...(next !== undefined && { next }) };
+      if (batch && message.t === 'ok') {
+        const outcomes = (message.value as Outcome[]).map((outcome): Outcome =>
+          !outcome[0] || cloneable(outcome[1])
+            ? outcome
+            : [false, unsendable('the result', 'it cannot be cloned')],
+        );
+        this.#reply({ t: 'ok', id, value: outcomes, ...tail }, false);
+        return;
+      }
+      const what = message.t === 'ok' ? 'the result' : 'the error';
+      this.#send({ t: 'err', id, error: unsendable(what, error), ...tail });
+    }
+  }
+}
+
+/** Lower priority number first; then submission order (the pool's task ids grow). */
+function before(a: Run, b: Run): boolean {
+  const pa = a.priority ?? 0;
+  const pb = b.priority ?? 0;
+  return pa !== pb ? pa < pb : a.id < b.id;
+}
+
+function unsendable(what: string, error: unknown): WireError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return {
+    kind: 'pool',
+    code: 'ERR_DEADPOOL_SERIALIZATION',
+    message: `${what} cannot be serialized: ${reason}`,
+  };
+}
+
+/**
+ * A batch (from `map`): run `fn` over each argument list in turn, each item
+ * keeping its own result or error. Synchronous items never touch the
+ * microtask queue.
+ */
+function eachOf(fn: Callable, spec: TaskSpec): Callable {
+  return (items) => {
+    const lists = items as unknown[][];
+    const outcomes: Outcome[] = [];
+    const failed = (error: unknown): void => {
+      explainReferenceError(error, spec);
+      outcomes.push([false, toWire(error)]);
+    };
+    let i = 0;
+    const step = (): Outcome[] | Promise<Outcome[]> => {
+      while (i < lists.length) {
+        let result: unknown;
+        try {
+          result = fn(...lists[i++]!);
+        } catch (error) {
+          failed(error);
+          continue;
+        }
+        if (isThenable(result)) {
+          return Promise.resolve(result).then(
+            (value) => {
+              outcomes.push([true, value]);
+              return step();
+            },
+            (error: unknown) => {
+              failed(error);
+              return step();
+            },
+          );
+        }
+        outcomes.push([true, result]);
+      }
+      return outcomes;
+    };
+    return step();
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

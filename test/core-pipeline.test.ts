@@ -1,0 +1,241 @@
+/**
+ * Pipelined dispatch (README "submit", "Decisions"): while recent tasks are
+ * short, a few tasks wait inside each busy worker. Each still counts as
+ * waiting; none is lost, run twice or started out of priority order; a later
+ * task of higher priority waits behind at most one of them; each can be
+ * cancelled; each goes back, never failed, when its worker dies; and its
+ * clocks count from when it starts.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BacklogFullError,
+  CancelledError,
+  ProcessError,
+  TimeoutError,
+  type Deadpool,
+  type Future,
+} from '../dist/index.js';
+import { logged, loggedGate, loggedSleep } from './fixtures/core/pipeline.mjs';
+import {
+  gate,
+  makePool,
+  mulberry32,
+  rejection,
+  started,
+  tempDir,
+  waitFor,
+} from './helpers/index.js';
+
+/** A fresh, empty start log. */
+function startLog(): string {
+  const path = join(tempDir(), 'starts.log');
+  writeFileSync(path, '');
+  return path;
+}
+
+/** The tags of the tasks that started, in the order they started. */
+function starts(path: string): string[] {
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean);
+}
+
+/** Short tasks, so that the pool's average run time says "pipeline". */
+async function warmUp(pool: Deadpool, log: string): Promise<void> {
+  for (let i = 0; i < 20; i++) await pool.submit(logged, [log, `w${i}`]);
+}
+
+describe('pipelining', () => {
+  it('runs a burst of random priorities with nothing lost or run twice, in priority order', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const random = mulberry32(7);
+    const burst = Array.from({ length: 300 }, (_, i) => ({
+      tag: `t${i}`,
+      priority: Math.floor(random() * 4),
+      i,
+    }));
+    const futures = burst.map(({ tag, priority }) => pool.submit(logged, [log, tag], { priority }));
+    expect(await Promise.all(futures)).toEqual(burst.map((b) => b.tag));
+    const order = starts(log).filter((tag) => tag.startsWith('t'));
+    // The first went straight to the idle worker; every other one started in
+    // priority order, then submission order.
+    const rest = burst.slice(1).sort((a, b) => a.priority - b.priority || a.i - b.i);
+    expect(order).toEqual([burst[0]!.tag, ...rest.map((b) => b.tag)]);
+    expect(pool.getStatistics().tasksPipelined).toBeGreaterThan(50);
+  });
+
+  it('sends a later task of higher priority ahead of those waiting inside a busy worker', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const running = pool.submit(loggedGate, [log, 'running', door.path], { priority: 5 });
+    const waiting = pool.submit(logged, [log, 'behind'], { priority: 5 });
+    await started(running);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 1);
+    const urgent = pool.submit(logged, [log, 'urgent'], { priority: 0 });
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 2, {
+      what: 'the urgent task to join the worker',
+    });
+    door.open();
+    await Promise.all([running, waiting, urgent]);
+    expect(starts(log).filter((t) => !t.startsWith('w'))).toEqual(['running', 'urgent', 'behind']);
+  });
+
+  it('queues at most one task of a priority other than 0 in a worker, so a later urgent one waits behind at most one', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const running = pool.submit(loggedGate, [log, 'running', door.path], { priority: 5 });
+    const low = Array.from({ length: 5 }, (_, i) =>
+      pool.submit(logged, [log, `low${i}`], { priority: 5 }),
+    );
+    await started(running);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 1);
+    // The other four stay in the backlog, where priority applies at once.
+    expect(pool.getStatistics().backlogSize).toBe(5);
+    door.open();
+    expect(await Promise.all(low)).toEqual(low.map((_, i) => `low${i}`));
+    await running;
+  });
+
+  it('counts a queued task as waiting, without pid, against maxBacklog; cancel() takes it back at once', async () => {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 3 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
+    const queued = ['a', 'b', 'c'].map((tag) => pool.submit(logged, [log, tag]));
+    await started(blocker);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 3, {
+      what: 'three tasks queued inside the busy worker',
+    });
+    expect(pool.getStatistics().backlogSize).toBe(3);
+    for (const f of queued) expect([f.running(), f.pid]).toEqual([false, undefined]);
+    expect(() => pool.submit(logged, [log, 'one too many'])).toThrow(BacklogFullError);
+
+    expect(queued[1]!.cancel()).toBe(true);
+    expect(queued[1]!.cancelled()).toBe(true);
+    expect(queued[2]!.cancelAndKill()).toBe(true);
+    expect(await rejection(queued[1]!)).toBeInstanceOf(CancelledError);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 1, {
+      what: 'the worker to hand the two cancelled tasks back',
+    });
+    door.open();
+    expect(await blocker).toBe('blocker');
+    expect(await queued[0]!).toBe('a');
+    expect(queued[2]!.cancelled()).toBe(true);
+    const order = starts(log).filter((t) => !t.startsWith('w'));
+    expect(order).toEqual(['blocker', 'a']);
+    expect(pool.getStatistics()).toMatchObject({
+      tasksPipelined: 1,
+      tasksCancelled: 2,
+      backlogSize: 0,
+      workerExits: expect.objectContaining({ killed: 0 }),
+    });
+  });
+
+  it('puts the tasks queued inside a worker that dies back in the backlog, never failed, each run once', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
+    const queued = Array.from({ length: 6 }, (_, i) => pool.submit(logged, [log, `q${i}`]));
+    const victim = await started(blocker);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 6, {
+      what: 'six tasks queued inside the worker',
+    });
+    process.kill(victim, 'SIGKILL');
+    expect(await rejection(blocker)).toBeInstanceOf(ProcessError);
+    expect(await Promise.all(queued)).toEqual(queued.map((_, i) => `q${i}`));
+    for (const f of queued) expect(f.pid).not.toBe(victim);
+    const order = starts(log).filter((t) => t.startsWith('q'));
+    expect(order).toEqual(['q0', 'q1', 'q2', 'q3', 'q4', 'q5']);
+    expect(pool.getStatistics().tasksFailed).toBe(1);
+  });
+
+  it('starts a queued task’s timeout when it starts, not when it was queued', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const before = pool.getStatistics().tasksPipelined;
+    const first = pool.submit(loggedSleep, [log, 'first', 400]);
+    const second = pool.submit(loggedSleep, [log, 'second', 750], { timeout: 1_000 });
+    // 400 ms behind the first, then 750 ms of its own: 1,150 ms after it was
+    // queued, but within its 1,000 ms timeout from its start.
+    expect(await Promise.all([first, second])).toEqual(['first', 'second']);
+    expect(pool.getStatistics().tasksPipelined - before).toBe(1);
+  });
+
+  it('applies queueTimeout to a task queued inside a worker: it never runs', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
+    const late = pool.submit(logged, [log, 'late'], { queueTimeout: 150 });
+    await started(blocker);
+    expect(pool.getStatistics().tasksWaitingInWorkers).toBe(1);
+    expect(await rejection(late)).toMatchObject({ name: 'TimeoutError', phase: 'queue' });
+    expect(await rejection(late)).toBeInstanceOf(TimeoutError);
+    door.open();
+    await blocker;
+    expect(await pool.submit(logged, [log, 'after'])).toBe('after');
+    expect(starts(log)).not.toContain('late');
+    expect(pool.getStatistics()).toMatchObject({ tasksTimedOut: 1, tasksFailed: 1 });
+  });
+
+  it('never queues past maxTasksPerChild: every worker runs at most that many', async () => {
+    const { pool } = makePool({ maxWorkers: 1, maxTasksPerChild: 4 });
+    const log = startLog();
+    const futures: Future<string>[] = Array.from({ length: 40 }, (_, i) =>
+      pool.submit(logged, [log, `m${i}`]),
+    );
+    await Promise.all(futures);
+    const perWorker = new Map<number, number>();
+    for (const f of futures) perWorker.set(f.pid!, (perWorker.get(f.pid!) ?? 0) + 1);
+    expect(Math.max(...perWorker.values())).toBeLessThanOrEqual(4);
+    expect(starts(log)).toHaveLength(40);
+    expect(pool.getStatistics().tasksFailed).toBe(0);
+  });
+
+  it('takes queued tasks back when the workers are recycled; each still runs once', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
+    const queued = Array.from({ length: 5 }, (_, i) => pool.submit(logged, [log, `r${i}`]));
+    const oldPid = await started(blocker);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 5);
+    const recycled = pool.recycleWorkers();
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 0, {
+      what: 'the queued tasks to come back from the retiring worker',
+    });
+    door.open();
+    await Promise.all([blocker, recycled, ...queued]);
+    for (const f of queued) expect(f.pid).not.toBe(oldPid);
+    expect(starts(log).filter((t) => t.startsWith('r'))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+  });
+
+  it('lets an idle worker take back the tasks waiting behind one that turned out long', async () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const door = gate();
+    const long = pool.submit(loggedGate, [log, 'long', door.path]);
+    const short = pool.submit(loggedSleep, [log, 'short', 30]);
+    const behind = Array.from({ length: 4 }, (_, i) => pool.submit(logged, [log, `b${i}`]));
+    const longPid = await started(long);
+    // Whatever waited behind the long task ends up on the other worker.
+    expect(await Promise.all(behind)).toEqual(['b0', 'b1', 'b2', 'b3']);
+    for (const f of behind) expect(f.pid).not.toBe(longPid);
+    expect(await short).toBe('short');
+    door.open();
+    expect(await long).toBe('long');
+  });
+});
