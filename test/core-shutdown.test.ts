@@ -234,4 +234,19 @@ describe('shutdown edge cases', () => {
       workerProcessesIdle: 0,
     });
   });
+
+  test('a graceful shutdown while a task runs starts no new worker', async () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    await pool.ready();
+    const starts = record(pool, 'workerStart');
+    const door = gate();
+    const running = pool.submit(tasks.block, [door.path, 'done']);
+    await started(running);
+    const closed = pool.shutdown();
+    door.open();
+    await closed;
+    expect(await running).toBe('done');
+    expect(starts).toEqual([]);
+    expect(pool.getStatistics()).toMatchObject({ workerProcessesCreated: 2 });
+  });
 });

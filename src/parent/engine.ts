@@ -342,8 +342,10 @@ export class Engine {
     const { idle, busy } = this.#fleet.counts;
     this.#dispatch.setSlots(idle + busy);
     if (to === 'idle') this.#dispatch.onIdle();
-    // Forking is synchronous and slow: let the settled future's awaiters run first.
-    if (to === 'dying') setImmediate(() => this.#replenish());
+    // A worker on its way out is replaced as the demand is then (never a
+    // figure remembered from before); forking is synchronous and slow, so the
+    // settled future's awaiters run first.
+    if (to === 'dying' || to === 'retiring') setImmediate(() => this.#replenish());
   }
 
   #onExit(

@@ -200,9 +200,7 @@ export class Fleet {
    */
   afterTask(worker: Worker, rss: number, waiting: number): void {
     const why = this.retireReason(worker, rss, waiting);
-    if (why === undefined) return;
-    this.retire(worker, why);
-    setImmediate(() => this.replenish());
+    if (why !== undefined) this.retire(worker, why);
   }
 
   /** Why a worker whose task just ended should go, if it should (policy.retireAfterTask). */
