@@ -206,6 +206,15 @@ describe('a worker moves only as its state machine allows', () => {
     expect(moves.filter((m) => m === 'busy→idle')).toHaveLength(1);
   });
 
+  test('a worker that held its queue (memory) goes idle with the tasks still inside', () => {
+    const { worker } = inState('busy');
+    const waiting = { id: 7, options: {} } as unknown as Job;
+    worker.enqueue(waiting);
+    expect(worker.finishTask({ held: true })).toBe(job);
+    expect(worker.state).toBe('idle');
+    expect(worker.queued).toEqual([waiting]);
+  });
+
   test('enqueue is legal only while busy', () => {
     const { worker } = inState('idle');
     expect(() => worker.enqueue(job)).toThrow(/cannot enqueue while idle/);

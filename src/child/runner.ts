@@ -36,7 +36,7 @@ export class Runner {
   readonly #loader: TaskLoader;
   readonly #send: (message: WorkerMessage) => void;
   readonly #progress: ProgressSender;
-  readonly #rss: () => number | undefined;
+  readonly #maxRss: number | undefined;
   readonly #queue: Run[] = [];
   #current: Current | undefined;
 
@@ -44,12 +44,12 @@ export class Runner {
     loader: TaskLoader,
     send: (message: WorkerMessage) => void,
     progress: ProgressSender,
-    rss: () => number | undefined,
+    maxRss: number | undefined,
   ) {
     this.#loader = loader;
     this.#send = send;
     this.#progress = progress;
-    this.#rss = rss;
+    this.#maxRss = maxRss;
   }
 
   /** A task arrived: it starts now if nothing runs, else it waits in priority order. */
@@ -150,12 +150,19 @@ export class Runner {
     if (current?.id !== id) return;
     this.#current = undefined;
     this.#progress.flush(id);
-    const next = this.#queue.shift();
-    const tail: { ms: number; rss?: number; next?: number } = {
+    const tail: { ms: number; rss?: number; next?: number; held?: true } = {
       ms: performance.now() - current.since,
     };
-    const rss = this.#rss();
-    if (rss !== undefined) tail.rss = rss;
+    let next: Run | undefined;
+    if (this.#maxRss === undefined) {
+      next = this.#queue.shift();
+    } else {
+      // Past maxWorkerMemoryBytes the pool retires this worker after this
+      // task: what waits here is kept for the pool to take back, not started.
+      tail.rss = process.memoryUsage.rss();
+      if (tail.rss < this.#maxRss) next = this.#queue.shift();
+      else if (this.#queue.length > 0) tail.held = true;
+    }
     if (next) tail.next = next.id;
     if (ok) {
       this.#reply({ t: 'ok', id, value, ...tail }, current.batch);
@@ -174,8 +181,13 @@ export class Runner {
     try {
       this.#send(message);
     } catch (error) {
-      const { id, ms, rss, next } = message;
-      const tail = { ms, ...(rss !== undefined && { rss }), ...(next !== undefined && { next }) };
+      const { id, ms, rss, next, held } = message;
+      const tail = {
+        ms,
+        ...(rss !== undefined && { rss }),
+        ...(next !== undefined && { next }),
+        ...(held && { held }),
+      };
       if (batch && message.t === 'ok') {
         const outcomes = (message.value as Outcome[]).map((outcome): Outcome =>
           !outcome[0] || cloneable(outcome[1])

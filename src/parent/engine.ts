@@ -245,11 +245,16 @@ export class Engine {
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
     this.#dispatch.noteRunTime(message.ms);
-    worker.finishTask(message.next === undefined ? {} : { next: message.next });
+    worker.finishTask({
+      ...(message.next !== undefined && { next: message.next }),
+      held: message.held === true,
+    });
     // The worker's fate is decided before the future settles.
     const rss = message.rss ?? 0;
     const head = worker.job;
     if (head === undefined) {
+      // Tasks it held (it reached maxWorkerMemoryBytes) come back first.
+      this.#dispatch.reclaim(worker);
       this.#fleet.afterTask(worker, rss, this.#dispatch.unassigned);
     } else {
       // It runs the next task already: if it should go, it goes after that

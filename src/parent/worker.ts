@@ -96,7 +96,9 @@ export class Worker {
     const boot: BootConfig = {
       cwd: settings.cwd,
       parentPid: process.pid,
-      reportRss: Number.isFinite(settings.maxWorkerMemoryBytes),
+      ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
+        maxRss: settings.maxWorkerMemoryBytes,
+      }),
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
@@ -265,14 +267,20 @@ export class Worker {
    * busy: its task ended (a result, or a hand-off that failed to send);
    * returns the job it ran. The task the worker named as `next` runs now; with
    * no `next` but tasks still on their way, the first sent starts on arrival
-   * (it will confirm). Otherwise busy → idle; call `retire()` next if it should go.
+   * (it will confirm). Otherwise, or when the worker `held` its queue, busy →
+   * idle (any tasks still inside must be taken back); call `retire()` next if
+   * it should go.
    */
-  finishTask({ counted = true, next }: { counted?: boolean; next?: number } = {}): Job {
+  finishTask({
+    counted = true,
+    next,
+    held = false,
+  }: { counted?: boolean; next?: number; held?: boolean } = {}): Job {
     this.#expect('finishTask', 'busy');
     const job = this.#job!;
     if (counted) this.#tasksRun++;
     const i = next === undefined ? 0 : this.#queued.findIndex((j) => j.id === next);
-    if (i !== -1 && this.#queued.length > 0) {
+    if (!held && i !== -1 && this.#queued.length > 0) {
       const head = this.#queued.splice(i, 1)[0]!;
       this.#hooks.queued(this, -1);
       this.#job = head;

@@ -51,10 +51,11 @@ export type WorkerMessage =
   | { t: 'initFailed'; error: WireError }
   /**
    * A result. `ms`: how long the task ran, timed in the worker. `next`: the
-   * task the worker started right after it, if any.
+   * task the worker started right after it, if any. `held`: tasks wait inside
+   * it, but it started none (its RSS reached `maxRss`).
    */
-  | { t: 'ok'; id: number; value: unknown; ms: number; rss?: number; next?: number }
-  | { t: 'err'; id: number; error: WireError; ms: number; rss?: number; next?: number }
+  | { t: 'ok'; id: number; value: unknown; ms: number; rss?: number; next?: number; held?: true }
+  | { t: 'err'; id: number; error: WireError; ms: number; rss?: number; next?: number; held?: true }
   /** The tasks of a 'drop' that still waited: they never ran. */
   | { t: 'dropped'; ids: number[] }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
@@ -70,8 +71,12 @@ export type Outcome<E = WireError> = [ok: true, value: unknown] | [ok: false, er
 export interface BootConfig {
   cwd: string;
   parentPid: number;
-  /** Report RSS with each result (only when `maxWorkerMemoryBytes` is set). */
-  reportRss: boolean;
+  /**
+   * `maxWorkerMemoryBytes`, when set: the worker reports its RSS with each
+   * result, and once it is at or above this it starts no task waiting inside
+   * it (the pool retires it and takes them back).
+   */
+  maxRss?: number;
 }
 
 /**
