@@ -1,20 +1,30 @@
-// deadpool, built (npm run build) and imported from dist/.
-import { Deadpool } from '../../dist/index.js';
-import * as tasks from '../tasks.mjs';
+// deadpool, built (npm run build) and imported from dist/: this checkout's,
+// or for the deadpool-baseline rows the baseline worktree's (run.mjs sets
+// DEADPOOL_BENCH_BASELINE to its directory; bench/tasks.mjs follows it too).
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-export async function create({ workers = 2 } = {}) {
-  const pool = new Deadpool({ maxWorkers: workers, minWorkers: workers });
+const baseline = process.env.DEADPOOL_BENCH_BASELINE;
+const { Deadpool } = await import(
+  baseline ? pathToFileURL(join(baseline, 'dist', 'index.js')).href : '../../dist/index.js'
+);
+const tasks = await import('../tasks.mjs');
+
+export async function create({ workers = 2, execArgv } = {}) {
+  const pool = new Deadpool({
+    maxWorkers: workers,
+    minWorkers: workers,
+    ...(execArgv ? { execArgv } : {}),
+  });
   await pool.ready();
   return {
     pool,
     tasks,
     timeoutSupport: 'task',
-    call(f, a, options = {}) {
-      return pool.submit(
-        tasks[f],
-        [a],
-        options.timeout === undefined ? undefined : { timeout: options.timeout },
-      );
+    call(f, a, { timeout, priority } = {}) {
+      const options =
+        timeout === undefined && priority === undefined ? undefined : { timeout, priority };
+      return pool.submit(tasks[f], [a], options);
     },
     onWorkerStart(cb) {
       pool.on('workerStart', (event) => cb(event.pid));

@@ -8,7 +8,7 @@ export async function create({ workers = 2 } = {}) {
   const worker = new Worker(script, {
     numWorkers: workers,
     enableWorkerThreads: false,
-    exposedMethods: ['inc', 'echo', 'spin', 'forever', 'sleep', 'pid'],
+    exposedMethods: ['inc', 'echo', 'spin', 'forever', 'hold', 'sleep', 'pid'],
   });
   return {
     timeoutSupport: null,

@@ -1,28 +1,64 @@
-// Turns the raw per-run results into summaries, markdown tables and an SVG chart.
+// Turns the raw per-run results into summaries (medians, × raw, ÷ baseline)
+// and the markdown tables. Row names: ./rows.mjs; the chart: ./chart.mjs.
+import { baselineOf, rowName } from './rows.mjs';
 import { max, median, min } from './stats.mjs';
 
+const FAULT = ['settle_ms', 'gone_ms', 'spawn_ms', 'ready_ms', 'replaced_ms'];
+/** Columns beside the median, per scenario (paths into each run's result). */
 const EXTRAS = {
-  tiny: [],
-  'payload-100k': [],
-  'payload-10m': [],
   latency: ['p99'],
   cpu: ['ms1', 'ms2'],
-  cold: ['close_ms'],
-  timeout: ['settle_ms', 'gone_ms', 'spawn_ms', 'ready_ms', 'next_task_ms', 'via', 'outcome'],
-  kill: ['settle_ms', 'gone_ms', 'spawn_ms', 'ready_ms', 'next_task_ms', 'outcome'],
+  cold: ['import_ms', 'total_ms', 'close_ms'],
+  'cold-breakdown': [
+    'import_ms',
+    'construct_ms',
+    'spawned',
+    'proc_start',
+    'node_ready',
+    'entry_loaded',
+    'init_recv',
+    'ready',
+    'init_done',
+    'run_recv',
+    'task_start',
+    'first_result',
+    'watchdog_online',
+  ],
+  timeout: [...FAULT, 'via', 'outcome'],
+  kill: [...FAULT, 'outcome'],
+  shutdown: ['resolve_ms', 'gone_ms', 'outcome'],
   backlog: ['p99_batch_us', 'heap_bytes_per_task', 'rss_bytes_per_task', 'drain_tasks_per_s'],
+  million: ['completed', 'first100k', 'last100k', 'rss_mb.start', 'rss_mb.middle', 'rss_mb.end'],
+};
+/** Extras that also get a "× raw" column. */
+const RAW_RATIO_EXTRAS = { latency: ['p99'] };
+/** Extras compared with the baseline in the summary, and which way is better. */
+const BASELINE_EXTRAS = {
+  latency: [['p99', 'lower']],
+  cold: [['import_ms', 'lower']],
+  'cold-breakdown': [
+    ['import_ms', 'lower'],
+    ['ready', 'lower'],
+  ],
+  timeout: [
+    ['gone_ms', 'lower'],
+    ['replaced_ms', 'lower'],
+  ],
+  kill: [['replaced_ms', 'lower']],
+  shutdown: [['gone_ms', 'lower']],
+  backlog: [
+    ['heap_bytes_per_task', 'lower'],
+    ['drain_tasks_per_s', 'higher'],
+  ],
   million: [
-    'completed',
-    'first100k',
-    'last100k',
-    'rss_mb.start',
-    'rss_mb.middle',
-    'rss_mb.end',
-    'seconds',
+    ['last100k', 'higher'],
+    ['rss_mb.end', 'lower'],
   ],
 };
 
 const get = (o, path) => path.split('.').reduce((x, k) => x?.[k], o);
+const ratio = (a, b) =>
+  typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : undefined;
 
 /** Median of the numbers; strings (n/a, never, hung) are reported beside it. */
 function aggregate(values) {
@@ -37,13 +73,16 @@ function aggregate(values) {
   return others.length ? `${fmt(m)} (${others.length}/${values.length} ${others[0]})` : m;
 }
 
-function fmt(x) {
+export function fmt(x) {
+  if (x === undefined) return '';
   if (typeof x !== 'number') return String(x).replace(/\|/g, '/').replace(/\n/g, ' ');
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
   if (Math.abs(x) >= 100) return x.toFixed(0);
   if (Math.abs(x) >= 10) return x.toFixed(1);
   return x.toFixed(2);
 }
+
+const fmtRatio = (r) => (r === undefined ? '' : r.toFixed(2));
 
 export function summarize(scenarios, runs) {
   const out = {};
@@ -53,11 +92,11 @@ export function summarize(scenarios, runs) {
       const mine = runs.filter((r) => r.id === s.id && r.lib === lib);
       if (mine.length === 0) continue;
       const ok = mine.filter((r) => !r.error);
-      const values = ok.map((r) => r.value);
-      const nums = values.filter((v) => typeof v === 'number');
+      const nums = ok.map((r) => r.value).filter((v) => typeof v === 'number');
+      const hung = ok.filter((r) => r.close_ms === 'hung');
       libs[lib] = {
         unit: ok[0]?.unit,
-        median: nums.length ? median(nums) : aggregate(values),
+        median: nums.length ? median(nums) : aggregate(ok.map((r) => r.value)),
         min: min(nums),
         max: max(nums),
         reps: mine.length,
@@ -65,23 +104,121 @@ export function summarize(scenarios, runs) {
         extras: Object.fromEntries(
           (EXTRAS[s.id] ?? []).map((k) => [k, aggregate(ok.map((r) => get(r, k)))]),
         ),
+        // after a close that returned, plus anything that outlived the scenario process
+        // (a run that failed never closed its pool: scenario.mjs kills what is left)
         leftover: mine.reduce(
-          (n, r) => n + (r.leftover?.length ?? 0) + (r.orphans_after_exit?.length ?? 0),
+          (n, r) =>
+            n +
+            (r.close_ms === 'hung' || r.error ? 0 : (r.leftover?.length ?? 0)) +
+            (r.orphans_after_exit?.length ?? 0),
           0,
         ),
-        closeHung: ok.filter((r) => r.close_ms === 'hung').length,
+        closeHung: hung.length,
+        killedAfterHang: hung.reduce((n, r) => n + (r.leftover?.length ?? 0), 0),
       };
     }
-    const raw = libs.raw?.median;
-    for (const v of Object.values(libs)) {
-      v.ratio =
-        !s.noRatio && typeof raw === 'number' && typeof v.median === 'number'
-          ? v.median / raw
-          : undefined;
+    const raw = libs.raw;
+    for (const [lib, v] of Object.entries(libs)) {
+      v.ratio = s.informational ? undefined : ratio(v.median, raw?.median);
+      v.extraRatios = Object.fromEntries(
+        (RAW_RATIO_EXTRAS[s.id] ?? []).map((k) => [k, ratio(v.extras[k], raw?.extras[k])]),
+      );
+      const base = libs[baselineOf(lib)];
+      if (base) v.baselineRatio = ratio(v.median, base.median);
     }
-    out[s.id] = { title: s.title, better: s.better, libs };
+    out[s.id] = { title: s.title, better: s.better, informational: s.informational, libs };
   }
   return out;
+}
+
+function leftoverCell(v) {
+  const hung = v.closeHung ? ` (close hung ×${v.closeHung}, ${v.killedAfterHang} killed)` : '';
+  return `${v.leftover}${hung}`;
+}
+
+function medianCell(v) {
+  return v.errors.length === v.reps ? `error: ${fmt(v.errors[0]).slice(0, 60)}` : fmt(v.median);
+}
+
+function table(head, rows) {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+}
+
+function scenarioTable(s, sum, meta) {
+  const entries = Object.entries(sum.libs);
+  const withBaseline = entries.some(([, v]) => v.baselineRatio !== undefined);
+  const extras = EXTRAS[s.id] ?? [];
+  if (sum.informational) {
+    // one row per point, one column per library
+    const head = ['point', ...entries.map(([lib]) => rowName(lib, meta))];
+    if (withBaseline) head.push('deadpool ÷ baseline');
+    const [dp, base] = [sum.libs.deadpool, sum.libs['deadpool-baseline']];
+    const rows = extras.map((k) => {
+      const cells = entries.map(([, v]) =>
+        v.errors.length === v.reps ? medianCell(v) : fmt(v.extras[k]),
+      );
+      if (withBaseline) cells.push(fmtRatio(ratio(dp?.extras[k], base?.extras[k])));
+      return [k, ...cells];
+    });
+    rows.push([
+      'leftover procs',
+      ...entries.map(([, v]) => leftoverCell(v)),
+      ...(withBaseline ? [''] : []),
+    ]);
+    return table(head, rows);
+  }
+  const rawRatioExtras = RAW_RATIO_EXTRAS[s.id] ?? [];
+  const head = [
+    'row',
+    'median',
+    'spread',
+    '× raw',
+    ...(withBaseline ? ['deadpool ÷ baseline'] : []),
+    ...extras,
+    ...rawRatioExtras.map((k) => `${k} × raw`),
+    'leftover procs',
+  ];
+  const rows = entries.map(([lib, v]) => [
+    rowName(lib, meta),
+    medianCell(v),
+    typeof v.min === 'number' && v.reps > 1 ? `${fmt(v.min)}–${fmt(v.max)}` : '',
+    fmtRatio(v.ratio),
+    ...(withBaseline ? [fmtRatio(v.baselineRatio)] : []),
+    ...extras.map((k) => fmt(v.extras[k]).slice(0, 70)),
+    ...rawRatioExtras.map((k) => fmtRatio(v.extraRatios[k])),
+    leftoverCell(v),
+  ]);
+  return table(head, rows);
+}
+
+function baselineSummary(scenarios, summary, meta) {
+  const rows = [];
+  for (const s of scenarios) {
+    for (const [lib, v] of Object.entries(summary[s.id]?.libs ?? {})) {
+      const base = summary[s.id].libs[baselineOf(lib)];
+      if (!base) continue;
+      const metrics = [['median', s.better], ...(BASELINE_EXTRAS[s.id] ?? [])];
+      for (const [k, better] of metrics) {
+        const a = k === 'median' ? v.median : v.extras[k];
+        const b = k === 'median' ? base.median : base.extras[k];
+        const name = k === 'median' ? `${v.unit ?? ''} (median)` : k;
+        rows.push([s.id, rowName(lib, meta), name, fmt(a), fmt(b), fmtRatio(ratio(a, b)), better]);
+      }
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    '',
+    `## deadpool vs baseline ${meta.baseline.ref} (${meta.baseline.short})`,
+    '',
+    'Same run, interleaved repetitions. "÷" is deadpool divided by the baseline; whether above 1 is good depends on the last column.',
+    '',
+    ...table(['scenario', 'row', 'metric', 'deadpool', 'baseline', '÷', 'better'], rows),
+  ];
 }
 
 export function renderMarkdown(meta, scenarios, summary) {
@@ -89,16 +226,19 @@ export function renderMarkdown(meta, scenarios, summary) {
     '# deadpool benchmark',
     '',
     `${meta.date} · Node ${meta.node} · ${meta.cpus} × ${meta.cpuModel ?? 'CPU'} · 2 workers unless stated · ` +
-      `1-min load average ${meta.loadavg1.join(' → ')} · full run ${meta.wallSeconds} s${meta.quick ? ' · QUICK (reduced counts)' : ''}`,
+      `1-min load average ${meta.loadavg1.join(' → ')} · full run ${meta.wallSeconds} s${meta.quick ? ' · QUICK (reduced counts)' : ''}` +
+      `${meta.baseline ? ` · baseline ${meta.baseline.ref} = ${meta.baseline.short}` : ''}`,
     '',
     'Each cell is the median over repetitions, each repetition a fresh Node process; spread is min–max. ' +
-      '"× raw" divides by the raw `child_process.fork` baseline (advanced serialization, one task in flight per worker) of the same run. ' +
-      'The machine is shared, so treat differences under ~15 % as noise.',
+      '"× raw" divides by the `raw` row of the same run: a `child_process.fork` dispatcher with advanced serialization and one task in flight per worker. ' +
+      'Reference rows (not pools): `raw-json` (the same with JSON), `raw-pipelined` (32 tasks in flight per worker), `raw-ceiling` (16 × 100 KB in flight over the 2 workers: the IPC ceiling). ' +
+      '"leftover procs" counts processes alive after a close that returned; a close that hung is shown beside it. ' +
+      'The machine is shared, so treat differences under ~15 % as noise. bench/README.md explains every row and column.',
+    ...(meta.baseline ? baselineSummary(scenarios, summary, meta) : []),
   ];
   for (const s of scenarios) {
     const sum = summary[s.id];
     if (!sum || Object.keys(sum.libs).length === 0) continue;
-    const extras = EXTRAS[s.id] ?? [];
     const unit = Object.values(sum.libs).find((v) => v.unit)?.unit ?? '';
     lines.push(
       '',
@@ -106,82 +246,8 @@ export function renderMarkdown(meta, scenarios, summary) {
       '',
       `${sum.better === 'higher' ? 'Higher' : 'Lower'} is better; unit: ${unit}.`,
       '',
+      ...scenarioTable(s, sum, meta),
     );
-    const head = [
-      'library',
-      'median',
-      'spread',
-      ...(s.noRatio ? [] : ['× raw']),
-      ...extras,
-      'leftover procs',
-    ];
-    lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
-    for (const [lib, v] of Object.entries(sum.libs)) {
-      const spread = typeof v.min === 'number' && v.reps > 1 ? `${fmt(v.min)}–${fmt(v.max)}` : '';
-      const cells = [
-        lib,
-        v.errors.length === v.reps ? `error: ${fmt(v.errors[0]).slice(0, 60)}` : fmt(v.median),
-        spread,
-        ...(s.noRatio ? [] : [v.ratio === undefined ? '' : `${v.ratio.toFixed(2)}`]),
-        ...extras.map((k) => fmt(v.extras[k]).slice(0, 70)),
-        `${v.leftover}${v.closeHung ? ` (close hung ×${v.closeHung})` : ''}`,
-      ];
-      lines.push(`| ${cells.join(' | ')} |`);
-    }
   }
   return `${lines.join('\n')}\n`;
-}
-
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
-
-/** Horizontal bar chart: tiny-task throughput and 100 KB MB/s per library. */
-export function renderChart(summary) {
-  const panels = [
-    ['tiny', 'Tiny-task throughput (tasks/s, higher is better)'],
-    ['payload-100k', '100 KB payload round trip (MB/s, higher is better)'],
-  ].filter(([id]) => summary[id]);
-  const width = 760;
-  const labelW = 130;
-  const barMax = width - labelW - 110;
-  const rowH = 22;
-  let y = 10;
-  const parts = [];
-  for (const [id, title] of panels) {
-    const rows = Object.entries(summary[id].libs).filter(([, v]) => typeof v.median === 'number');
-    const top = Math.max(...rows.map(([, v]) => v.max ?? v.median));
-    parts.push(`<text x="10" y="${y + 16}" font-size="14" font-weight="bold">${esc(title)}</text>`);
-    y += 28;
-    for (const [lib, v] of rows) {
-      const w = Math.max(1, (v.median / top) * barMax);
-      const color = lib.startsWith('deadpool')
-        ? '#d62728'
-        : lib.startsWith('raw')
-          ? '#7f7f7f'
-          : '#1f77b4';
-      parts.push(
-        `<text x="${labelW - 6}" y="${y + 15}" font-size="12" text-anchor="end">${esc(lib)}</text>`,
-        `<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${color}"/>`,
-      );
-      if (typeof v.min === 'number' && v.max !== v.min) {
-        const x1 = labelW + (v.min / top) * barMax;
-        const x2 = labelW + (v.max / top) * barMax;
-        parts.push(
-          `<line x1="${x1.toFixed(1)}" x2="${x2.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#000" stroke-width="1.5"/>`,
-        );
-      }
-      parts.push(
-        `<text x="${labelW + w + 6}" y="${y + 15}" font-size="12">${esc(fmt(v.median))}</text>`,
-      );
-      y += rowH;
-    }
-    y += 16;
-  }
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="#fff"/>`,
-    ...parts,
-    `<text x="10" y="${y - 4}" font-size="10" fill="#555">bars: median; black line: min–max over repetitions; grey = raw fork, red = deadpool, blue = peers</text>`,
-    '</svg>',
-    '',
-  ].join('\n');
 }

@@ -31,3 +31,9 @@ export const max = (values) => {
 
 /** Milliseconds since an arbitrary origin, with sub-ms resolution. */
 export const now = () => performance.now();
+
+/** Rounds numbers to `digits` decimals; anything else passes through. */
+export const round = (x, digits = 2) => (typeof x === 'number' ? Number(x.toFixed(digits)) : x);
+
+/** ms from `origin` to `t`, or 'never' when `t` never happened. */
+export const since = (t, origin) => (t === undefined ? 'never' : round(t - origin, 1));

@@ -39,6 +39,37 @@ exports.boom = (message) => {
 /** Exits the worker process in the middle of a task. */
 exports.exitNow = (code) => process.exit(code);
 
+/**
+ * Writes this process's pid to `marker`, then blocks its event loop without
+ * using the CPU (Atomics.wait in 2 ms slices) until the file `release`
+ * exists or `maxMs` passed. Returns the pid. Keeps one worker busy while a
+ * fault scenario watches the other.
+ */
+exports.hold = ({ marker, release, maxMs = 60_000 }) => {
+  fs.writeFileSync(marker, String(process.pid));
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const end = Date.now() + maxMs;
+  while (!fs.existsSync(release) && Date.now() < end) Atomics.wait(cell, 0, 0, 2);
+  return process.pid;
+};
+
+/**
+ * This worker's clocks, for the cold-start breakdown: its pid, its
+ * `performance.timeOrigin` (epoch ms when the process started), the moment
+ * the task ran (ms since that origin), Node's own start-up milestones, and
+ * the marks of bench/workers/boot-probe.cjs when it was preloaded.
+ */
+exports.probe = () => {
+  const { nodeStart, v8Start, environment, bootstrapComplete } = performance.nodeTiming;
+  return {
+    pid: process.pid,
+    timeOrigin: performance.timeOrigin,
+    now: performance.now(),
+    node: { nodeStart, v8Start, environment, bootstrapComplete },
+    marks: globalThis.__benchBootMarks ?? null,
+  };
+};
+
 /** Loops forever without touching the file system (for timeouts). */
 exports.loop = () => {
   for (;;);

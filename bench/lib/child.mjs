@@ -1,0 +1,58 @@
+// Runs one `node bench/scenario.mjs <lib> <scenario> <params>` process and
+// returns its BENCH_RESULT, plus anything carrying its BENCH_TAG that outlived
+// it (killed here and reported as orphans_after_exit).
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { processesWithEnv } from './procs.mjs';
+
+const script = fileURLToPath(new URL('../scenario.mjs', import.meta.url));
+
+export function runChild(
+  lib,
+  scenario,
+  params,
+  { execArgv = [], env = {}, limitMs = 180_000 } = {},
+) {
+  const tag = randomUUID();
+  const childEnv = { ...process.env, ...env, BENCH_TAG: tag };
+  if (!env.DEADPOOL_BENCH_BASELINE) delete childEnv.DEADPOOL_BENCH_BASELINE;
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [...execArgv, script, lib, scenario, JSON.stringify(params)],
+      { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      // Anything with our tag that outlived the child is a leak; kill it.
+      const orphans = processesWithEnv('BENCH_TAG', tag);
+      for (const pid of orphans) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      let result;
+      try {
+        result = line ? JSON.parse(line.slice('BENCH_RESULT '.length)) : undefined;
+      } catch {
+        result = undefined;
+      }
+      result ??= {
+        lib,
+        scenario,
+        error: `no result (exit ${code}, signal ${signal}); stderr: ${err.slice(-400)}`,
+      };
+      result.orphans_after_exit = orphans;
+      resolve(result);
+    });
+  });
+}
