@@ -9,9 +9,11 @@ export type {
 } from './parent/events.js';
 export type { DeadpoolOptions, SubmitOptions } from './parent/options.js';
 export { Future } from './parent/future.js';
+export type { ProgressCallback } from './parent/future.js';
 export { defineTask, task } from './shared/task.js';
 export type { Task, TaskFunction, TaskHandle, TaskRef } from './shared/task.js';
 export { taskSignal } from './shared/task-signal.js';
+export { reportProgress } from './shared/progress.js';
 export { asCompleted, wait } from './parent/wait.js';
 export type { ReturnWhen, WaitResult } from './parent/wait.js';
 export type { DeadpoolStatistics, Percentiles } from './parent/stats.js';

@@ -6,3 +6,4 @@
 export { defineTask, task } from './shared/task.js';
 export type { Task, TaskFunction, TaskHandle, TaskRef } from './shared/task.js';
 export { taskSignal } from './shared/task-signal.js';
+export { reportProgress } from './shared/progress.js';

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { TimeoutError } from '../shared/errors.js';
 import { descendants, killTree } from '../shared/kill.js';
 import {
+  PROGRESS_SLOT,
   SIGNAL_SLOT,
   toWire,
   cloneable,
@@ -19,6 +20,7 @@ import {
   type WireError,
 } from '../shared/protocol.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
+import { ProgressSender } from './progress.js';
 
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
@@ -29,6 +31,12 @@ slots[SIGNAL_SLOT] = (): AbortSignal | undefined => {
   if (!current) return undefined;
   current.controller ??= new AbortController();
   return current.controller.signal;
+};
+const progress = new ProgressSender((message, then) => {
+  if (process.connected) process.send!(message, undefined, undefined, () => then());
+});
+slots[PROGRESS_SLOT] = (value: unknown): void => {
+  if (current) progress.report(current.id, value);
 };
 const rss = (): number | undefined => (boot.reportRss ? process.memoryUsage.rss() : undefined);
 
@@ -195,6 +203,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
   const batch = current?.id === id && current.batch;
   if (current?.id === id) current = undefined;
+  progress.flush(id);
   if (ok) {
     reply({ t: 'ok', id, value, rss: rss() }, batch);
   } else {

@@ -19,7 +19,7 @@ import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
 import { processError } from './exit-message.js';
 import { Fleet } from './fleet.js';
-import { Future, settleFuture, type CancelHooks } from './future.js';
+import { Future, progressFuture, settleFuture, type CancelHooks } from './future.js';
 import { cancelledBySignal, createJob, label, type Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
@@ -91,6 +91,7 @@ export class Engine {
   submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
     const job = createJob(this.#nextId++, spec, args, options, batch);
     job.future = new Future(this.#hooks, job);
+    if (options.onProgress) job.future.addProgressCallback(options.onProgress);
     this.stats.received += job.size;
     this.#life.jobAdded();
     const { signal } = options;
@@ -240,6 +241,11 @@ export class Engine {
       case 'started':
         this.#dispatch.onStarted(worker, message.id);
         return;
+      case 'progress': {
+        const job = worker.job;
+        if (job?.id === message.id) progressFuture(job.future, message.value);
+        return;
+      }
       case 'ready':
         if (worker.state !== 'starting') return;
         this.#fleet.onReady(worker, this.#dispatch.waiting);

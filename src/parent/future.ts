@@ -7,6 +7,8 @@ import { TimeoutError } from '../shared/errors.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
+/** Receives each value the task passes to `reportProgress`, with the future. */
+export type ProgressCallback<T = unknown> = (value: unknown, future: Future<T>) => void;
 
 /** @internal What the pool does when a future asks to be cancelled; shared by all its futures. */
 export interface CancelHooks<Token> {
@@ -45,6 +47,8 @@ const noop = (): void => {};
  */
 export let startFuture: (future: Future<unknown>, pid: number) => void;
 /** @internal */
+export let progressFuture: (future: Future<unknown>, value: unknown) => void;
+/** @internal */
 export let settleFuture: (
   future: Future<unknown>,
   ok: boolean,
@@ -59,6 +63,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #value: unknown;
   #doneCallbacks: Callback<T>[] | undefined;
   #pidCallbacks: Callback<T>[] | undefined;
+  #progressCallbacks: ProgressCallback<T>[] | undefined;
   // The promise is made only when someone awaits: a failure nobody awaits
   // then never exists as a rejected promise, and costs nothing.
   #promise: Promise<T> | undefined;
@@ -75,6 +80,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   static {
     startFuture = (future, pid) => future.#start(pid);
+    progressFuture = (future, value) => future.#progress(value);
     settleFuture = (future, ok, value, cancelled = false) =>
       future.#settle(ok, value, cancelled ? 'cancelled' : 'finished');
   }
@@ -127,6 +133,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
       throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
     if (this.#pid !== undefined) runCallbacks([cb], this, 'pid');
     else (this.#pidCallbacks ??= []).push(cb);
+  }
+
+  /**
+   * `cb(value, future)` for each value the task reports with `reportProgress`
+   * from now on, in order, before the future settles.
+   */
+  addProgressCallback(cb: ProgressCallback<T>): void {
+    if (typeof cb !== 'function')
+      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
+    if (!this.done()) (this.#progressCallbacks ??= []).push(cb);
   }
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the task goes on). */
@@ -202,6 +218,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     runCallbacks(callbacks, this, 'pid');
   }
 
+  #progress(value: unknown): void {
+    const callbacks = this.#progressCallbacks;
+    if (callbacks === undefined || this.done()) return;
+    for (const cb of callbacks) {
+      try {
+        cb(value, this);
+      } catch (error) {
+        report(error, 'progress');
+      }
+    }
+  }
+
   #settle(ok: boolean, value: unknown, state: State): void {
     if (this.done()) return;
     this.#state = state;
@@ -213,6 +241,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this.#doneCallbacks;
     this.#doneCallbacks = undefined;
     this.#pidCallbacks = undefined;
+    this.#progressCallbacks = undefined;
     runCallbacks(callbacks, this, 'done');
   }
 }

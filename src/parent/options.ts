@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TaskSpec } from '../shared/protocol.js';
+import type { ProgressCallback } from './future.js';
 import { specOf, type Task } from '../shared/task.js';
 
 export interface DeadpoolOptions {
@@ -267,6 +268,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** A label shown in errors, events and debug output. */
   name?: string;
+  /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
+  onProgress?: ProgressCallback;
 }
 
 export interface JobOptions {
@@ -275,6 +278,7 @@ export interface JobOptions {
   priority: number;
   signal: AbortSignal | undefined;
   name: string | undefined;
+  onProgress: ProgressCallback | undefined;
 }
 
 export function normalizeSubmitOptions(
@@ -288,6 +292,7 @@ export function normalizeSubmitOptions(
       priority: 0,
       signal: undefined,
       name: undefined,
+      onProgress: undefined,
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
@@ -303,5 +308,9 @@ export function normalizeSubmitOptions(
   if (signal !== undefined && !(signal instanceof AbortSignal))
     invalid('signal', 'an AbortSignal', signal);
   if (name !== undefined && typeof name !== 'string') invalid('name', 'a string', name);
-  return { timeout, softTimeout, priority, signal, name };
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    invalid('onProgress', 'a function', onProgress);
+  }
+  return { timeout, softTimeout, priority, signal, name, onProgress };
 }

@@ -32,6 +32,8 @@ export type ParentMessage =
 export type WorkerMessage =
   | { t: 'ready' }
   | { t: 'started'; id: number }
+  /** A value the running task passed to reportProgress(). */
+  | { t: 'progress'; id: number; value: unknown }
   | { t: 'initFailed'; error: WireError }
   | { t: 'ok'; id: number; value: unknown; rss?: number | undefined }
   | { t: 'err'; id: number; error: WireError; rss?: number | undefined }
@@ -57,6 +59,9 @@ export interface BootConfig {
  * task's AbortSignal (made on first use, so tasks that never ask pay nothing).
  */
 export const SIGNAL_SLOT = Symbol.for('deadpool.taskSignal');
+
+/** The key under which the worker publishes the running task's progress reporter. */
+export const PROGRESS_SLOT = Symbol.for('deadpool.reportProgress');
 
 /**
  * An error in a shape that survives both serializations. `thrown` carries a
