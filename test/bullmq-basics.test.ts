@@ -10,7 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { RemoteFuture, UNKNOWN_TASK } from '../dist/bullmq/index.js';
 import { TimeoutError } from '../dist/index.js';
-import { add, block, fail, failCounting, greet, record } from './fixtures/bullmq/tasks.mjs';
+import {
+  add,
+  block,
+  count,
+  fail,
+  failCounting,
+  flood,
+  greet,
+  record,
+} from './fixtures/bullmq/tasks.mjs';
 import { secret } from './fixtures/bullmq/unregistered.mjs';
 import { gate, rejection, tempDir, waitFor } from './helpers/index.js';
 import { bullQueue, machine, markers, queueName, submitter } from './helpers/bullmq.js';
@@ -40,6 +49,34 @@ describeWithRedis('deadpool/bullmq on one machine', (redis) => {
       void queue.submit(greet, []);
     };
     expect(typeof typeOnly).toBe('function');
+  });
+
+  it('carries reportProgress values to the RemoteFuture in order, the last one before the result', async () => {
+    const name = queueName();
+    await machine(redis(), name);
+    const queue = submitter(redis(), name);
+    const seen: unknown[] = [];
+    const viaOption: unknown[] = [];
+    const future = queue.submit(count, [20, 10], { onProgress: (value) => viaOption.push(value) });
+    future.addProgressCallback((value, f) => {
+      expect(f).toBe(future);
+      expect(f.done()).toBe(false);
+      seen.push(value);
+    });
+    expect(await future).toBe(20);
+    // Throttled to one write per 100 ms: the first value at once, the last before the result.
+    expect(seen[0]).toBe(1);
+    expect(seen.at(-1)).toBe(20);
+    expect(seen.length).toBeLessThan(20);
+    expect([...(seen as number[])].sort((x, y) => x - y)).toEqual(seen);
+    expect(viaOption).toEqual(seen);
+    // A flood is coalesced to a handful of writes, ending with the last value.
+    const flooded: unknown[] = [];
+    const many = queue.submit(flood, [5_000]);
+    many.addProgressCallback((value) => flooded.push(value));
+    expect(await many).toBe(5_000);
+    expect(flooded.at(-1)).toBe(4_999);
+    expect(flooded.length).toBeLessThan(50);
   });
 
   it('refuses a task that is not a defineTask handle, and bad options, at once', () => {

@@ -8,6 +8,6 @@ export type { QueueWorker } from './queue-worker.js';
 export { DeadpoolQueue } from './queue.js';
 export type { QueueSubmitArgs } from './queue.js';
 export { RemoteFuture } from './remote-future.js';
-export type { ProgressCallback } from './remote-future.js';
+export type { RemoteProgressCallback } from './remote-future.js';
 export type { DeadpoolQueueOptions, QueueSubmitOptions, QueueWorkerOptions } from './options.js';
 export { UNKNOWN_TASK } from './errors.js';

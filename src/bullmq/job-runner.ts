@@ -4,13 +4,14 @@
  * outcome into what BullMQ expects: a result, an error to retry, an
  * UnrecoverableError (unknown task, bad data, cancelled, `retryOn` said no),
  * or a job handed back to the queue (`moveToWait` + WaitingError) when
- * `close()` runs out of drain time. It also keeps the jobs running here, so a
+ * `close()` runs out of drain time. Progress goes out through a ProgressRelay. It also keeps the jobs running here, so a
  * cancel broadcast can kill one.
  */
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CancelledError, type Deadpool, type Future, type TaskRef } from '../index.js';
 import { describeError, UNKNOWN_TASK } from './errors.js';
 import { readJobData } from './options.js';
+import { ProgressRelay } from './progress-relay.js';
 
 interface Run {
   future: Future<unknown> | undefined;
@@ -29,6 +30,8 @@ export interface RunnerSettings {
   pool: Deadpool;
   registry: ReadonlyMap<string, TaskRef>;
   retryOn: (error: unknown, job: Job) => boolean;
+  /** Least milliseconds between two progress writes of one job. */
+  progressInterval: number;
 }
 
 function cancelledMessage(id: string, reason: string): string {
@@ -124,6 +127,7 @@ export class JobRunner {
       throw new UnrecoverableError(describeError(error));
     }
     const run: Run = { future: undefined, cancelled: undefined, handBack: false };
+    const relay = new ProgressRelay(job, this.#settings.progressInterval);
     this.#running.set(id, run);
     const onAbort = (): void =>
       this.cancel(id, signal?.reason === undefined ? '' : String(signal.reason));
@@ -131,6 +135,7 @@ export class JobRunner {
     try {
       run.future = this.#settings.pool.submit(task, data.args, {
         name: `${this.#settings.queue}/${id}`,
+        onProgress: (value) => relay.push(value),
         ...(data.timeout === undefined ? {} : { timeout: data.timeout }),
       });
       return await run.future;
@@ -143,6 +148,9 @@ export class JobRunner {
         throw attemptError(message, error, UnrecoverableError);
       throw attemptError(message, error, Error);
     } finally {
+      // The last progress value is in Redis before the job's outcome.
+      if (run.handBack) relay.close();
+      else await relay.flush();
       signal?.removeEventListener('abort', onAbort);
       this.#running.delete(id);
       if (this.#running.size === 0) this.#idle?.();

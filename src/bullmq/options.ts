@@ -30,6 +30,8 @@ export interface QueueWorkerOptions {
   retryOn?: (error: unknown, job: Job) => boolean;
   /** Milliseconds `close()` waits for running jobs before handing them back to the queue. @default 30_000 */
   drainTimeout?: number;
+  /** Least milliseconds between two progress writes of one job to Redis; the latest value always goes. @default 100 */
+  progressInterval?: number;
   /** Passed to BullMQ's `Worker` (e.g. `lockDuration`, `stalledInterval`, `prefix`). */
   workerOptions?: Omit<WorkerOptions, 'connection' | 'concurrency' | 'autorun'>;
 }
@@ -58,6 +60,8 @@ export interface QueueSubmitOptions {
   delay?: number;
   /** Aborting it cancels the job, as `future.cancel(signal.reason)`. */
   signal?: AbortSignal;
+  /** Receives each progress value the job reports, as `future.addProgressCallback`. */
+  onProgress?: (value: unknown) => void;
 }
 
 /** What a job carries in Redis. */
@@ -140,6 +144,7 @@ export interface WorkerSettings {
   concurrency: number;
   drainTimeout: number;
   retryOn: (error: unknown, job: Job) => boolean;
+  progressInterval: number;
 }
 
 /**
@@ -164,6 +169,7 @@ export function normalizeWorkerOptions(options: QueueWorkerOptions): WorkerSetti
     concurrency: integerIn('concurrency', options.concurrency, 1) ?? maxWorkersOf(options.pool),
     drainTimeout: milliseconds('drainTimeout', options.drainTimeout) ?? 30_000,
     retryOn: retryOn ?? (() => true),
+    progressInterval: milliseconds('progressInterval', options.progressInterval) ?? 100,
   };
 }
 
@@ -177,7 +183,12 @@ export function checkQueueName(name: unknown): asserts name is string {
 export function jobOf(
   args: unknown,
   options: QueueSubmitOptions | undefined,
-): { data: JobData; opts: JobsOptions; signal: AbortSignal | undefined } {
+): {
+  data: JobData;
+  opts: JobsOptions;
+  signal: AbortSignal | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
+} {
   if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
   objectOrUndefined('options', options);
   const o = options ?? {};
@@ -209,7 +220,10 @@ export function jobOf(
   if (delay !== undefined) opts.delay = delay;
   if (o.backoff !== undefined) opts.backoff = o.backoff;
   if (o.jobId !== undefined) opts.jobId = o.jobId;
-  return { data, opts, signal: o.signal };
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    invalid('onProgress', 'a function', o.onProgress);
+  }
+  return { data, opts, signal: o.signal, onProgress: o.onProgress };
 }
 
 /** The job data a machine accepts: anything else fails the job without retries. */

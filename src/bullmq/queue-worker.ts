@@ -45,6 +45,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
     pool,
     registry,
     retryOn: settings.retryOn,
+    progressInterval: settings.progressInterval,
   });
   const workerOptions: WorkerOptions = {
     ...options.workerOptions,

@@ -75,7 +75,7 @@ export class DeadpoolQueue {
       QueueSubmitOptions | undefined,
     ];
     const name = taskName(task, 'task');
-    const { data, opts, signal } = jobOf(args, options);
+    const { data, opts, signal, onProgress } = jobOf(args, options);
     if (this.#closing)
       throw new PoolClosedError('the DeadpoolQueue is closed and takes no new jobs');
     const id = opts.jobId ?? randomUUID();
@@ -88,6 +88,7 @@ export class DeadpoolQueue {
     list.add(future as Any);
     this.#pending.set(id, list);
     added.catch((error: unknown) => this.#settle(future as Any, false, error));
+    if (onProgress) future.addProgressCallback((value) => onProgress(value));
     if (signal) {
       const abort = (): void => void future.cancel(signal.reason);
       if (signal.aborted) abort();

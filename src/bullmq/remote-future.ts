@@ -9,7 +9,7 @@ import type { JobState } from 'bullmq';
 import { TimeoutError } from '../index.js';
 
 /** `cb(value, future)` for each value the task reports with `reportProgress`. */
-export type ProgressCallback<T> = (value: unknown, future: RemoteFuture<T>) => void;
+export type RemoteProgressCallback<T> = (value: unknown, future: RemoteFuture<T>) => void;
 
 /** @internal What a future asks of its queue. */
 export interface RemoteHooks {
@@ -33,7 +33,7 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
   readonly #promise: Promise<T>;
   #resolve: ((value: T) => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
-  #progress: ProgressCallback<T>[] | undefined;
+  #progress: RemoteProgressCallback<T>[] | undefined;
   readonly #hooks: RemoteHooks;
 
   /** @internal Futures are made by DeadpoolQueue. */
@@ -89,7 +89,7 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
   }
 
   /** `cb(value, future)` for each progress value the job reports from now on. */
-  addProgressCallback(cb: ProgressCallback<T>): void {
+  addProgressCallback(cb: RemoteProgressCallback<T>): void {
     if (typeof cb !== 'function') {
       throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\` (${typeof cb})`);
     }
