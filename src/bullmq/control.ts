@@ -80,15 +80,22 @@ export class CancelPublisher {
   }
 }
 
+/** The producer of hellos on the queue's own event stream. */
+export function helloProducer(queue: string, options: StreamOptions): QueueEventsProducer {
+  return new QueueEventsProducer(queue, options);
+}
+
 /**
  * Resolves once `events` reads the queue's stream live: publishes a hello
- * (again, backing off, until it is read back or `stopped()` turns true).
+ * with `producer` (again, backing off to once a second, through Redis
+ * errors, which go to `onError`) until it is read back. Rejects once
+ * `stopped()` turns true first. Closes the producer either way.
  */
 export async function handshake(
   events: QueueEvents,
-  queue: string,
-  options: StreamOptions,
+  producer: QueueEventsProducer,
   stopped: () => boolean,
+  onError: (error: unknown) => void,
 ): Promise<void> {
   const token = randomUUID();
   let heard = false;
@@ -99,12 +106,14 @@ export async function handshake(
     wake();
   };
   events.on<HelloListener, typeof HELLO_EVENT>(HELLO_EVENT, listener);
-  const producer = new QueueEventsProducer(queue, options);
   try {
-    await events.waitUntilReady();
     for (let wait = 20; !heard; wait = Math.min(wait * 2, 1_000)) {
       if (stopped()) throw new Error('the queue was closed before it could listen to its events');
-      await producer.publishEvent({ eventName: HELLO_EVENT, token }, NO_TRIM);
+      try {
+        await producer.publishEvent({ eventName: HELLO_EVENT, token }, NO_TRIM);
+      } catch (error) {
+        if (!stopped()) onError(error);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         wake = () => {
@@ -116,6 +125,6 @@ export async function handshake(
     }
   } finally {
     events.off<HelloListener, typeof HELLO_EVENT>(HELLO_EVENT, listener);
-    await producer.close();
+    await producer.close().catch(() => {});
   }
 }

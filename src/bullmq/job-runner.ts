@@ -144,8 +144,7 @@ export class JobRunner {
       if (run.cancelled !== undefined)
         throw new UnrecoverableError(cancelledMessage(id, run.cancelled));
       const message = describeError(error);
-      if (!this.#settings.retryOn(error, job))
-        throw attemptError(message, error, UnrecoverableError);
+      if (!this.#mayRetry(error, job)) throw attemptError(message, error, UnrecoverableError);
       throw attemptError(message, error, Error);
     } finally {
       // The last progress value is in Redis before the job's outcome.
@@ -154,6 +153,18 @@ export class JobRunner {
       signal?.removeEventListener('abort', onAbort);
       this.#running.delete(id);
       if (this.#running.size === 0) this.#idle?.();
+    }
+  }
+
+  /** `retryOn`'s answer; one that throws is a warning and lets BullMQ retry. */
+  #mayRetry(error: unknown, job: Job): boolean {
+    try {
+      return this.#settings.retryOn(error, job) !== false;
+    } catch (thrown) {
+      process.emitWarning(`deadpool/bullmq: retryOn threw: ${describeError(thrown)}`, {
+        code: 'DEADPOOL_CALLBACK',
+      });
+      return true;
     }
   }
 

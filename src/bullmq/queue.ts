@@ -5,10 +5,10 @@
  * when a job with the same id already existed. Cancel is here too: a job not
  * running is removed, a running one is killed by a broadcast to the machines.
  */
-import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, type JobsOptions, type QueueEventsProducer } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CancelledError, PoolClosedError, type Task, type TaskFunction } from '../index.js';
-import { CancelPublisher, handshake, type StreamOptions } from './control.js';
+import { CancelPublisher, handshake, helloProducer, type StreamOptions } from './control.js';
 import { reasonText, rebuildError } from './errors.js';
 import {
   checkQueueName,
@@ -34,6 +34,7 @@ export class DeadpoolQueue {
   readonly queue: Queue;
   readonly #events: QueueEvents;
   readonly #cancels: CancelPublisher;
+  readonly #hello: QueueEventsProducer;
   readonly #listening: Promise<void>;
   /** Futures not yet settled, by job id (several when the same `jobId` is submitted twice). */
   readonly #pending = new Map<string, Set<Any>>();
@@ -54,14 +55,21 @@ export class DeadpoolQueue {
       ...(options.defaultJobOptions ? { defaultJobOptions: options.defaultJobOptions } : {}),
     });
     this.#events = new QueueEvents(name, stream);
-    this.#events.on('error', (error) => this.queue.emit('error', error));
+    this.#events.on('error', (error) => this.#report(error));
     this.#cancels = new CancelPublisher(name, stream);
     this.#hooks = {
       cancel: (future, reason) => this.#cancel(future, reason),
       state: (id) => this.queue.getJobState(id),
     };
     this.#listen();
-    this.#listening = handshake(this.#events, name, stream, () => this.#closing !== undefined);
+    // Jobs are added only once the event stream is read live, so no outcome goes unseen.
+    this.#hello = helloProducer(name, stream);
+    this.#listening = handshake(
+      this.#events,
+      this.#hello,
+      () => this.#closing !== undefined,
+      (error) => this.#report(error),
+    );
     this.#listening.catch(() => {});
   }
 
@@ -117,8 +125,8 @@ export class DeadpoolQueue {
           );
         }
       }
+      await Promise.allSettled([this.#events.close(), this.#hello.close(), this.#cancels.close()]);
       await this.#listening.catch(() => {});
-      await Promise.allSettled([this.#events.close(), this.#cancels.close()]);
       await this.queue.close();
     })();
     return this.#closing;
@@ -159,8 +167,13 @@ export class DeadpoolQueue {
       else if (state === 'failed')
         this.#settleAll(id, false, rebuildError(job?.failedReason ?? ''));
     } catch (error) {
-      this.queue.emit('error', error instanceof Error ? error : new Error(String(error)));
+      this.#report(error);
     }
+  }
+
+  /** Redis trouble goes to the Queue's 'error' listeners (BullMQ logs it when there are none). */
+  #report(error: unknown): void {
+    this.queue.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
 
   #settleAll(id: string, ok: boolean, value: unknown): void {
