@@ -6,13 +6,15 @@
  * a second (their watchdog), and Redis's active list ends empty.
  */
 import { expect, it } from 'vitest';
-import { slow } from './fixtures/bullmq/tasks.mjs';
+import { CancelledError } from '../dist/index.js';
+import { slow, tree } from './fixtures/bullmq/tasks.mjs';
 import type { Where } from './fixtures/bullmq/tasks.mjs';
 import {
   descendantsOf,
   expectAllGone,
   isAlive,
   killAfterTest,
+  rejection,
   tempDir,
   waitFor,
   within,
@@ -24,6 +26,7 @@ import {
   markers,
   queueName,
   submitter,
+  waitForMarkers,
 } from './helpers/bullmq.js';
 import { describeWithRedis } from './helpers/redis.js';
 
@@ -89,4 +92,27 @@ describeWithRedis('deadpool/bullmq on two machines', (redis) => {
     expect(await raw.getCompletedCount()).toBe(JOBS);
     expect(isAlive(b.pid)).toBe(true);
   }, 60_000);
+
+  it('does not run again a job cancelled while the machine running it was dying', async () => {
+    const name = queueName();
+    const settings = { maxWorkers: 1, lockDuration: 2_000, stalledInterval: 500 };
+    const a = await machineProcess(redis(), name, settings);
+    const queue = submitter(redis(), name);
+    const dir = tempDir();
+    const future = queue.submit(tree, [dir], { attempts: 3 });
+    const [marker] = await waitForMarkers<Where & { grandchildren: number[] }>(dir, /^tree\./);
+    expect(marker!.machine).toBe(a.pid);
+    const b = await machineProcess(redis(), name, settings);
+    const doomed = [a.pid, ...descendantsOf(a.pid)];
+    killAfterTest(doomed);
+    a.child.kill('SIGKILL');
+    // A's lock holds for a second or more: the job cannot be removed, so the cancel is
+    // broadcast; B remembers it and refuses the job when the stalled check hands it over.
+    expect(await future.cancel('no longer wanted')).toBe(true);
+    expect(await rejection(future)).toBeInstanceOf(CancelledError);
+    expect(await future.state()).toBe('failed');
+    await expectAllGone(doomed, 5_000);
+    expect(markers(dir, /^tree\./)).toHaveLength(1);
+    expect(isAlive(b.pid)).toBe(true);
+  });
 });
