@@ -98,7 +98,8 @@ export class DeadpoolQueue {
     added.catch((error: unknown) => this.#settle(future as Any, false, error));
     if (onProgress) future.addProgressCallback((value) => onProgress(value));
     if (signal) {
-      const abort = (): void => void future.cancel(signal.reason);
+      const abort = (): void =>
+        void future.cancel(signal.reason).catch((e: unknown) => this.#report(e));
       if (signal.aborted) abort();
       else {
         signal.addEventListener('abort', abort, { once: true });
