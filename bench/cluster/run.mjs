@@ -14,7 +14,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DeadpoolQueue } from 'deadpool/bullmq';
@@ -33,6 +33,7 @@ const FAILOVER = [
   ...(argv.includes('--no-defaults') ? [] : [[30_000, 30_000]]),
 ];
 
+const loadAtStart = loadavg()[0].toFixed(1);
 const redis = await startRedis();
 const connection = redis.connection;
 let made = 0;
@@ -200,6 +201,7 @@ try {
     );
   }
   out();
+  out(`Load average (1 min) at the start ${loadAtStart}, at the end ${loadavg()[0].toFixed(1)}.`);
   out('`node bench/cluster/run.mjs` (`npm run bench:cluster`)');
   writeFileSync(new URL('../results/cluster.md', import.meta.url), `${lines.join('\n')}\n`);
 } finally {
