@@ -7,7 +7,7 @@
 import { afterEach } from 'vitest';
 import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
 import { waitFor } from './events.js';
-import { descendantsOf, expectAllGone } from './processes.js';
+import { expectAllGone, testDescendants } from './processes.js';
 
 const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
 
@@ -32,9 +32,9 @@ afterEach(async () => {
   await Promise.all(entries.map(({ pool }) => pool.shutdown({ wait: false, cancelFutures: true })));
   for (const { pids } of entries) await expectAllGone(pids);
   // No child of the test process may outlive its test.
-  await waitFor(() => descendantsOf(process.pid).length === 0, {
+  await waitFor(() => testDescendants().length === 0, {
     timeoutMs: 5_000,
-    what: `no descendants of the test process (left: ${descendantsOf(process.pid).join(', ')})`,
+    what: `no descendants of the test process (left: ${testDescendants().join(', ')})`,
   });
 });
 

@@ -11,6 +11,8 @@ import { waitFor } from './events.js';
 import { fixture } from './pools.js';
 
 const strays = new Set<number>();
+/** Children that outlive single tests on purpose (a test file's redis-server). */
+const longLived = new Set<number>();
 
 afterEach(() => {
   // Last resort after the assertions ran: never leave a `sleep 1000` behind for the next test.
@@ -71,6 +73,21 @@ export function descendantsOf(root: number): number[] {
   return out;
 }
 
+/**
+ * Let `pid`, a child started for a whole test file (its Redis), live across
+ * tests: the after-test check for leftover children ignores it until the
+ * returned function is called.
+ */
+export function keepAcrossTests(pid: number): () => void {
+  longLived.add(pid);
+  return () => void longLived.delete(pid);
+}
+
+/** The descendants of the test process that must not outlive a test. */
+export function testDescendants(): number[] {
+  return descendantsOf(process.pid).filter((pid) => !longLived.has(pid));
+}
+
 /** Wait until none of `pids` is alive; throws naming the survivors. */
 export async function expectAllGone(pids: Iterable<number>, timeoutMs = 5_000): Promise<void> {
   const list = [...pids];
@@ -102,9 +119,9 @@ export interface Script {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `node test/fixtures/faults/<name> ...args`. */
-export function runScript(name: string, args: string[] = []): Script {
-  const path = fileURLToPath(fixture(`faults/${name}`));
+/** Runs `node test/fixtures/<folder>/<name> ...args`. */
+export function runScript(name: string, args: string[] = [], folder = 'faults'): Script {
+  const path = fileURLToPath(fixture(`${folder}/${name}`));
   const child = spawn(process.execPath, [path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
