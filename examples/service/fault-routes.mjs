@@ -3,17 +3,25 @@
 import { poison, POISONS } from './poison.mjs';
 
 /**
- * The workers that have started a task and not exited: safe targets for an
- * outside SIGKILL. (A worker killed while it is still starting counts as a
- * failed start, a different fault.) Call `started(future)` for each task.
+ * The workers that have started a task and not exited, with the task each
+ * runs now (or null): targets for an outside SIGKILL. (A worker killed while
+ * it is still starting counts as a failed start, a different fault.) Call
+ * `started(future, name)` for each task.
  */
 export function readyWorkers(pool) {
-  const pids = new Set();
-  pool.on('workerExit', ({ pid }) => pids.delete(pid));
+  const running = new Map(); // pid → the name of its task, or null when idle
+  pool.on('workerExit', ({ pid }) => running.delete(pid));
   return {
-    pids,
-    started(future) {
-      future.addPidCallback((f) => pids.add(f.pid));
+    running,
+    started(future, name) {
+      future.addPidCallback((f) => {
+        const pid = f.pid;
+        running.set(pid, name);
+        // Settles when the task ends, or earlier when its client left (the task may still run).
+        f.addDoneCallback(() => {
+          if (running.get(pid) === name) running.set(pid, null);
+        });
+      });
     },
   };
 }
@@ -37,5 +45,7 @@ export async function faultRoutes(app, { offload, workers }) {
     },
   );
 
-  app.get('/debug/workers', async () => ({ pids: [...workers.pids] }));
+  app.get('/debug/workers', async () => ({
+    workers: [...workers.running].map(([pid, task]) => ({ pid, task })),
+  }));
 }

@@ -34,7 +34,7 @@ if (config.mode === 'pool') {
     // A client that leaves cancels a waiting task; a running one is asked to
     // stop (taskSignal()) instead of being SIGKILLed, which would cost a fork.
     const future = pool.submit(task, args, { signal, abort: 'cooperative', name });
-    workers?.started(future);
+    workers?.started(future, name);
     return future;
   };
 } else {

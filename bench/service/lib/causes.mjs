@@ -35,6 +35,12 @@ export function causeOf(response, { killed, queueTimeouts }) {
   return undefined;
 }
 
+/** True if a poison request ended by its poison's own fault (or succeeded, as a leak does), not by a kill. */
+export function ownOutcome(response) {
+  if (response.status >= 200 && response.status < 300) return true;
+  return causeOf(response, { killed: new Set(), queueTimeouts: false }) !== undefined;
+}
+
 /** Counts by cause of the non-2xx `responses`, and those left unexplained. */
 export function explain(responses, context) {
   const causes = {};

@@ -54,7 +54,9 @@ export function startPoisoner(base, kinds, { gapMs = 250 } = {}) {
 
 /**
  * Every `everyMs`, SIGKILLs a random worker among those the service lists at
- * /debug/workers (workers that have started a task). `random` gives [0, 1).
+ * /debug/workers (workers that have started a task), sparing any that runs a
+ * poison: the poison's own fault is what the test wants to see. `random`
+ * gives [0, 1).
  */
 export function startKiller(base, { everyMs = 500, random = Math.random } = {}) {
   const record = { killed: new Set(), shots: 0, empty: 0 };
@@ -64,7 +66,9 @@ export function startKiller(base, { everyMs = 500, random = Math.random } = {}) 
     busy = (async () => {
       try {
         const { body } = await request(`${base}/debug/workers`);
-        const pids = body.pids ?? [];
+        const pids = (body.workers ?? [])
+          .filter(({ task }) => !task?.startsWith('poison:'))
+          .map(({ pid }) => pid);
         if (pids.length === 0) return void record.empty++;
         const victim = pids[Math.floor(random() * pids.length)];
         record.killed.add(victim); // before the kill: its 502 may arrive before we look again

@@ -9,6 +9,8 @@ export interface Progress {
   workOk: number;
   /** Poison requests answered so far, by kind. */
   poisonsAnswered: Partial<Record<Poison, number>>;
+  /** Those that ended by the poison's own fault (a timeout, an exit...; a leak succeeds), not by a kill. */
+  poisonsOwn: Partial<Record<Poison, number>>;
   /** Workers the killer has SIGKILLed. */
   kills: number;
   /** Clients that disconnected mid-request. */

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { quantile } from '../../lib/stats.mjs';
 import { POISONS } from '../../../examples/service/poison.mjs';
-import { explain } from './causes.mjs';
+import { explain, ownOutcome } from './causes.mjs';
 import {
   request,
   startDisconnector,
@@ -156,6 +156,7 @@ async function runLoad(service, options, { faults, connections, killEveryMs, ran
       elapsedMs: performance.now() - started,
       workOk,
       poisonsAnswered: countBy(poisoner?.record.responses ?? [], (r) => r.kind),
+      poisonsOwn: countBy((poisoner?.record.responses ?? []).filter(ownOutcome), (r) => r.kind),
       kills: killer?.record.shots ?? 0,
       disconnects: leaving.record.sent,
     })));
