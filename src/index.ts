@@ -17,6 +17,9 @@ export { reportProgress } from './shared/progress.js';
 export { asCompleted, wait } from './parent/wait.js';
 export type { ReturnWhen, WaitResult } from './parent/wait.js';
 export type { DeadpoolStatistics, Percentiles } from './parent/stats.js';
+export type { MetricsOptions } from './parent/metrics.js';
+export { mergeMetrics } from './parent/exposition.js';
+export type { TaskTraceContext } from './parent/tracing.js';
 export {
   BacklogFullError,
   CancelledError,

@@ -9,6 +9,8 @@ import { Engine } from './engine.js';
 import type { DeadpoolEvents } from './events.js';
 import type { Future } from './future.js';
 import { mapOrdered } from './map.js';
+import { normalizeMetricsOptions, type MetricsOptions } from './metrics.js';
+import { Observer } from './observer.js';
 import {
   integer,
   invalid,
@@ -19,6 +21,7 @@ import {
   type SubmitOptions,
 } from './options.js';
 import type { DeadpoolStatistics } from './stats.js';
+import { traceWorker } from './tracing.js';
 
 /** `args` may be left out when the task takes no required argument. */
 export type SubmitArgs<F extends TaskFunction> =
@@ -45,7 +48,8 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     const settings = normalizeOptions(options);
     // EventEmitter's typed emit cannot follow a generic event name; Emit (events.ts) types the call sites.
     const emit = this.emit.bind(this) as (name: string, ...args: unknown[]) => boolean;
-    this.#engine = new Engine(settings, (name, ...args) => {
+    this.#engine = new Engine(settings, new Observer(this), (name, ...args) => {
+      traceWorker(this, name, args[0]);
       try {
         emit(name, ...args);
       } catch (error) {
@@ -155,6 +159,14 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   /** Counters and gauges; see the README for each key. */
   getStatistics(): DeadpoolStatistics {
     return this.#engine.snapshot();
+  }
+
+  /**
+   * The pool's metrics in the Prometheus text exposition format (0.0.4); see
+   * the README, "Observability". `labels` are added to every series.
+   */
+  metrics(options?: MetricsOptions): string {
+    return this.#engine.metrics(normalizeMetricsOptions(options));
   }
 
   /** Resolves when fewer than `n` tasks wait: back-pressure for producers. */

@@ -17,6 +17,7 @@ import { label, type Job } from './job.js';
 import type { Settings } from './options.js';
 import { handOff } from './policy.js';
 import type { Stats } from './stats.js';
+import { traceRun } from './tracing.js';
 import type { Worker } from './worker.js';
 
 export interface DispatchHooks {
@@ -153,6 +154,7 @@ export class Dispatcher {
       this.#begin(job, worker);
     } else {
       job.acked = true;
+      traceRun(job, worker.pid);
       startFuture(job.future, worker.pid); // its clock started at the hand-off
     }
   }
@@ -161,6 +163,7 @@ export class Dispatcher {
   #begin(job: Job, worker: Worker): void {
     job.acked = true;
     this.#deadlines.start(job);
+    traceRun(job, worker.pid);
     startFuture(job.future, worker.pid);
   }
 

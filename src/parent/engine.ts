@@ -30,6 +30,8 @@ import { Future, progressFuture, settleFuture, type CancelHooks } from './future
 import { cancelledBySignal, createJob, label, type Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
+import { renderMetrics, type MetricsSettings } from './metrics.js';
+import type { Observer } from './observer.js';
 import type { Bounds, JobOptions, Settings } from './options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
 import type { Worker, WorkerState } from './worker.js';
@@ -45,15 +47,17 @@ export class Engine {
   readonly #deadlines: Deadlines;
   readonly #life: Lifecycle;
   readonly #memory: MemoryWatch;
+  readonly #observer: Observer;
   readonly #hooks: CancelHooks<Job> = {
     cancel: (job, kill) => this.#cancel(job, kill),
     kill: (job) => this.#kill(job, cancelled(job, 'was cancelled while running'), 'killed'),
   };
   #nextId = 1;
 
-  constructor(settings: Settings, emit: Emit) {
+  constructor(settings: Settings, observer: Observer, emit: Emit) {
     this.settings = settings;
     this.#emit = emit;
+    this.#observer = observer;
     this.#fleet = new Fleet(settings, this.stats, {
       message: (worker, message) => this.#onMessage(worker, message),
       transition: (worker, from, to) => this.#onTransition(worker, from, to),
@@ -95,6 +99,7 @@ export class Engine {
     const job = createJob(this.#nextId++, spec, args, options, batch);
     job.future = new Future(this.#hooks, job);
     if (options.onProgress) job.future.addProgressCallback(options.onProgress);
+    this.#observer.submitted(job);
     this.stats.received += job.size;
     this.#life.jobAdded();
     const { signal } = options;
@@ -257,7 +262,8 @@ export class Engine {
       stats.failed += job.size - completed;
     } else if (ending === 'failed') stats.failed += job.size;
     else stats.cancelled += job.size;
-    if (job.worker) stats.runTime.add(performance.now() - job.startedAt);
+    if (job.worker && job.startedAt > 0) stats.runTime.add(performance.now() - job.startedAt);
+    this.#observer.settled(job, ending, value, completed);
     job.unlisten?.();
     this.#life.jobSettled();
     settleFuture(job.future, ending === 'completed', value, ending === 'cancelled');
@@ -371,6 +377,19 @@ export class Engine {
 
   snapshot(): DeadpoolStatistics {
     return this.stats.snapshot(this.#fleet.counts, this.#dispatch.waiting);
+  }
+
+  /** The metrics in the Prometheus text format (metrics.ts). */
+  metrics(settings: MetricsSettings): string {
+    return renderMetrics(
+      {
+        stats: this.stats,
+        tasks: this.#observer.tasks,
+        workers: this.#fleet.counts,
+        backlog: this.#dispatch.waiting,
+      },
+      settings,
+    );
   }
 }
 

@@ -7,6 +7,7 @@ import type { TaskSpec } from '../shared/protocol.js';
 import type { Queued } from './backlog.js';
 import type { Future } from './future.js';
 import type { JobOptions } from './options.js';
+import type { TaskTraceContext } from './tracing.js';
 import type { Worker } from './worker.js';
 
 export interface Job extends Queued {
@@ -33,6 +34,8 @@ export interface Job extends Queued {
   acked: boolean;
   /** Put back once already because its worker died before starting it. */
   requeued: boolean;
+  /** Its tracing context, when someone subscribed at submit; owned by tracing.ts. */
+  trace: TaskTraceContext | undefined;
 }
 
 export function createJob(
@@ -61,6 +64,7 @@ export function createJob(
     entry: undefined,
     acked: false,
     requeued: false,
+    trace: undefined,
   };
 }
 
