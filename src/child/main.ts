@@ -83,7 +83,7 @@ async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): P
 function onMessage(message: ParentMessage): void {
   switch (message.t) {
     case 'run':
-      runner.run(message);
+      runner.run(message.tasks);
       break;
     case 'drop':
       send({ t: 'dropped', ids: runner.drop(message.ids) });

@@ -4,7 +4,9 @@
  * a later task of higher priority waits behind at most the task that runs.
  * Each start is announced: the result of a task names the next one it starts
  * (`next`), and a task that asked for it (`ack`) and starts on arrival gets a
- * 'started' message. A task still waiting here can be dropped.
+ * 'started' message. A task still waiting here can be dropped. Each result
+ * is written before the next task starts: a task that kills this process
+ * must not take the results of the tasks before it along.
  */
 import { TimeoutError } from '../shared/errors.js';
 import {
@@ -12,7 +14,8 @@ import {
   fromWire,
   toWire,
   type Outcome,
-  type ParentMessage,
+  type Result,
+  type RunTask,
   type TaskSpec,
   type WireError,
   type WorkerMessage,
@@ -20,7 +23,8 @@ import {
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
 
-type Run = ParentMessage & { t: 'run' };
+/** A task with its spec looked up. */
+type Run = RunTask & { spec: TaskSpec };
 type Callable = (...args: unknown[]) => unknown;
 
 interface Current {
@@ -38,7 +42,11 @@ export class Runner {
   readonly #progress: ProgressSender;
   readonly #maxRss: number | undefined;
   readonly #queue: Run[] = [];
+  /** TaskSpecs by the id the pool gave them (sent once per worker). */
+  readonly #specs = new Map<number, TaskSpec>();
   #current: Current | undefined;
+  /** Past maxWorkerMemoryBytes: it starts no more tasks; the pool retires it. */
+  #held = false;
 
   constructor(
     loader: TaskLoader,
@@ -52,15 +60,23 @@ export class Runner {
     this.#maxRss = maxRss;
   }
 
-  /** A task arrived: it starts now if nothing runs, else it waits in priority order. */
-  run(task: Run): void {
-    if (this.#current === undefined) {
-      this.#start(task, task.ack === true);
-      return;
+  /**
+   * Tasks arrived: each waits in priority order; if nothing runs, the first
+   * starts now, and the others run back to back after it.
+   */
+  run(received: readonly RunTask[]): void {
+    for (const one of received) {
+      if (one.spec && one.specId !== 0) this.#specs.set(one.specId, one.spec);
+      const spec = one.spec ?? this.#specs.get(one.specId);
+      if (spec === undefined) throw new Error(`deadpool bug: no task spec ${one.specId}`);
+      const task: Run = { ...one, spec };
+      let i = this.#queue.length;
+      while (i > 0 && before(task, this.#queue[i - 1]!)) i--;
+      this.#queue.splice(i, 0, task);
     }
-    let i = this.#queue.length;
-    while (i > 0 && before(task, this.#queue[i - 1]!)) i--;
-    this.#queue.splice(i, 0, task);
+    if (this.#current !== undefined || this.#held) return;
+    const first = this.#queue.shift()!;
+    this.#start(first, first.ack === true);
   }
 
   /** Take the tasks among `ids` that still wait; returns their ids. */
@@ -153,16 +169,14 @@ export class Runner {
     const tail: { ms: number; rss?: number; next?: number; held?: true } = {
       ms: performance.now() - current.since,
     };
-    let next: Run | undefined;
-    if (this.#maxRss === undefined) {
-      next = this.#queue.shift();
-    } else {
+    if (this.#maxRss !== undefined) {
       // Past maxWorkerMemoryBytes the pool retires this worker after this
-      // task: what waits here is kept for the pool to take back, not started.
+      // task: what waits here, or arrives later, is kept for the pool to take
+      // back, never started.
       tail.rss = process.memoryUsage.rss();
-      if (tail.rss < this.#maxRss) next = this.#queue.shift();
-      else if (this.#queue.length > 0) tail.held = true;
+      if (tail.rss >= this.#maxRss) this.#held = tail.held = true;
     }
+    const next = this.#held ? undefined : this.#queue.shift();
     if (next) tail.next = next.id;
     if (ok) {
       this.#reply({ t: 'ok', id, value, ...tail }, current.batch);
@@ -177,7 +191,7 @@ export class Runner {
    * Send a result; one that cannot cross becomes a SerializationError for
    * this task only (for a batch, for the items whose results cannot cross).
    */
-  #reply(message: WorkerMessage & { t: 'ok' | 'err' }, batch: boolean): void {
+  #reply(message: Result, batch: boolean): void {
     try {
       this.#send(message);
     } catch (error) {

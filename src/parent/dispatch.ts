@@ -14,7 +14,6 @@
  * the backlog, never failed, when its worker dies.
  */
 import { SerializationError } from '../shared/errors.js';
-import type { ParentMessage } from '../shared/protocol.js';
 import { Backlog } from './backlog.js';
 import { debug } from './debug.js';
 import type { Deadlines } from './deadlines.js';
@@ -48,6 +47,8 @@ export class Dispatcher {
   /** Average run time of recent tasks, in ms; undefined until one has run. */
   #avgRunMs: number | undefined;
   #topUpScheduled = false;
+  /** Busy workers whose running task went to them straight, without a p-queue slot. */
+  #direct = 0;
 
   constructor(
     settings: Settings,
@@ -77,7 +78,21 @@ export class Dispatcher {
     return this.#backlog.size;
   }
 
+  /**
+   * A new task. With nothing waiting and a worker idle it goes straight to
+   * that worker (no priority can apply to a single task); otherwise it waits
+   * in the backlog.
+   */
   add(job: Job): void {
+    if (this.#backlog.size === 0) {
+      const worker = this.#fleet.peekIdle();
+      if (worker !== undefined) {
+        this.#direct++;
+        job.slot = 'direct';
+        this.#handTo(worker, job);
+        return;
+      }
+    }
     this.#backlog.add(job);
     this.#scheduleTopUp();
   }
@@ -98,14 +113,25 @@ export class Dispatcher {
     return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
   }
 
-  /** p-queue may start as many jobs as there are workers taking work. */
-  setSlots(slots: number): void {
-    this.#backlog.setSlots(slots);
+  /**
+   * p-queue may start as many jobs as there are workers taking work, less
+   * the busy ones whose task did not come through it.
+   */
+  syncSlots(): void {
+    const { idle, busy } = this.#fleet.counts;
+    this.#backlog.setSlots(idle + busy - this.#direct);
   }
 
   /** The job left its worker (settled, or put back): its slot is free again. */
   release(job: Job): void {
     job.worker = undefined;
+    const slot = job.slot;
+    job.slot = undefined;
+    if (slot === 'direct') {
+      this.#direct--;
+      this.syncSlots();
+      return;
+    }
     const release = job.release;
     job.release = undefined;
     release?.();
@@ -127,6 +153,14 @@ export class Dispatcher {
       return Promise.resolve();
     }
     const released = new Promise<void>((resolve) => (job.release = resolve));
+    job.slot = 'queue';
+    this.#handTo(worker, job);
+    return released;
+  }
+
+  /** Hand `job` to the idle `worker`: it runs now, or once the worker confirms. */
+  #handTo(worker: Worker, job: Job): void {
+    job.pipelined = false; // it runs at once, or once confirmed, as the worker's only task
     const now = performance.now();
     const mode = handOff({
       needsImport: needsImport(job, worker),
@@ -134,7 +168,8 @@ export class Dispatcher {
     });
     job.worker = worker;
     worker.assign(job);
-    if (!this.#send(job, worker, mode !== 'run')) return released;
+    this.#send(worker, [job], mode !== 'run');
+    if (job.worker !== worker) return; // not sent: put back, or failed
     job.startedAt = now;
     this.#stats.launched += job.size;
     this.#stats.noteBusy(this.#fleet.counts.busy);
@@ -151,21 +186,19 @@ export class Dispatcher {
       this.#begin(job, worker);
     }
     this.#scheduleTopUp();
-    return released;
   }
 
-  /** Send `job` to `worker` (which holds it already); false if it could not be sent. */
-  #send(job: Job, worker: Worker, ack: boolean): boolean {
+  /**
+   * Send `jobs` to `worker` (which holds them already) in one message; if that
+   * cannot be sent, one by one, so only a job whose arguments cannot cross
+   * fails (and a worker that is gone gets none).
+   */
+  #send(worker: Worker, jobs: readonly Job[], ack: boolean): void {
     try {
-      const message: ParentMessage = { t: 'run', id: job.id, spec: job.spec, args: job.args };
-      if (job.priority !== 0) message.priority = job.priority;
-      if (ack) message.ack = true;
-      if (job.batch) message.batch = true;
-      worker.send(message);
-      return true;
+      worker.run(jobs, ack);
     } catch (error) {
-      this.#unsent(job, worker, error);
-      return false;
+      if (jobs.length === 1) this.#unsent(jobs[0]!, worker, error);
+      else for (const job of jobs) this.#send(worker, [job], ack);
     }
   }
 
@@ -175,6 +208,7 @@ export class Dispatcher {
     if (!worker.connected) {
       if (worker.state === 'idle') worker.lost();
       this.release(job);
+      job.pipelined = false;
       this.#backlog.add(job); // never handed over: it waits for another worker
       return;
     }
@@ -215,9 +249,10 @@ export class Dispatcher {
       // What it may take at all, and what it should take to stay busy.
       let open = queueRoom({ ...facts, depth: Infinity });
       let room = queueRoom({ ...facts, depth });
+      const batch: Job[] = [];
       while (open > 0) {
         const job = this.#backlog.peek();
-        if (job === undefined) return;
+        if (job === undefined) break;
         const task = {
           needsImport: needsImport(job, worker),
           timeout: job.options.timeout,
@@ -235,8 +270,9 @@ export class Dispatcher {
         job.worker = worker;
         job.pipelined = true;
         worker.enqueue(job);
-        this.#send(job, worker, true);
+        batch.push(job);
       }
+      if (batch.length > 0) this.#send(worker, batch, true);
     }
   }
 
@@ -246,7 +282,9 @@ export class Dispatcher {
    */
   handOver(done: Job, head: Job, announced: boolean): void {
     head.release = done.release;
+    head.slot = done.slot;
     done.release = undefined;
+    done.slot = undefined;
     head.acked = false;
     if (announced) this.#begin(head, head.worker!);
     this.#wake();
@@ -255,6 +293,19 @@ export class Dispatcher {
 
   /** The worker says it has the task (its module loaded, or a queued task started): it runs from now. */
   onStarted(worker: Worker, id: number): void {
+    const head = worker.job;
+    if (head?.pipelined && !head.acked && head.id !== id) {
+      // It started another of the tasks on their way to it first.
+      const other = worker.queued.find((j) => j.id === id);
+      if (other) {
+        worker.startedInstead(other);
+        other.acked = false;
+        other.release = head.release;
+        other.slot = head.slot;
+        head.release = undefined;
+        head.slot = undefined;
+      }
+    }
     const job = worker.job;
     if (!job || job.id !== id || job.acked) return;
     const spec = job.spec;

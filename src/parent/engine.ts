@@ -344,8 +344,7 @@ export class Engine {
   #onTransition(worker: Worker, from: WorkerState, to: WorkerState): void {
     if (to === 'busy') this.#memory.watch(worker);
     else if (from === 'busy') this.#memory.unwatch(worker);
-    const { idle, busy } = this.#fleet.counts;
-    this.#dispatch.setSlots(idle + busy);
+    this.#dispatch.syncSlots();
     if (to === 'idle') this.#dispatch.onIdle();
     // A worker on its way out is replaced as the demand is then (never a
     // figure remembered from before); forking is synchronous and slow, so the

@@ -290,7 +290,7 @@ export class Fleet {
   }
 
   #onTransition(worker: Worker, from: WorkerState, to: WorkerState): void {
-    debug('worker %d: %s → %s', worker.pid, from, to);
+    if (debug.enabled) debug('worker %d: %s → %s', worker.pid, from, to);
     this.#counts[from]--;
     this.#counts[to]++;
     if (from === 'idle') this.#idle.splice(this.#idle.indexOf(worker), 1);

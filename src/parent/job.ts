@@ -27,6 +27,11 @@ export interface Job extends Queued {
   timer: NodeJS.Timeout | undefined;
   /** Owned by deadlines.ts. */
   softTimer: NodeJS.Timeout | undefined;
+  /**
+   * How it holds its worker: a p-queue slot (`release` frees it), or
+   * straight (`direct`); owned by dispatch.ts.
+   */
+  slot: 'queue' | 'direct' | undefined;
   /** Frees the job's p-queue slot; owned by dispatch.ts. */
   release: (() => void) | undefined;
   unlisten: (() => void) | undefined;
@@ -64,6 +69,7 @@ export function createJob(
     timer: undefined,
     softTimer: undefined,
     release: undefined,
+    slot: undefined,
     unlisten: undefined,
     entry: undefined,
     acked: false,

@@ -122,6 +122,9 @@ export class Lifecycle {
         this.#exitWaiters.length > 0 ||
         (this.#closing && workers > 0),
     );
-    if (this.#closing && workers === 0 && this.#active === 0) this.#hooks.quiet();
+    if (this.#closing && workers === 0 && this.#active === 0) {
+      this.#keepAlive.stop();
+      this.#hooks.quiet();
+    }
   }
 }

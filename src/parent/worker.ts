@@ -16,6 +16,8 @@ import {
   fromWire,
   type BootConfig,
   type ParentMessage,
+  type RunTask,
+  type TaskSpec,
   type WorkerMessage,
 } from '../shared/protocol.js';
 import type { ExitReason } from './events.js';
@@ -53,6 +55,9 @@ export interface WorkerHooks {
 export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
 
 const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
+/** Distinct task specs a worker remembers by id; past this, specs travel with every task. */
+const MAX_SPECS = 1_000;
+let nextSpecId = 1;
 const FINALIZE_GRACE_MS = 10_000;
 /** Longest wait, after a worker exits, for its last messages and stderr. */
 const EXIT_DRAIN_MS = 100;
@@ -76,6 +81,8 @@ export class Worker {
   #job: Job | undefined;
   /** Tasks sent to it that it has not started, in the order they were sent. */
   readonly #queued: Job[] = [];
+  /** Specs this worker has been sent, by the id it knows them by. */
+  readonly #specIds = new Map<TaskSpec, number>();
   /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
   #lastTaskName: string | undefined;
   #tasksRun = 0;
@@ -225,6 +232,38 @@ export class Worker {
     this.#child.send(message);
   }
 
+  /**
+   * Send tasks it holds already (assigned or enqueued), in one message; each
+   * spec goes along only the first time. Throws, with nothing sent, when a
+   * task's arguments cannot be serialized. `ack`: starts on arrival are announced.
+   */
+  run(jobs: readonly Job[], ack: boolean): void {
+    const fresh: TaskSpec[] = [];
+    const tasks = jobs.map((job): RunTask => {
+      let specId = this.#specIds.get(job.spec);
+      const task: RunTask = { id: job.id, specId: 0, args: job.args };
+      if (specId === undefined) {
+        task.spec = job.spec;
+        if (this.#specIds.size < MAX_SPECS) {
+          specId = nextSpecId++;
+          this.#specIds.set(job.spec, specId);
+          fresh.push(job.spec);
+        }
+      }
+      if (specId !== undefined) task.specId = specId;
+      if (job.priority !== 0) task.priority = job.priority;
+      if (ack) task.ack = true;
+      if (job.batch) task.batch = true;
+      return task;
+    });
+    try {
+      this.send({ t: 'run', tasks });
+    } catch (error) {
+      for (const spec of fresh) this.#specIds.delete(spec);
+      throw error;
+    }
+  }
+
   /** Send the initializer and give the worker `startTimeout` ms to report ready. */
   boot(message: ParentMessage, startTimeout: number): void {
     this.#expect('boot', 'starting');
@@ -267,9 +306,9 @@ export class Worker {
    * busy: its task ended (a result, or a hand-off that failed to send);
    * returns the job it ran. The task the worker named as `next` runs now; with
    * no `next` but tasks still on their way, the first sent starts on arrival
-   * (it will confirm). Otherwise, or when the worker `held` its queue, busy →
-   * idle (any tasks still inside must be taken back); call `retire()` next if
-   * it should go.
+   * (it will confirm). Otherwise, or when the worker `held` (it starts no
+   * more), busy → idle, with any tasks inside or on their way still to be
+   * taken back; call `retire()` next if it should go.
    */
   finishTask({
     counted = true,
@@ -291,6 +330,19 @@ export class Worker {
     this.#idleSince = performance.now();
     this.#move('idle');
     return job;
+  }
+
+  /**
+   * The worker says it started `job`, which waits inside it, and not the task
+   * taken for its running one (that one waits on, in its place).
+   */
+  startedInstead(job: Job): void {
+    this.#expect('startedInstead', 'busy');
+    const i = this.#queued.indexOf(job);
+    if (i === -1 || this.#job === undefined) return;
+    this.#queued[i] = this.#job;
+    this.#job = job;
+    this.#lastTaskName = job.options.name;
   }
 
   /** A task that waited inside it left (dropped, or taken back); false if it was not there. */

@@ -19,28 +19,35 @@ export type TaskSpec =
 /** Parent → worker. */
 export type ParentMessage =
   | { t: 'init'; spec: TaskSpec | undefined; args: readonly unknown[] }
-  /**
-   * A task. If another task runs, it waits in the worker, ordered by
-   * `priority` (default 0) then `id`; the result of the task before it names
-   * it as `next` when it starts. `ack`: a task that starts on arrival is
-   * announced with 'started' (once its module is loaded). `batch`: `args` is
-   * a list of argument lists, run one after the other; the result is one
-   * Outcome per item.
-   */
-  | {
-      t: 'run';
-      id: number;
-      spec: TaskSpec;
-      args: unknown[];
-      priority?: number;
-      ack?: true;
-      batch?: true;
-    }
+  /** Tasks, in the order they were taken from the backlog (see RunTask). */
+  | { t: 'run'; tasks: RunTask[] }
   /** Take these tasks back if they still wait in the worker; answered by 'dropped'. */
   | { t: 'drop'; ids: number[] }
   /** Abort the task's taskSignal(): with `reason` (a cooperative abort), else its soft timeout. */
   | { t: 'abort'; id: number; reason?: WireError }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
+
+/**
+ * A task. If another task runs, it waits in the worker, ordered by `priority`
+ * (default 0) then `id`; the result of the task before it names it as `next`
+ * when it starts. `specId` names its TaskSpec, sent along (`spec`) the first
+ * time this worker gets it; 0 means the spec always comes along. `ack`: a task that starts on arrival is
+ * announced with 'started' (once its module is loaded). `batch`: `args` is a
+ * list of argument lists, run one after the other; the result is one Outcome
+ * per item.
+ */
+export interface RunTask {
+  id: number;
+  specId: number;
+  spec?: TaskSpec;
+  args: unknown[];
+  priority?: number;
+  ack?: true;
+  batch?: true;
+}
+
+/** A task's result, alone or in a 'results' message. */
+export type Result = WorkerMessage & { t: 'ok' | 'err' };
 
 /** Worker → parent. */
 export type WorkerMessage =
@@ -51,8 +58,8 @@ export type WorkerMessage =
   | { t: 'initFailed'; error: WireError }
   /**
    * A result. `ms`: how long the task ran, timed in the worker. `next`: the
-   * task the worker started right after it, if any. `held`: tasks wait inside
-   * it, but it started none (its RSS reached `maxRss`).
+   * task the worker started right after it, if any. `held`: its RSS reached
+   * `maxRss`; it starts no more tasks, those waiting inside it or on their way.
    */
   | { t: 'ok'; id: number; value: unknown; ms: number; rss?: number; next?: number; held?: true }
   | { t: 'err'; id: number; error: WireError; ms: number; rss?: number; next?: number; held?: true }
