@@ -1,5 +1,13 @@
 export { Deadpool } from './parent/deadpool.js';
-export type { MapOptions, ShutdownOptions, SubmitArgs } from './parent/deadpool.js';
+export type {
+  MapOptions,
+  ShutdownOptions,
+  StreamOptions,
+  SubmitArgs,
+  TaskResult,
+  Yielded,
+} from './parent/deadpool.js';
+export type { TaskStream } from './parent/stream.js';
 export type {
   DeadpoolEvents,
   ExitReason,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Future, settleFuture, startFuture, type CancelHooks } from '../src/parent/future.js';
-import { mapOrdered, type MapPlan } from '../src/parent/map.js';
+import { mapItems, type MapPlan } from '../src/parent/map.js';
 import type { Outcome as WireOutcome } from '../src/shared/protocol.js';
 
 type Outcome = WireOutcome<unknown>;
@@ -17,6 +17,7 @@ function instantPlan(batching: boolean, fail?: (x: number) => boolean, answerBel
   const plan: MapPlan = {
     maxBatches: 4,
     batching,
+    ordered: true,
     submit(items) {
       sizes.push(items.length);
       const future = new Future<Outcome[]>(hooks, id++);
@@ -40,11 +41,11 @@ async function collect(iterable: AsyncIterable<unknown>): Promise<unknown[]> {
   return out;
 }
 
-describe('mapOrdered', () => {
+describe('mapItems', () => {
   test('batches grow when items are quick, and results keep input order', async () => {
     const { plan, sizes } = instantPlan(true);
     const input = Array.from({ length: 5_000 }, (_, i) => i);
-    expect(await collect(mapOrdered(plan, input))).toEqual(input.map((x) => x * 10));
+    expect(await collect(mapItems(plan, input))).toEqual(input.map((x) => x * 10));
     expect(sizes[0]).toBe(1);
     expect(Math.max(...sizes)).toBeGreaterThan(1);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(5_000);
@@ -53,7 +54,7 @@ describe('mapOrdered', () => {
   test('without batching every item travels alone', async () => {
     const { plan, sizes } = instantPlan(false);
     await collect(
-      mapOrdered(
+      mapItems(
         plan,
         Array.from({ length: 300 }, (_, i) => i),
       ),
@@ -68,7 +69,7 @@ describe('mapOrdered', () => {
       for (;;) yield read++;
     }
     let taken = 0;
-    for await (const _ of mapOrdered(plan, endless())) if (++taken === 1_000) break;
+    for await (const _ of mapItems(plan, endless())) if (++taken === 1_000) break;
     expect(read - taken).toBeLessThanOrEqual(4 * 256);
     expect(sizes.length).toBeGreaterThan(0);
   });
@@ -77,7 +78,7 @@ describe('mapOrdered', () => {
     const { plan, cancelled } = instantPlan(true, (x) => x === 700, 701);
     const seen: unknown[] = [];
     const run = async () => {
-      for await (const value of mapOrdered(
+      for await (const value of mapItems(
         plan,
         Array.from({ length: 5_000 }, (_, i) => i),
       ))
@@ -96,7 +97,7 @@ describe('mapOrdered', () => {
         yield i;
       }
     }
-    expect(await collect(mapOrdered(plan, slow()))).toHaveLength(60);
+    expect(await collect(mapItems(plan, slow()))).toHaveLength(60);
     expect(Math.max(...sizes)).toBe(1);
   });
 });

@@ -91,6 +91,12 @@ function onMessage(message: ParentMessage): void {
     case 'abort':
       runner.abort(message.id, message.reason);
       break;
+    case 'credit':
+      runner.credit(message.id, message.n);
+      break;
+    case 'stop':
+      runner.stop(message.id);
+      break;
     case 'init':
       void init(message.spec, message.args);
       break;

@@ -22,6 +22,7 @@ import {
 } from '../shared/protocol.js';
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
+import { Credits, drive, isIterated } from './stream.js';
 
 /** A task with its spec looked up. */
 type Run = RunTask & { spec: TaskSpec };
@@ -34,6 +35,17 @@ interface Current {
   since: number;
   /** Made on first use, so tasks that never ask for their signal pay nothing. */
   controller: AbortController | undefined;
+  /** For `pool.stream`: how many more values it may send. */
+  credits: Credits | undefined;
+}
+
+/** A value the task produced cannot be sent: the task fails with a SerializationError. */
+class Unsendable extends Error {
+  readonly wire: WireError;
+  constructor(wire: WireError) {
+    super(wire.kind === 'pool' ? wire.message : 'unsendable');
+    this.wire = wire;
+  }
 }
 
 export class Runner {
@@ -101,6 +113,16 @@ export class Runner {
     );
   }
 
+  /** The consumer of a streamed task took `n` values: it may send `n` more. */
+  credit(id: number, n: number): void {
+    if (this.#current?.id === id) this.#current.credits?.grant(n);
+  }
+
+  /** The consumer of a streamed task left: end the task's iterator. */
+  stop(id: number): void {
+    if (this.#current?.id === id) this.#current.credits?.stop();
+  }
+
   /** The running task's AbortSignal (for taskSignal()), if a task runs. */
   signal(): AbortSignal | undefined {
     const current = this.#current;
@@ -122,7 +144,13 @@ export class Runner {
   #start(task: Run, announce: boolean): void {
     const { id, spec, args } = task;
     const batch = task.batch === true;
-    const current: Current = { id, batch, since: performance.now(), controller: undefined };
+    const current: Current = {
+      id,
+      batch,
+      since: performance.now(),
+      controller: undefined,
+      credits: task.stream === undefined ? undefined : new Credits(task.stream),
+    };
     this.#current = current;
     let loaded: ReturnType<TaskLoader['load']>;
     try {
@@ -146,6 +174,21 @@ export class Runner {
     let result: unknown;
     try {
       result = fn(...args);
+      if (isIterated(result)) {
+        // A generator: stream its values (pool.stream) or collect them (submit).
+        const emit = (value: unknown): void => {
+          try {
+            this.#send({ t: 'yield', id, value });
+          } catch (error) {
+            throw new Unsendable(unsendable('a value the task yielded', error));
+          }
+        };
+        drive(result, this.#current?.credits, emit).then(
+          (value) => this.#finish(id, spec, true, value),
+          (error: unknown) => this.#finish(id, spec, false, error),
+        );
+        return;
+      }
       if (isThenable(result)) {
         result.then(
           (value) => this.#finish(id, spec, true, value),
@@ -182,7 +225,8 @@ export class Runner {
       this.#reply({ t: 'ok', id, value, ...tail }, current.batch);
     } else {
       explainReferenceError(value, spec);
-      this.#reply({ t: 'err', id, error: toWire(value), ...tail }, false);
+      const error = value instanceof Unsendable ? value.wire : toWire(value);
+      this.#reply({ t: 'err', id, error, ...tail }, false);
     }
     if (next) this.#start(next, false);
   }

@@ -14,6 +14,8 @@ export interface DeadlineHooks {
   soft(job: Job): void;
   /** It waited for a worker longer than its queueTimeout. */
   queue(job: Job): void;
+  /** Its stream was closed and it has not ended since. */
+  stopped(job: Job): void;
 }
 
 export class Deadlines {
@@ -51,9 +53,16 @@ export class Deadlines {
     }
   }
 
+  /** Its stream was closed: it must end within `ms`. (Its own deadlines keep running.) */
+  stopping(job: Job, ms: number): void {
+    if (job.stopTimer !== undefined) return;
+    job.stopTimer = setTimeout(() => this.#hooks.stopped(job), ms);
+  }
+
   clear(job: Job): void {
     if (job.timer !== undefined) clearTimeout(job.timer);
     if (job.softTimer !== undefined) clearTimeout(job.softTimer);
-    job.timer = job.softTimer = undefined;
+    if (job.stopTimer !== undefined) clearTimeout(job.stopTimer);
+    job.timer = job.softTimer = job.stopTimer = undefined;
   }
 }

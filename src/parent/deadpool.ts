@@ -8,7 +8,7 @@ import { specOf, type Task, type TaskFunction } from '../shared/task.js';
 import { Engine } from './engine.js';
 import type { DeadpoolEvents } from './events.js';
 import type { Future } from './future.js';
-import { mapOrdered } from './map.js';
+import { mapItems } from './map.js';
 import { normalizeMetricsOptions, type MetricsOptions } from './metrics.js';
 import { Observer } from './observer.js';
 import {
@@ -21,15 +21,40 @@ import {
   type SubmitOptions,
 } from './options.js';
 import type { DeadpoolStatistics } from './stats.js';
+import type { TaskStream } from './stream.js';
+
+const DEFAULT_HIGH_WATER_MARK = 16;
 import { traceWorker } from './tracing.js';
 
 /** `args` may be left out when the task takes no required argument. */
-export type SubmitArgs<F extends TaskFunction> =
+export type SubmitArgs<F extends TaskFunction, O = SubmitOptions> =
   [] extends Parameters<F>
-    ? [args?: Parameters<F>, options?: SubmitOptions]
-    : [args: Parameters<F>, options?: SubmitOptions];
+    ? [args?: Parameters<F>, options?: O]
+    : [args: Parameters<F>, options?: O];
 
-export type MapOptions = Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'>;
+/** What a task's future resolves with: its result; for a generator task, the values it yielded. */
+export type TaskResult<F extends TaskFunction> = [ReturnType<F>] extends [never]
+  ? never
+  : ReturnType<F> extends AsyncIterable<infer T> | Generator<infer T>
+    ? T[]
+    : Awaited<ReturnType<F>>;
+
+/** The values a generator task yields, as `pool.stream` delivers them. */
+export type Yielded<F extends TaskFunction> = [ReturnType<F>] extends [never]
+  ? never
+  : ReturnType<F> extends AsyncIterable<infer T> | Generator<infer T>
+    ? T
+    : Awaited<ReturnType<F>>;
+
+export interface StreamOptions extends SubmitOptions {
+  /** How many values the worker may produce ahead of the consumer. @default 16 */
+  highWaterMark?: number;
+}
+
+export interface MapOptions extends Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'> {
+  /** Results in input order (true), or in the order they complete (false). @default true */
+  ordered?: boolean;
+}
 
 export interface ShutdownOptions {
   /** Wait for running (and, unless cancelled, waiting) tasks and for every worker to exit. */
@@ -62,10 +87,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   }
 
   /** Run `fn(...args)` in a worker. Returns at once; never blocks. */
-  submit<F extends TaskFunction>(
-    fn: Task<F>,
-    ...rest: SubmitArgs<F>
-  ): Future<Awaited<ReturnType<F>>> {
+  submit<F extends TaskFunction>(fn: Task<F>, ...rest: SubmitArgs<F>): Future<TaskResult<F>> {
     const [args = [], options] = rest as unknown as [
       unknown[] | undefined,
       SubmitOptions | undefined,
@@ -78,8 +100,33 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   }
 
   /**
-   * Run `fn(item)` for each item of `iterable`, yielding results in input order.
-   * The input is read lazily, with a bounded number of tasks in flight.
+   * Run a generator task (an async generator function, or one returning an
+   * async iterable) and read its values as they are produced, the worker at
+   * most `highWaterMark` values ahead. Leaving the loop early ends the
+   * generator in the worker (its `finally` blocks run).
+   */
+  stream<F extends TaskFunction>(
+    fn: Task<F>,
+    ...rest: SubmitArgs<F, StreamOptions>
+  ): TaskStream<Yielded<F>> {
+    const [args = [], options = {}] = rest as unknown as [
+      unknown[] | undefined,
+      StreamOptions | undefined,
+    ];
+    const spec = specOf(fn);
+    if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
+    if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+    const { highWaterMark, ...submitOptions } = options;
+    const hwm = integer('highWaterMark', highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
+    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
+    this.#admit();
+    return this.#engine.stream(spec, args, jobOptions, hwm);
+  }
+
+  /**
+   * Run `fn(item)` for each item of `iterable`, yielding results in input order
+   * (or, with `ordered: false`, as they complete). The input is read lazily,
+   * with a bounded number of tasks in flight.
    */
   map<F extends (item: never) => unknown>(
     fn: Task<F>,
@@ -93,8 +140,10 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ) {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
-    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings);
-    return mapOrdered<Awaited<ReturnType<F>>>(
+    const { ordered = true, ...submitOptions } = options ?? {};
+    if (typeof ordered !== 'boolean') invalid('ordered', 'a boolean', ordered);
+    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
+    return mapItems<Awaited<ReturnType<F>>>(
       {
         submit: (items) => {
           this.#admit();
@@ -102,6 +151,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
         },
         maxBatches: this.#engine.bounds.maxWorkers * 2 + 2,
         batching: jobOptions.timeout === undefined,
+        ordered,
       },
       iterable,
     );

@@ -34,9 +34,13 @@ import { renderMetrics, type MetricsSettings } from './metrics.js';
 import type { Observer } from './observer.js';
 import type { Bounds, JobOptions, Settings } from './options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
+import { TaskStream } from './stream.js';
 import type { Worker, WorkerState } from './worker.js';
 
 type Ending = 'completed' | 'failed' | 'cancelled';
+
+/** How long a streamed task may take to end after its consumer left, in ms. */
+const STOP_GRACE_MS = 1_000;
 
 export class Engine {
   readonly settings: Settings;
@@ -70,6 +74,13 @@ export class Engine {
       expired: (job, why) => this.#timedOut(job, why),
       soft: (job) => this.#abortTask(job),
       queue: (job) => this.#queueTimedOut(job),
+      stopped: (job) => {
+        const error = cancelled(
+          job,
+          `did not end within ${STOP_GRACE_MS} ms after its stream was closed; its worker was killed`,
+        );
+        this.#kill(job, error, 'killed');
+      },
     });
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
@@ -98,8 +109,29 @@ export class Engine {
    * Outcome per item, and statistics count each item as a task.
    */
   submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
-    const job = createJob(this.#nextId++, spec, args, options, batch);
-    job.future = new Future(this.#hooks, job);
+    return this.#add(createJob(this.#nextId++, spec, args, options, batch)) as Future<T>;
+  }
+
+  /** Queue a generator task whose values are read from the returned stream as they come. */
+  stream<T>(
+    spec: TaskSpec,
+    args: unknown[],
+    options: JobOptions,
+    highWaterMark: number,
+  ): TaskStream<T> {
+    const job = createJob(this.#nextId++, spec, args, options, false);
+    const stream = new TaskStream<T>(new Future(this.#hooks, job), highWaterMark, {
+      credit: (n) => this.#credit(job, n),
+      stop: () => this.#stopStream(job),
+    });
+    job.stream = stream;
+    this.#add(job, stream.future);
+    return stream;
+  }
+
+  #add(job: Job, future = new Future(this.#hooks, job)): Future<unknown> {
+    const { options } = job;
+    job.future = future;
     if (options.onProgress) job.future.addProgressCallback(options.onProgress);
     this.#observer.submitted(job);
     this.stats.received += job.size;
@@ -107,7 +139,7 @@ export class Engine {
     const { signal } = options;
     if (signal?.aborted) {
       this.#finish(job, 'cancelled', cancelledBySignal(job, signal));
-      return job.future as Future<T>;
+      return job.future;
     }
     if (signal) {
       const onAbort = (): void => this.#aborted(job, signal);
@@ -117,7 +149,38 @@ export class Engine {
     if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
     this.#dispatch.add(job);
     this.#replenish();
-    return job.future as Future<T>;
+    return job.future;
+  }
+
+  /** The consumer of a streamed task took `n` values: its worker may produce `n` more. */
+  #credit(job: Job, n: number): void {
+    const worker = job.worker;
+    if (!worker || worker.job !== job) return;
+    try {
+      worker.send({ t: 'credit', id: job.id, n });
+    } catch {
+      // the worker is going away; its exit ends the stream
+    }
+  }
+
+  /**
+   * The consumer of a streamed task left: a waiting task is cancelled; a
+   * running one is asked to end its generator, and killed if it has not
+   * ended within STOP_GRACE_MS.
+   */
+  #stopStream(job: Job): void {
+    if (job.future.done()) return;
+    if (this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled: its stream was closed'))) {
+      return;
+    }
+    const worker = job.worker;
+    if (!worker || worker.job !== job) return;
+    try {
+      worker.send({ t: 'stop', id: job.id });
+    } catch {
+      return; // the worker is going away; its exit ends the task
+    }
+    this.#deadlines.stopping(job, STOP_GRACE_MS);
   }
 
   get backlogSize(): number {
@@ -302,6 +365,7 @@ export class Engine {
     else stats.cancelled += job.size;
     if (job.worker && job.startedAt > 0) stats.runTime.add(performance.now() - job.startedAt);
     this.#observer.settled(job, ending, value, completed);
+    job.stream?.end(ending === 'completed', value);
     job.unlisten?.();
     this.#life.jobSettled();
     settleFuture(job.future, ending === 'completed', value, ending === 'cancelled');
@@ -330,6 +394,11 @@ export class Engine {
       case 'progress': {
         const job = worker.job;
         if (job?.id === message.id) progressFuture(job.future, message.value);
+        return;
+      }
+      case 'yield': {
+        const job = worker.job;
+        if (job?.id === message.id) job.stream?.push(message.value);
         return;
       }
       case 'ready':

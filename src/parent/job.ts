@@ -8,6 +8,7 @@ import type { Queued } from './backlog.js';
 import type { Future } from './future.js';
 import type { JobOptions } from './options.js';
 import type { TaskTraceContext } from './tracing.js';
+import type { TaskStream } from './stream.js';
 import type { Worker } from './worker.js';
 
 export interface Job extends Queued {
@@ -27,6 +28,10 @@ export interface Job extends Queued {
   timer: NodeJS.Timeout | undefined;
   /** Owned by deadlines.ts. */
   softTimer: NodeJS.Timeout | undefined;
+  /** Owned by deadlines.ts: a closed stream's task must end by then. */
+  stopTimer: NodeJS.Timeout | undefined;
+  /** For `pool.stream`: where its values go. */
+  stream: TaskStream<unknown> | undefined;
   /**
    * How it holds its worker: a p-queue slot (`release` frees it), or
    * straight (`direct`); owned by dispatch.ts.
@@ -68,6 +73,8 @@ export function createJob(
     startedAt: 0,
     timer: undefined,
     softTimer: undefined,
+    stopTimer: undefined,
+    stream: undefined,
     release: undefined,
     slot: undefined,
     unlisten: undefined,

@@ -1,6 +1,7 @@
 /**
- * `pool.map`: results in input order, the input read lazily with a bounded
- * number of tasks in flight, so an endless input runs in constant memory.
+ * `pool.map`: results in input order (or, with `ordered: false`, in the order
+ * they complete), the input read lazily with a bounded number of tasks in
+ * flight, so an endless input runs in constant memory.
  *
  * Items travel in batches (several per message) once tasks prove short: the
  * batch size is chosen so a batch runs for about 2 ms, and is held down when
@@ -18,6 +19,8 @@ export interface MapPlan {
   maxBatches: number;
   /** False when each item needs its own deadline. */
   batching: boolean;
+  /** Results in input order (true), or as they complete. */
+  ordered: boolean;
 }
 
 const TARGET_BATCH_MS = 2;
@@ -31,13 +34,23 @@ interface InFlight {
   startedAt: number;
 }
 
-export async function* mapOrdered<R>(
+export async function* mapItems<R>(
   plan: MapPlan,
   input: Iterable<unknown> | AsyncIterable<unknown>,
 ): AsyncGenerator<R, void, undefined> {
   const isAsync = Symbol.asyncIterator in input;
   const iterator = isAsync ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   const inFlight: InFlight[] = [];
+  // Unordered: batches whose futures settled, in the order they did.
+  const settled: InFlight[] = [];
+  let wake: (() => void) | undefined;
+  const next = async (): Promise<InFlight> => {
+    if (plan.ordered) return inFlight.shift()!;
+    while (settled.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    const entry = settled.shift()!;
+    inFlight.splice(inFlight.indexOf(entry), 1);
+    return entry;
+  };
   let size = 1;
   let fillMs = 0; // average wait per item of an async input
   let exhausted = false;
@@ -62,10 +75,16 @@ export async function* mapOrdered<R>(
         if (items.length === 0) break;
         const entry: InFlight = { future: plan.submit(items), size: items.length, startedAt: 0 };
         entry.future.addPidCallback(() => (entry.startedAt = performance.now()));
+        if (!plan.ordered) {
+          entry.future.addDoneCallback(() => {
+            settled.push(entry);
+            wake?.();
+          });
+        }
         inFlight.push(entry);
       }
-      const head = inFlight.shift();
-      if (head === undefined) return;
+      if (inFlight.length === 0) return;
+      const head = await next();
       const outcomes = await head.future;
       if (plan.batching && head.startedAt > 0) {
         const perItem = Math.max((performance.now() - head.startedAt) / head.size, 0.001);

@@ -254,6 +254,7 @@ export class Worker {
       if (job.priority !== 0) task.priority = job.priority;
       if (ack) task.ack = true;
       if (job.batch) task.batch = true;
+      if (job.stream) task.stream = job.stream.highWaterMark;
       return task;
     });
     try {

@@ -23,6 +23,10 @@ export type ParentMessage =
   | { t: 'run'; tasks: RunTask[] }
   /** Take these tasks back if they still wait in the worker; answered by 'dropped'. */
   | { t: 'drop'; ids: number[] }
+  /** The consumer of a streamed task took `n` values: it may send `n` more. */
+  | { t: 'credit'; id: number; n: number }
+  /** The consumer of a streamed task left: end its iterator (its `finally` blocks run). */
+  | { t: 'stop'; id: number }
   /** Abort the task's taskSignal(): with `reason` (a cooperative abort), else its soft timeout. */
   | { t: 'abort'; id: number; reason?: WireError }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
@@ -44,6 +48,8 @@ export interface RunTask {
   priority?: number;
   ack?: true;
   batch?: true;
+  /** For `pool.stream`: send the values it yields, this many ahead of the consumer. */
+  stream?: number;
 }
 
 /** A task's result, alone or in a 'results' message. */
@@ -53,6 +59,8 @@ export type Result = WorkerMessage & { t: 'ok' | 'err' };
 export type WorkerMessage =
   | { t: 'ready' }
   | { t: 'started'; id: number }
+  /** A value a streamed task yielded. */
+  | { t: 'yield'; id: number; value: unknown }
   /** A value the running task passed to reportProgress(). */
   | { t: 'progress'; id: number; value: unknown }
   | { t: 'initFailed'; error: WireError }
