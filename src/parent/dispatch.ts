@@ -2,16 +2,16 @@
  * Dispatch: pairs the backlog with workers. It owns the backlog and its
  * p-queue slots (one per worker that can take work: a busy worker's slot
  * passes from task to task while it stays busy), hands a job to an idle
- * worker, queues short tasks ahead inside busy workers (pipelining), takes
- * the workers' word that a task started, and puts a job back when it never
- * started. Settling a job is the engine's; the workers' fate is the fleet's.
+ * worker (straight, when nothing waits), sends jobs, takes the workers' word
+ * that a task started, and puts a job back when it never started or comes
+ * back from a worker. Queueing ahead inside busy workers is pipeline.ts's.
+ * Settling a job is the engine's; the workers' fate is the fleet's.
  *
- * Pipelining keeps every guarantee of a waiting task: a task queued inside a
- * worker still counts as waiting, is taken from the top of the same heap (so
- * in priority order), is ordered by priority inside the worker too, starts
- * its clock and counts as launched only when the worker reports its start,
- * can be dropped (cancel, queueTimeout, a worker retiring), and goes back to
- * the backlog, never failed, when its worker dies.
+ * A task queued inside a worker keeps every guarantee of a waiting task: it
+ * still counts as waiting, starts its clock and counts as launched only when
+ * the worker reports its start, can be dropped (cancel, queueTimeout, a
+ * worker retiring), and goes back to the backlog, never failed, when its
+ * worker dies.
  */
 import { SerializationError } from '../shared/errors.js';
 import { Backlog } from './backlog.js';
@@ -19,9 +19,10 @@ import { debug } from './debug.js';
 import type { Deadlines } from './deadlines.js';
 import type { Fleet } from './fleet.js';
 import { startFuture } from './future.js';
-import { label, type Job } from './job.js';
+import { label, needsImport, type Job } from './job.js';
 import type { Settings } from './options.js';
-import { handOff, pipelinable, pipelineDepth, queueRoom, tasksToSteal } from './policy.js';
+import { Pipeline } from './pipeline.js';
+import { handOff } from './policy.js';
 import type { Stats } from './stats.js';
 import { traceRun } from './tracing.js';
 import type { Worker } from './worker.js';
@@ -33,9 +34,6 @@ export interface DispatchHooks {
   dropped(job: Job): void;
 }
 
-/** Weight of the newest run time in the average that sizes pipelining. */
-const RUN_TIME_WEIGHT = 0.2;
-
 export class Dispatcher {
   readonly #backlog: Backlog<Job>;
   readonly #fleet: Fleet;
@@ -44,9 +42,8 @@ export class Dispatcher {
   readonly #settings: Settings;
   readonly #hooks: DispatchHooks;
   #waiters: { below: number; resolve: () => void }[] = [];
-  /** Average run time of recent tasks, in ms; undefined until one has run. */
-  #avgRunMs: number | undefined;
-  #topUpScheduled = false;
+  /** Queues short tasks ahead inside busy workers (pipeline.ts). */
+  readonly #pipeline: Pipeline;
   /** Busy workers whose running task went to them straight, without a p-queue slot. */
   #direct = 0;
 
@@ -66,6 +63,30 @@ export class Dispatcher {
       (job) => this.#take(job),
       () => this.#wake(),
     );
+    this.#pipeline = new Pipeline(this.#backlog, fleet, settings, (worker, jobs) => {
+      for (const job of jobs) job.pipelined = true;
+      this.#send(worker, jobs, true);
+    });
+  }
+
+  /** A job that ran ended: its run time sizes pipelining. */
+  noteRunTime(ms: number): void {
+    this.#pipeline.noteRunTime(ms);
+  }
+
+  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
+  drop(worker: Worker, jobs: readonly Job[]): void {
+    this.#pipeline.drop(worker, jobs);
+  }
+
+  /** A busy worker will retire after its task: what waits inside it goes back. */
+  reclaim(worker: Worker): void {
+    this.#pipeline.drop(worker, worker.queued);
+  }
+
+  /** A worker became idle: with nothing left in the backlog, it may take tasks waiting elsewhere. */
+  onIdle(): void {
+    this.#pipeline.onIdle();
   }
 
   /** Tasks waiting: in the backlog, and queued inside busy workers. */
@@ -94,7 +115,7 @@ export class Dispatcher {
       }
     }
     this.#backlog.add(job);
-    this.#scheduleTopUp();
+    this.#pipeline.schedule();
   }
 
   /** Take a job out of the backlog; false if it is not there. */
@@ -135,12 +156,6 @@ export class Dispatcher {
     const release = job.release;
     job.release = undefined;
     release?.();
-  }
-
-  /** A job that ran ended: its run time sizes pipelining. */
-  noteRunTime(ms: number): void {
-    const avg = this.#avgRunMs;
-    this.#avgRunMs = avg === undefined ? ms : avg + (ms - avg) * RUN_TIME_WEIGHT;
   }
 
   /** Called by the backlog when a slot is free: hand the job to an idle worker. */
@@ -185,7 +200,7 @@ export class Dispatcher {
     } else {
       this.#begin(job, worker);
     }
-    this.#scheduleTopUp();
+    this.#pipeline.schedule();
   }
 
   /**
@@ -219,63 +234,6 @@ export class Dispatcher {
     );
   }
 
-  #scheduleTopUp(): void {
-    if (this.#topUpScheduled) return;
-    this.#topUpScheduled = true;
-    queueMicrotask(() => {
-      this.#topUpScheduled = false;
-      this.#topUp();
-    });
-  }
-
-  /**
-   * Queue the best waiting tasks inside busy workers while recent tasks are
-   * short, up to each worker's room. Never while a worker is idle (the task
-   * goes to it), and never past the best waiting task: if it may not wait
-   * inside any busy worker, nothing behind it may either.
-   */
-  #topUp(): void {
-    if (this.#backlog.size === 0 || this.#fleet.counts.idle > 0) return;
-    const depth = pipelineDepth(this.#avgRunMs);
-    const { maxTasksPerChild } = this.#settings;
-    for (const worker of this.#fleet.busyWorkers()) {
-      const facts = {
-        queued: worker.queued.length,
-        tasksRun: worker.tasksRun,
-        maxTasksPerChild,
-        marked: worker.retireAfterTask !== undefined,
-        stale: !this.#fleet.current(worker),
-      };
-      // What it may take at all, and what it should take to stay busy.
-      let open = queueRoom({ ...facts, depth: Infinity });
-      let room = queueRoom({ ...facts, depth });
-      const batch: Job[] = [];
-      while (open > 0) {
-        const job = this.#backlog.peek();
-        if (job === undefined) break;
-        const task = {
-          needsImport: needsImport(job, worker),
-          timeout: job.options.timeout,
-          priority: job.priority,
-          lowerQueued: worker.queued.filter((j) => j.priority !== 0).length,
-        };
-        // A task better than all that wait inside goes first there: it may
-        // always be queued, so it never waits behind them.
-        const overtakes =
-          worker.queued.length > 0 && worker.queued.every((j) => j.priority > job.priority);
-        if (room > 0 && pipelinable(task)) room--;
-        else if (!overtakes || !pipelinable({ ...task, lowerQueued: 0 })) break;
-        open--;
-        this.#backlog.remove(job);
-        job.worker = worker;
-        job.pipelined = true;
-        worker.enqueue(job);
-        batch.push(job);
-      }
-      if (batch.length > 0) this.#send(worker, batch, true);
-    }
-  }
-
   /**
    * `worker` finished `done`; `head` (from its queue) runs now: the p-queue
    * slot passes to it, and, when the worker named it as started, it begins.
@@ -288,7 +246,7 @@ export class Dispatcher {
     head.acked = false;
     if (announced) this.#begin(head, head.worker!);
     this.#wake();
-    this.#scheduleTopUp();
+    this.#pipeline.schedule();
   }
 
   /** The worker says it has the task (its module loaded, or a queued task started): it runs from now. */
@@ -345,38 +303,6 @@ export class Dispatcher {
     startFuture(job.future, worker.pid);
   }
 
-  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
-  drop(worker: Worker, jobs: readonly Job[]): void {
-    if (jobs.length === 0) return;
-    try {
-      worker.send({ t: 'drop', ids: jobs.map((job) => job.id) });
-    } catch {
-      // the worker is going away; its exit puts its tasks back
-    }
-  }
-
-  /**
-   * A worker became idle with nothing left in the backlog: take back tasks
-   * waiting inside busy workers (policy.tasksToSteal), the ones each would
-   * start last, so the idle worker gets them.
-   */
-  onIdle(): void {
-    if (this.#backlog.size > 0 || this.#fleet.queuedTasks === 0) return;
-    const now = performance.now();
-    for (const worker of this.#fleet.busyWorkers()) {
-      const queued = worker.queued;
-      const n = tasksToSteal({ queued: queued.length, runningForMs: runningFor(worker, now) });
-      if (n === 0) continue;
-      const lastToStart = [...queued].sort((a, b) => b.priority - a.priority || b.seq - a.seq);
-      this.drop(worker, lastToStart.slice(0, n));
-    }
-  }
-
-  /** A busy worker will retire after its task: what waits inside it goes back. */
-  reclaim(worker: Worker): void {
-    this.drop(worker, worker.queued);
-  }
-
   /** The worker handed these back: each leaves (its future settled) or waits again. */
   onDropped(worker: Worker, ids: readonly number[]): void {
     for (const id of ids) {
@@ -430,14 +356,4 @@ export class Dispatcher {
       return false;
     });
   }
-}
-
-/** How long the worker's running task has run, in ms (0 until it is known to have started). */
-function runningFor(worker: Worker, now: number): number {
-  const job = worker.job;
-  return job?.acked ? now - job.startedAt : 0;
-}
-
-function needsImport(job: Job, worker: Worker): boolean {
-  return job.spec.kind === 'module' && !worker.loaded.has(job.spec.module);
 }

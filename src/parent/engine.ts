@@ -3,31 +3,22 @@
  * waits, runs, and ends. Ending has two halves: `#settle`, the one way a
  * future settles (statistics first), and `#leave`, the one way a job gives
  * its worker back (clocks, p-queue slot). Most paths do both (`#finish`); a
- * cooperative abort settles at once and leaves when the task ends. The
- * engine routes the workers' job messages; it owns no worker state
- * (worker.ts, fleet.ts), no backlog (dispatch.ts), no timer (deadlines.ts)
- * and no waiting on the pool (lifecycle.ts).
+ * cooperative abort settles at once and leaves when the task ends. What ends
+ * a job early is interrupts.ts's. The engine routes the workers' job
+ * messages; it owns no worker state (worker.ts, fleet.ts), no backlog
+ * (dispatch.ts), no timer (deadlines.ts) and no waiting on the pool
+ * (lifecycle.ts).
  */
-import {
-  CancelledError,
-  MemoryLimitError,
-  TimeoutError,
-  type WorkerStartError,
-} from '../shared/errors.js';
-import {
-  fromWire,
-  toWire,
-  type Outcome,
-  type TaskSpec,
-  type WorkerMessage,
-} from '../shared/protocol.js';
+import type { WorkerStartError } from '../shared/errors.js';
+import { fromWire, type Outcome, type TaskSpec, type WorkerMessage } from '../shared/protocol.js';
 import { Deadlines } from './deadlines.js';
 import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
 import { processError } from './exit-message.js';
 import { Fleet } from './fleet.js';
 import { Future, progressFuture, settleFuture, type CancelHooks } from './future.js';
-import { cancelledBySignal, createJob, label, type Job } from './job.js';
+import { Interrupts, cancelled, type Ending } from './interrupts.js';
+import { cancelledBySignal, createJob, type Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
 import { renderMetrics, type MetricsSettings } from './metrics.js';
@@ -36,11 +27,6 @@ import type { Bounds, JobOptions, Settings } from './options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
 import { TaskStream } from './stream.js';
 import type { Worker, WorkerState } from './worker.js';
-
-type Ending = 'completed' | 'failed' | 'cancelled';
-
-/** How long a streamed task may take to end after its consumer left, in ms. */
-const STOP_GRACE_MS = 1_000;
 
 export class Engine {
   readonly settings: Settings;
@@ -52,9 +38,11 @@ export class Engine {
   readonly #life: Lifecycle;
   readonly #memory: MemoryWatch;
   readonly #observer: Observer;
+  readonly #interrupts: Interrupts;
   readonly #hooks: CancelHooks<Job> = {
-    cancel: (job, kill) => this.#cancel(job, kill),
-    kill: (job) => this.#kill(job, cancelled(job, 'was cancelled while running'), 'killed'),
+    cancel: (job, kill) => this.#interrupts.cancel(job, kill),
+    kill: (job) =>
+      this.#interrupts.kill(job, cancelled(job, 'was cancelled while running'), 'killed'),
   };
   #nextId = 1;
 
@@ -71,20 +59,25 @@ export class Engine {
       draining: (worker) => this.#dispatch.reclaim(worker),
     });
     this.#deadlines = new Deadlines({
-      expired: (job, why) => this.#timedOut(job, why),
-      soft: (job) => this.#abortTask(job),
-      queue: (job) => this.#queueTimedOut(job),
-      stopped: (job) => {
-        const error = cancelled(
-          job,
-          `did not end within ${STOP_GRACE_MS} ms after its stream was closed; its worker was killed`,
-        );
-        this.#kill(job, error, 'killed');
-      },
+      expired: (job, why) => this.#interrupts.timedOut(job, why),
+      soft: (job) => this.#interrupts.abortTask(job),
+      queue: (job) => this.#interrupts.queueTimedOut(job),
+      stopped: (job) => this.#interrupts.stopExpired(job),
     });
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
       dropped: (job) => this.#leave(job),
+    });
+    this.#interrupts = new Interrupts({
+      ends: {
+        settle: (job, ending, value) => this.#settle(job, ending, value),
+        finish: (job, ending, value) => this.#finish(job, ending, value),
+      },
+      dispatch: this.#dispatch,
+      deadlines: this.#deadlines,
+      stats: this.stats,
+      settings,
+      emit,
     });
     this.#life = new Lifecycle(this.#fleet, settings.maxWorkers, {
       windDown: () => this.#fleet.windDown(this.#dispatch.unassigned),
@@ -96,7 +89,7 @@ export class Engine {
     this.#memory = new MemoryWatch(
       settings.memoryLimitBytes,
       settings.memorySampleInterval,
-      (worker, rss) => this.#memoryKill(worker as Worker, rss),
+      (worker, rss) => this.#interrupts.memoryKill(worker as Worker, rss),
     );
     for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
   }
@@ -121,8 +114,8 @@ export class Engine {
   ): TaskStream<T> {
     const job = createJob(this.#nextId++, spec, args, options, false);
     const stream = new TaskStream<T>(new Future(this.#hooks, job), highWaterMark, {
-      credit: (n) => this.#credit(job, n),
-      stop: () => this.#stopStream(job),
+      credit: (n) => this.#interrupts.credit(job, n),
+      stop: () => this.#interrupts.stopStream(job),
     });
     job.stream = stream;
     this.#add(job, stream.future);
@@ -142,7 +135,7 @@ export class Engine {
       return job.future;
     }
     if (signal) {
-      const onAbort = (): void => this.#aborted(job, signal);
+      const onAbort = (): void => this.#interrupts.aborted(job, signal);
       signal.addEventListener('abort', onAbort, { once: true });
       job.unlisten = () => signal.removeEventListener('abort', onAbort);
     }
@@ -150,37 +143,6 @@ export class Engine {
     this.#dispatch.add(job);
     this.#replenish();
     return job.future;
-  }
-
-  /** The consumer of a streamed task took `n` values: its worker may produce `n` more. */
-  #credit(job: Job, n: number): void {
-    const worker = job.worker;
-    if (!worker || worker.job !== job) return;
-    try {
-      worker.send({ t: 'credit', id: job.id, n });
-    } catch {
-      // the worker is going away; its exit ends the stream
-    }
-  }
-
-  /**
-   * The consumer of a streamed task left: a waiting task is cancelled; a
-   * running one is asked to end its generator, and killed if it has not
-   * ended within STOP_GRACE_MS.
-   */
-  #stopStream(job: Job): void {
-    if (job.future.done()) return;
-    if (this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled: its stream was closed'))) {
-      return;
-    }
-    const worker = job.worker;
-    if (!worker || worker.job !== job) return;
-    try {
-      worker.send({ t: 'stop', id: job.id });
-    } catch {
-      return; // the worker is going away; its exit ends the task
-    }
-    this.#deadlines.stopping(job, STOP_GRACE_MS);
   }
 
   get backlogSize(): number {
@@ -193,115 +155,6 @@ export class Engine {
 
   backlogBelow(n: number): Promise<void> {
     return this.#dispatch.below(n);
-  }
-
-  /**
-   * The future's cancel() of a job not yet started: taken out of the backlog,
-   * or, when `kill`, killed on the worker it was just handed to.
-   */
-  #cancel(job: Job, kill: boolean): boolean {
-    if (this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled before it started'))) {
-      return true;
-    }
-    if (kill && job.worker) {
-      this.#kill(job, cancelled(job, 'was cancelled while starting'), 'killed');
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * The submit signal aborted: a waiting task is cancelled; a running one is
-   * killed, or, with `abort: 'cooperative'`, cancelled at once and told
-   * through its taskSignal(), its worker killed only at the hard timeout.
-   */
-  #aborted(job: Job, signal: AbortSignal): void {
-    const error = cancelledBySignal(job, signal);
-    if (this.#unwait(job, 'cancelled', error)) return;
-    if (!job.worker) return;
-    if (job.options.abort === 'kill') {
-      this.#kill(job, error, 'killed');
-    } else {
-      this.#settle(job, 'cancelled', error);
-      this.#abortTask(job, signal.reason);
-    }
-  }
-
-  /** Abort the running task's taskSignal(): its soft timeout, or a cooperative abort with `reason`. */
-  #abortTask(job: Job, ...reason: [unknown?]): void {
-    const worker = job.worker;
-    if (!worker || worker.job !== job) return;
-    if (reason.length === 0) {
-      this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: true });
-    }
-    try {
-      worker.send({
-        t: 'abort',
-        id: job.id,
-        ...(reason.length ? { reason: toWire(reason[0]) } : {}),
-      });
-    } catch {
-      // the worker is going away; its exit ends the job
-    }
-  }
-
-  #timedOut(job: Job, why: string): void {
-    const worker = job.worker;
-    if (!worker || worker.job !== job) return;
-    const error = new TimeoutError(
-      `task ${label(job)} ${why}; worker ${worker.pid} was killed with its process tree`,
-      { phase: 'run' },
-    );
-    if (!job.future.done()) this.stats.timedOut++;
-    this.#kill(job, error, 'timeout');
-    this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: false });
-  }
-
-  /** Not handed to a worker within its queueTimeout: it leaves the backlog, no worker harmed. */
-  #queueTimedOut(job: Job): void {
-    const ms = job.options.queueTimeout;
-    const error = new TimeoutError(
-      `task ${label(job)} timed out after waiting ${ms} ms for a worker (queueTimeout); it never ran`,
-      { phase: 'queue' },
-    );
-    if (this.#unwait(job, 'failed', error)) this.stats.timedOut++;
-  }
-
-  /**
-   * End a task that is still waiting: in the backlog, or queued inside a busy
-   * worker (asked to drop it; if it has just started, it runs to its end and
-   * its result is dropped). False if it is not waiting.
-   */
-  #unwait(job: Job, ending: Ending, error: Error): boolean {
-    if (job.future.done()) return false;
-    if (this.#dispatch.remove(job)) {
-      this.#finish(job, ending, error);
-      return true;
-    }
-    const worker = job.worker;
-    if (!worker || worker.job === job || !worker.queued.includes(job)) return false;
-    this.#settle(job, ending, error);
-    this.#dispatch.drop(worker, [job]);
-    return true;
-  }
-
-  #memoryKill(worker: Worker, rss: number): void {
-    const job = worker.job;
-    if (!job || worker.state !== 'busy') return;
-    const error = new MemoryLimitError(
-      `task ${label(job)} passed memoryLimitBytes (${this.settings.memoryLimitBytes} bytes): its worker's process tree used ${rss} bytes; worker ${worker.pid} was killed`,
-      { pid: worker.pid, exitCode: null, signal: 'SIGKILL', taskName: job.options.name, rss },
-    );
-    this.#kill(job, error, 'memoryLimit');
-  }
-
-  /** SIGKILL the tree of the worker running `job`, and end the job with `error`. */
-  #kill(job: Job, error: Error, reason: ExitReason): void {
-    const worker = job.worker;
-    if (!worker || worker.job !== job) return;
-    worker.kill(reason);
-    this.#dispatch.putBackQueued(worker);
-    this.#finish(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
   }
 
   #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
@@ -474,14 +327,14 @@ export class Engine {
       }
       for (const worker of this.#fleet.busyWorkers()) {
         for (const job of [...worker.queued]) {
-          this.#unwait(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
+          this.#interrupts.unwait(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
         }
       }
     }
     if (cancelFutures && !wait) {
       for (const { job } of this.#fleet.busyWorkers()) {
         if (job)
-          this.#kill(
+          this.#interrupts.kill(
             job,
             cancelled(job, 'was cancelled by shutdown; its worker was killed'),
             'killed',
@@ -510,8 +363,4 @@ export class Engine {
       settings,
     );
   }
-}
-
-function cancelled(job: Job, what: string): CancelledError {
-  return new CancelledError(`task ${label(job)} ${what}`);
 }

@@ -87,6 +87,11 @@ export function createJob(
   };
 }
 
+/** The task's module has not been imported by `worker` yet. */
+export function needsImport(job: Job, worker: Worker): boolean {
+  return job.spec.kind === 'module' && !worker.loaded.has(job.spec.module);
+}
+
 export function label(job: Job): string {
   return job.options.name ? `${job.id} (${job.options.name})` : String(job.id);
 }

@@ -1,0 +1,138 @@
+/**
+ * Pipelining: while recent tasks are short, the best waiting tasks are
+ * queued ahead inside busy workers, taken from the top of the backlog's heap
+ * (so in priority order), a batch per worker per turn. It sizes the queues
+ * from the average run time of recent tasks (policy.pipelineDepth), lets a
+ * later task of higher priority overtake those waiting inside a worker, asks
+ * workers to hand tasks back (drop: a cancel, a retirement, an idle worker
+ * with nothing left to take), and never touches a job's future. What
+ * happens to a task that comes back is the dispatcher's.
+ */
+import type { Backlog } from './backlog.js';
+import type { Fleet } from './fleet.js';
+import { needsImport, type Job } from './job.js';
+import type { Settings } from './options.js';
+import { pipelinable, pipelineDepth, queueRoom, tasksToSteal } from './policy.js';
+import type { Worker } from './worker.js';
+
+/** Weight of the newest run time in the average that sizes pipelining. */
+const RUN_TIME_WEIGHT = 0.2;
+
+export class Pipeline {
+  readonly #backlog: Backlog<Job>;
+  readonly #fleet: Fleet;
+  readonly #settings: Settings;
+  /** Send jobs a worker already holds, in one message. */
+  readonly #send: (worker: Worker, jobs: Job[]) => void;
+  /** Average run time of recent tasks, in ms; undefined until one has run. */
+  #avgRunMs: number | undefined;
+  #scheduled = false;
+
+  constructor(
+    backlog: Backlog<Job>,
+    fleet: Fleet,
+    settings: Settings,
+    send: (worker: Worker, jobs: Job[]) => void,
+  ) {
+    this.#backlog = backlog;
+    this.#fleet = fleet;
+    this.#settings = settings;
+    this.#send = send;
+  }
+
+  /** A job that ran ended: its run time sizes pipelining. */
+  noteRunTime(ms: number): void {
+    const avg = this.#avgRunMs;
+    this.#avgRunMs = avg === undefined ? ms : avg + (ms - avg) * RUN_TIME_WEIGHT;
+  }
+
+  /** Top up the busy workers once this turn's work is done (a burst of submits is one pass). */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#topUp();
+    });
+  }
+
+  /**
+   * Queue the best waiting tasks inside busy workers while recent tasks are
+   * short, up to each worker's room. Never while a worker is idle (the task
+   * goes to it), and never past the best waiting task: if it may not wait
+   * inside any busy worker, nothing behind it may either.
+   */
+  #topUp(): void {
+    if (this.#backlog.size === 0 || this.#fleet.counts.idle > 0) return;
+    const depth = pipelineDepth(this.#avgRunMs);
+    const { maxTasksPerChild } = this.#settings;
+    for (const worker of this.#fleet.busyWorkers()) {
+      const facts = {
+        queued: worker.queued.length,
+        tasksRun: worker.tasksRun,
+        maxTasksPerChild,
+        marked: worker.retireAfterTask !== undefined,
+        stale: !this.#fleet.current(worker),
+      };
+      // What it may take at all, and what it should take to stay busy.
+      let open = queueRoom({ ...facts, depth: Infinity });
+      let room = queueRoom({ ...facts, depth });
+      const batch: Job[] = [];
+      while (open > 0) {
+        const job = this.#backlog.peek();
+        if (job === undefined) break;
+        const task = {
+          needsImport: needsImport(job, worker),
+          timeout: job.options.timeout,
+          priority: job.priority,
+          lowerQueued: worker.queued.filter((j) => j.priority !== 0).length,
+        };
+        // A task better than all that wait inside goes first there: it may
+        // always be queued, so it never waits behind them.
+        const overtakes =
+          worker.queued.length > 0 && worker.queued.every((j) => j.priority > job.priority);
+        if (room > 0 && pipelinable(task)) room--;
+        else if (!overtakes || !pipelinable({ ...task, lowerQueued: 0 })) break;
+        open--;
+        this.#backlog.remove(job);
+        job.worker = worker;
+        worker.enqueue(job);
+        batch.push(job);
+      }
+      if (batch.length > 0) this.#send(worker, batch);
+    }
+  }
+
+  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
+  drop(worker: Worker, jobs: readonly Job[]): void {
+    if (jobs.length === 0) return;
+    try {
+      worker.send({ t: 'drop', ids: jobs.map((job) => job.id) });
+    } catch {
+      // the worker is going away; its exit puts its tasks back
+    }
+  }
+
+  /**
+   * A worker became idle with nothing left in the backlog: take back tasks
+   * waiting inside busy workers (policy.tasksToSteal), the ones each would
+   * start last, so the idle worker gets them.
+   */
+  onIdle(): void {
+    if (this.#backlog.size > 0 || this.#fleet.queuedTasks === 0) return;
+    const now = performance.now();
+    for (const worker of this.#fleet.busyWorkers()) {
+      const queued = worker.queued;
+      const n = tasksToSteal({ queued: queued.length, runningForMs: runningFor(worker, now) });
+      if (n === 0) continue;
+      const lastToStart = [...queued].sort((a, b) => b.priority - a.priority || b.seq - a.seq);
+      this.drop(worker, lastToStart.slice(0, n));
+    }
+  }
+}
+
+/** How long the worker's running task has run, in ms (0 until it is known to have started). */
+function runningFor(worker: Worker, now: number): number {
+  const job = worker.job;
+  return job?.acked ? now - job.startedAt : 0;
+}
