@@ -15,7 +15,8 @@ export type {
   WorkerExitInfo,
   WorkerStartInfo,
 } from './parent/events.js';
-export type { DeadpoolOptions, SubmitOptions } from './parent/options.js';
+export type { DeadpoolOptions, WorkerOutput } from './parent/options.js';
+export type { SubmitOptions } from './parent/submit-options.js';
 export { Future } from './parent/future.js';
 export type { ProgressCallback } from './parent/future.js';
 export { defineTask, task } from './shared/task.js';

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { normalizeOptions, normalizeSubmitOptions } from '../src/parent/options.js';
+import { normalizeOptions } from '../src/parent/options.js';
+import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 
 describe('normalizeOptions', () => {
   test('fills the defaults of the contract', () => {

@@ -11,15 +11,9 @@ import type { Future } from './future.js';
 import { mapItems } from './map.js';
 import { normalizeMetricsOptions, type MetricsOptions } from './metrics.js';
 import { Observer } from './observer.js';
-import {
-  integer,
-  invalid,
-  normalizeBounds,
-  normalizeOptions,
-  normalizeSubmitOptions,
-  type DeadpoolOptions,
-  type SubmitOptions,
-} from './options.js';
+import { normalizeBounds, normalizeOptions, type DeadpoolOptions } from './options.js';
+import { normalizeSubmitOptions, type SubmitOptions } from './submit-options.js';
+import { integer, invalid } from './validate.js';
 import type { DeadpoolStatistics } from './stats.js';
 import type { TaskStream } from './stream.js';
 

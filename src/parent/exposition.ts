@@ -4,7 +4,7 @@
  * once per family, then its samples). It knows nothing of pools; the pool's
  * metrics are listed in metrics.ts.
  */
-import { invalid } from './options.js';
+import { invalid } from './validate.js';
 
 /** Label names as the format allows them (names starting with `__` are reserved on top of this). */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

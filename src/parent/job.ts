@@ -6,7 +6,7 @@ import { CancelledError } from '../shared/errors.js';
 import type { TaskSpec } from '../shared/protocol.js';
 import type { Queued } from './backlog.js';
 import type { Future } from './future.js';
-import type { JobOptions } from './options.js';
+import type { JobOptions } from './submit-options.js';
 import type { TaskTraceContext } from './tracing.js';
 import type { TaskStream } from './stream.js';
 import type { Worker } from './worker.js';

@@ -7,7 +7,7 @@
  */
 import { Exposition, LABEL_NAME, METRIC_NAME, type Labels } from './exposition.js';
 import { BUCKETS, type Histogram } from './histogram.js';
-import { invalid } from './options.js';
+import { invalid } from './validate.js';
 import type { Stats } from './stats.js';
 import type { NameMetrics, TaskMetrics } from './task-metrics.js';
 import type { WorkerState } from './worker.js';

@@ -1,13 +1,13 @@
 /**
- * The options of `new Deadpool()` and `submit()`, and their validation. Every
- * bad value throws at once with one message template:
- * "Expected `maxWorkers` to be a positive integer, got `0` (number)".
+ * The options of `new Deadpool()`, and their validation: every bad value
+ * throws at once with validate.ts's one message template. The options of
+ * `submit()` are submit-options.ts's.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TaskSpec } from '../shared/protocol.js';
-import type { ProgressCallback } from './future.js';
 import { specOf, type Task } from '../shared/task.js';
+import { bool, callback, duration, integer, invalid } from './validate.js';
 
 export interface DeadpoolOptions {
   /** Most workers alive at once; all are started at construction. @default os.availableParallelism() */
@@ -113,65 +113,6 @@ export interface Settings {
 export interface Bounds {
   readonly minWorkers: number;
   readonly maxWorkers: number;
-}
-
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text =
-      typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
-
-/** Throw the one-template error: TypeError, or RangeError for a number out of range. */
-export function invalid(
-  name: string,
-  expected: string,
-  value: unknown,
-  Ctor: ErrorConstructor = TypeError,
-): never {
-  throw new Ctor(`Expected \`${name}\` to be ${expected}, got ${show(value)}`);
-}
-
-function numberError(value: unknown): ErrorConstructor {
-  return typeof value === 'number' ? RangeError : TypeError;
-}
-
-export function integer(name: string, value: unknown, min: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value === 'number' && value === Infinity && fallback === Infinity) return value;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    invalid(
-      name,
-      min === 0 ? 'an integer >= 0' : `an integer >= ${min}`,
-      value,
-      numberError(value),
-    );
-  }
-  return value;
-}
-
-/** Milliseconds: a finite number > 0, or undefined. */
-export function duration(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    invalid(name, 'a finite number of milliseconds > 0', value, numberError(value));
-  }
-  return value;
-}
-
-function callback<F>(name: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== 'function') invalid(name, 'a function', value);
-  return value;
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') invalid(name, 'a boolean', value);
-  return value;
 }
 
 function args(name: string, value: unknown): unknown[] {
@@ -288,84 +229,4 @@ export function normalizeBounds(
     );
   }
   return { minWorkers, maxWorkers };
-}
-
-export interface SubmitOptions {
-  /** Milliseconds of execution before the worker's tree is SIGKILLed. @default the pool's `timeout` */
-  timeout?: number;
-  /** Milliseconds of execution before `taskSignal()` is aborted; must be less than `timeout`. */
-  softTimeout?: number;
-  /** Integer >= 0; lower runs first; ties run in submission order. @default 0 */
-  priority?: number;
-  /**
-   * Milliseconds the task may wait for a worker; past it, it leaves the backlog
-   * and fails with TimeoutError (`phase: 'queue'`) without running. @default the pool's `queueTimeout`
-   */
-  queueTimeout?: number;
-  /** Aborting it cancels a waiting task; a running one is treated as `abort` says. */
-  signal?: AbortSignal;
-  /**
-   * What an aborted `signal` does to a running task: `'kill'` SIGKILLs its
-   * worker's tree; `'cooperative'` cancels the future at once and aborts the
-   * task's `taskSignal()` with the same reason, killing the worker only if
-   * the task is still running at its hard `timeout`. @default 'kill'
-   */
-  abort?: 'kill' | 'cooperative';
-  /** A label shown in errors, events and debug output. */
-  name?: string;
-  /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
-  onProgress?: ProgressCallback;
-}
-
-export interface JobOptions {
-  timeout: number | undefined;
-  softTimeout: number | undefined;
-  queueTimeout: number | undefined;
-  abort: 'kill' | 'cooperative';
-  priority: number;
-  signal: AbortSignal | undefined;
-  name: string | undefined;
-  onProgress: ProgressCallback | undefined;
-}
-
-/** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
-export function normalizeSubmitOptions(
-  options: SubmitOptions | undefined,
-  pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
-): JobOptions {
-  if (options === undefined) {
-    return {
-      timeout: pool.timeout,
-      softTimeout: undefined,
-      queueTimeout: pool.queueTimeout,
-      abort: 'kill',
-      priority: 0,
-      signal: undefined,
-      name: undefined,
-      onProgress: undefined,
-    };
-  }
-  if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  const timeout = duration('timeout', options.timeout) ?? pool.timeout;
-  const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;
-  const abort = options.abort ?? 'kill';
-  if (abort !== 'kill' && abort !== 'cooperative') {
-    invalid('abort', "'kill' or 'cooperative'", abort);
-  }
-  const softTimeout = duration('softTimeout', options.softTimeout);
-  if (softTimeout !== undefined && timeout !== undefined && softTimeout >= timeout) {
-    throw new RangeError(
-      `Expected \`softTimeout\` to be less than \`timeout\` (${timeout} ms), got \`${softTimeout}\` (number)`,
-    );
-  }
-  const priority = integer('priority', options.priority, 0, 0);
-  const { signal, name } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    invalid('signal', 'an AbortSignal', signal);
-  if (name !== undefined && typeof name !== 'string') invalid('name', 'a string', name);
-  const { onProgress } = options;
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    invalid('onProgress', 'a function', onProgress);
-  }
-  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
 }

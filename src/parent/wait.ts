@@ -4,7 +4,7 @@
  */
 import { TimeoutError } from '../shared/errors.js';
 import type { Future } from './future.js';
-import { duration } from './options.js';
+import { duration } from './validate.js';
 
 export type ReturnWhen = 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' | 'ALL_COMPLETED';
 

@@ -1,0 +1,87 @@
+/**
+ * The options of `submit()` (and `stream()`, `map()`), their validation, and
+ * the pool-wide defaults they fall back on.
+ */
+import type { ProgressCallback } from './future.js';
+import type { Settings } from './options.js';
+import { duration, integer, invalid } from './validate.js';
+
+export interface SubmitOptions {
+  /** Milliseconds of execution before the worker's tree is SIGKILLed. @default the pool's `timeout` */
+  timeout?: number;
+  /** Milliseconds of execution before `taskSignal()` is aborted; must be less than `timeout`. */
+  softTimeout?: number;
+  /** Integer >= 0; lower runs first; ties run in submission order. @default 0 */
+  priority?: number;
+  /**
+   * Milliseconds the task may wait for a worker; past it, it leaves the backlog
+   * and fails with TimeoutError (`phase: 'queue'`) without running. @default the pool's `queueTimeout`
+   */
+  queueTimeout?: number;
+  /** Aborting it cancels a waiting task; a running one is treated as `abort` says. */
+  signal?: AbortSignal;
+  /**
+   * What an aborted `signal` does to a running task: `'kill'` SIGKILLs its
+   * worker's tree; `'cooperative'` cancels the future at once and aborts the
+   * task's `taskSignal()` with the same reason, killing the worker only if
+   * the task is still running at its hard `timeout`. @default 'kill'
+   */
+  abort?: 'kill' | 'cooperative';
+  /** A label shown in errors, events and debug output. */
+  name?: string;
+  /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
+  onProgress?: ProgressCallback;
+}
+
+export interface JobOptions {
+  timeout: number | undefined;
+  softTimeout: number | undefined;
+  queueTimeout: number | undefined;
+  abort: 'kill' | 'cooperative';
+  priority: number;
+  signal: AbortSignal | undefined;
+  name: string | undefined;
+  onProgress: ProgressCallback | undefined;
+}
+
+/** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
+export function normalizeSubmitOptions(
+  options: SubmitOptions | undefined,
+  pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
+): JobOptions {
+  if (options === undefined) {
+    return {
+      timeout: pool.timeout,
+      softTimeout: undefined,
+      queueTimeout: pool.queueTimeout,
+      abort: 'kill',
+      priority: 0,
+      signal: undefined,
+      name: undefined,
+      onProgress: undefined,
+    };
+  }
+  if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  const timeout = duration('timeout', options.timeout) ?? pool.timeout;
+  const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;
+  const abort = options.abort ?? 'kill';
+  if (abort !== 'kill' && abort !== 'cooperative') {
+    invalid('abort', "'kill' or 'cooperative'", abort);
+  }
+  const softTimeout = duration('softTimeout', options.softTimeout);
+  if (softTimeout !== undefined && timeout !== undefined && softTimeout >= timeout) {
+    throw new RangeError(
+      `Expected \`softTimeout\` to be less than \`timeout\` (${timeout} ms), got \`${softTimeout}\` (number)`,
+    );
+  }
+  const priority = integer('priority', options.priority, 0, 0);
+  const { signal, name } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    invalid('signal', 'an AbortSignal', signal);
+  if (name !== undefined && typeof name !== 'string') invalid('name', 'a string', name);
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    invalid('onProgress', 'a function', onProgress);
+  }
+  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
+}

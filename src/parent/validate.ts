@@ -1,0 +1,64 @@
+/**
+ * Validation with one message template, for every option and argument:
+ * "Expected `maxWorkers` to be an integer >= 1, got `0` (number)". A number
+ * out of range is a RangeError; anything of the wrong type a TypeError.
+ */
+
+function show(value: unknown): string {
+  let text: string;
+  try {
+    text =
+      typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
+}
+
+/** Throw the one-template error: TypeError, or RangeError for a number out of range. */
+export function invalid(
+  name: string,
+  expected: string,
+  value: unknown,
+  Ctor: ErrorConstructor = TypeError,
+): never {
+  throw new Ctor(`Expected \`${name}\` to be ${expected}, got ${show(value)}`);
+}
+
+function numberError(value: unknown): ErrorConstructor {
+  return typeof value === 'number' ? RangeError : TypeError;
+}
+
+export function integer(name: string, value: unknown, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && value === Infinity && fallback === Infinity) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    invalid(
+      name,
+      min === 0 ? 'an integer >= 0' : `an integer >= ${min}`,
+      value,
+      numberError(value),
+    );
+  }
+  return value;
+}
+
+/** Milliseconds: a finite number > 0, or undefined. */
+export function duration(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    invalid(name, 'a finite number of milliseconds > 0', value, numberError(value));
+  }
+  return value;
+}
+
+export function callback<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') invalid(name, 'a function', value);
+  return value;
+}
+
+export function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') invalid(name, 'a boolean', value);
+  return value;
+}
