@@ -154,6 +154,15 @@ describe('submit options', () => {
 });
 
 describe('resize', () => {
+  test('maxWorkers and minWorkers read the bounds in force: the constructor’s, then resize()’s', () => {
+    const { pool } = makePool({ maxWorkers: 2, minWorkers: 1 });
+    expect([pool.maxWorkers, pool.minWorkers]).toEqual([2, 1]);
+    pool.resize({ maxWorkers: 3 });
+    expect([pool.maxWorkers, pool.minWorkers]).toEqual([3, 1]);
+    pool.resize({ maxWorkers: 1 });
+    expect([pool.maxWorkers, pool.minWorkers]).toEqual([1, 1]);
+  });
+
   test('resize refuses minWorkers greater than maxWorkers with a RangeError', () => {
     const { pool } = makePool({ maxWorkers: 2 });
     expect(() => pool.resize({ minWorkers: 3, maxWorkers: 2 })).toThrow(RangeError);

@@ -6,8 +6,9 @@
 import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeError, rebuildError } from '../src/bullmq/errors.js';
-import { jobOf, readJobData } from '../src/bullmq/options.js';
+import { jobOf, normalizeWorkerOptions, readJobData } from '../src/bullmq/options.js';
 import { ProgressRelay } from '../src/bullmq/progress-relay.js';
+import { Deadpool } from '../dist/index.js';
 import { CancelledError, ProcessError, TimeoutError } from '../src/index.js';
 
 describe('errors through failedReason', () => {
@@ -86,6 +87,22 @@ describe('submit options to BullMQ', () => {
       { module: '/etc' },
     ]) {
       expect(readJobData(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('createQueueWorker options', () => {
+  it("default concurrency to the pool's maxWorkers, given as options or as a Deadpool", async () => {
+    const base = { queue: 'q', connection: {}, tasks: [] };
+    expect(normalizeWorkerOptions({ ...base, pool: { maxWorkers: 3 } }).concurrency).toBe(3);
+    const pool = new Deadpool({ maxWorkers: 2 });
+    try {
+      // A Deadpool (here the built one) is read through its public `maxWorkers`.
+      const given = pool as never;
+      expect(normalizeWorkerOptions({ ...base, pool: given }).concurrency).toBe(2);
+      expect(normalizeWorkerOptions({ ...base, pool: given, concurrency: 5 }).concurrency).toBe(5);
+    } finally {
+      await pool.shutdown({ wait: false, cancelFutures: true });
     }
   });
 });

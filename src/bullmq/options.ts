@@ -24,7 +24,7 @@ export interface QueueWorkerOptions {
   tasks: readonly TaskRef[];
   /** A Deadpool, or the options of the one to create. @default new Deadpool() */
   pool?: Deadpool | DeadpoolOptions;
-  /** Jobs run at once on this machine. @default the pool's `maxWorkers` (`os.availableParallelism()` for a given Deadpool) */
+  /** Jobs run at once on this machine. @default the pool's `maxWorkers` */
   concurrency?: number;
   /** Whether a failed attempt may be retried (per the job's `attempts`); false fails the job. @default () => true */
   retryOn?: (error: unknown, job: Job) => boolean;
@@ -147,10 +147,7 @@ export interface WorkerSettings {
   progressInterval: number;
 }
 
-/**
- * A given pool's `maxWorkers`, when the Deadpool exposes it; the default
- * `maxWorkers` (`os.availableParallelism()`) otherwise.
- */
+/** A pool's `maxWorkers`: a Deadpool's (`pool.maxWorkers`), or its options'; else the default. */
 function maxWorkersOf(pool: Deadpool | DeadpoolOptions | undefined): number {
   const value = (pool as { maxWorkers?: unknown } | undefined)?.maxWorkers;
   return typeof value === 'number' && Number.isInteger(value) && value > 0

@@ -39,7 +39,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const registry = taskRegistry(options.tasks);
   const given = options.pool instanceof Deadpool ? options.pool : undefined;
   const settings = normalizeWorkerOptions(options);
-  const pool = given ?? new Deadpool(options.pool as ConstructorParameters<typeof Deadpool>[0]);
+  const pool = given ?? new Deadpool(options.pool);
   const runner = new JobRunner({
     queue: options.queue,
     pool,

@@ -200,6 +200,16 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     if (!this.#closed) this.#engine.setBounds(next);
   }
 
+  /** The most workers alive at once now (the constructor's, or the last `resize()`'s). */
+  get maxWorkers(): number {
+    return this.#engine.bounds.maxWorkers;
+  }
+
+  /** The fewest workers kept when idle now. */
+  get minWorkers(): number {
+    return this.#engine.bounds.minWorkers;
+  }
+
   /** Counters and gauges; see the README for each key. */
   getStatistics(): DeadpoolStatistics {
     return this.#engine.snapshot();
