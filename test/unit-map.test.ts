@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Future, settleFuture, startFuture, type CancelHooks } from '../src/parent/future.js';
 import { mapItems, type MapPlan } from '../src/parent/map.js';
+import { CancelledError } from '../src/shared/errors.js';
 import type { Outcome as WireOutcome } from '../src/shared/protocol.js';
 
 type Outcome = WireOutcome<unknown>;
@@ -99,5 +100,26 @@ describe('mapItems', () => {
     }
     expect(await collect(mapItems(plan, slow()))).toHaveLength(60);
     expect(Math.max(...sizes)).toBe(1);
+  });
+
+  test('an aborted signal ends the iteration at its next step, even when every item already finished', async () => {
+    const { plan } = instantPlan(true);
+    const controller = new AbortController();
+    const reason = new Error('enough');
+    const seen: unknown[] = [];
+    const run = async () => {
+      for await (const value of mapItems({ ...plan, signal: controller.signal }, [1, 2, 3, 4])) {
+        seen.push(value);
+        // Every item has been answered by now: only the map's own check can stop it.
+        if (seen.length === 2) controller.abort(reason);
+      }
+    };
+    const error = await run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CancelledError);
+    expect((error as CancelledError).cause).toBe(reason);
+    expect(seen).toEqual([10, 20]);
   });
 });

@@ -146,6 +146,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
         maxBatches: this.#engine.bounds.maxWorkers * 2 + 2,
         batching: jobOptions.timeout === undefined,
         ordered,
+        signal: jobOptions.signal,
       },
       iterable,
     );

@@ -9,6 +9,7 @@
  * and position. With a per-task `timeout`, items travel one per message so
  * each one has its own deadline.
  */
+import { CancelledError } from '../shared/errors.js';
 import type { Outcome } from '../shared/protocol.js';
 import type { Future } from './future.js';
 
@@ -21,6 +22,11 @@ export interface MapPlan {
   batching: boolean;
   /** Results in input order (true), or as they complete. */
   ordered: boolean;
+  /**
+   * Once aborted, the iteration throws CancelledError at its next step, even
+   * when the remaining items had already finished.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 const TARGET_BATCH_MS = 2;
@@ -54,8 +60,15 @@ export async function* mapItems<R>(
   let size = 1;
   let fillMs = 0; // average wait per item of an async input
   let exhausted = false;
+  const { signal } = plan;
+  const checkSignal = () => {
+    if (signal?.aborted) {
+      throw new CancelledError('map was cancelled by its signal', { cause: signal.reason });
+    }
+  };
   try {
     for (;;) {
+      checkSignal();
       while (!exhausted && inFlight.length < plan.maxBatches) {
         const items: unknown[][] = [];
         const limit =
@@ -91,6 +104,7 @@ export async function* mapItems<R>(
         size = Math.max(1, Math.min(MAX_BATCH, size * 4, Math.round(TARGET_BATCH_MS / perItem)));
       }
       for (const [ok, value] of outcomes) {
+        checkSignal();
         if (!ok) throw value;
         yield value as R;
       }
