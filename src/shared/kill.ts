@@ -7,7 +7,7 @@
  * back to `tree-kill`, guarded: tree-kill spawns `ps`, and an unhandled spawn
  * error would crash the host process.
  */
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readdirSync, readSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -30,12 +30,9 @@ function canRead(path: string): boolean {
 
 /** Parent pid of `pid` from /proc, or undefined when it is gone. */
 export function readPpid(pid: number | 'self'): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
-  } catch {
-    return undefined;
-  }
+  const stat = readSmall(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
 }
 
 /** Map of parent pid → child pids, read from /proc in one pass. */
@@ -60,6 +57,37 @@ function childrenTable(): Map<number, number[]> {
   return table;
 }
 
+/** Reused by readSmall: /proc files are read in one or a few reads. */
+let scratch: Buffer | undefined;
+
+/**
+ * A small /proc file as latin1 text, or undefined when it cannot be opened:
+ * open, read, close (readFileSync also stats, and reads once more to see the
+ * end, as procfs reports size 0). Kills read a few of these per process.
+ */
+function readSmall(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    scratch ??= Buffer.allocUnsafe(4096);
+    let text = '';
+    for (;;) {
+      const n = readSync(fd, scratch, 0, scratch.length, null);
+      text += scratch.toString('latin1', 0, n);
+      // procfs hands out a file like this in one read unless it fills the buffer
+      if (n < scratch.length) return text;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The children of every thread of `pid`. */
 function childrenOf(pid: number): number[] {
   let tids: string[];
@@ -70,12 +98,8 @@ function childrenOf(pid: number): number[] {
   }
   const out: number[] = [];
   for (const tid of tids) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
-    } catch {
-      continue;
-    }
+    const text = readSmall(`/proc/${pid}/task/${tid}/children`);
+    if (text === undefined) continue;
     for (const field of text.split(' ')) if (field !== '') out.push(Number(field));
   }
   return out;
@@ -120,12 +144,6 @@ export function killGroup(pgid: number): void {
   signal(-pgid, 'SIGKILL');
 }
 
-/** SIGSTOP `pid` and its process group: nothing in it runs or forks until killed. */
-export function freezeTree(pid: number): void {
-  signal(-pid, 'SIGSTOP');
-  signal(pid, 'SIGSTOP');
-}
-
 /**
  * SIGKILL `pid`, its process group (when it leads one) and all descendants.
  * Returns how many descendants were found. Synchronous on Linux.
@@ -140,9 +158,12 @@ export function killTree(pid: number, { group = true } = {}): number {
     if (!treeKillFallback(pid, finish)) finish();
     return 0;
   }
-  // Freeze the tree first so no member forks between our look and the kill.
-  // (A process killing its own tree must not stop itself.)
-  if (pid !== process.pid) signal(pid, 'SIGSTOP');
+  // Freeze the tree first (the process and its group) so no member forks
+  // between our look and the kill. (A process killing its own tree must not stop itself.)
+  if (pid !== process.pid) {
+    if (group) signal(-pid, 'SIGSTOP');
+    signal(pid, 'SIGSTOP');
+  }
   const seen = new Set<number>();
   for (let round = 0; round < 4; round++) {
     let fresh = 0;
