@@ -8,22 +8,14 @@
  * and the fleet's (policy.ts). Whoever needs to know about a change (counts,
  * the idle stack, memory sampling) hears of it through `hooks.transition`.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { killGroup, killTree } from '../shared/kill.js';
-import {
-  fromWire,
-  type BootConfig,
-  type ParentMessage,
-  type RunTask,
-  type TaskSpec,
-  type WorkerMessage,
-} from '../shared/protocol.js';
+import { killTree } from '../shared/kill.js';
+import { fromWire, type ParentMessage, type WorkerMessage } from '../shared/protocol.js';
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
 import type { Settings } from './options.js';
-import { OutputReader } from './worker-output.js';
+import { forkWorker, WorkerProcess } from './worker-process.js';
+
+export { forkWorker, type Spawn } from './worker-process.js';
 
 /**
  * starting → idle ⇄ busy → retiring → exited. `dying` is a worker that can
@@ -51,26 +43,7 @@ export interface WorkerHooks {
   exit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void;
 }
 
-/** How a worker process is made; tests pass a fake. */
-export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
-
-const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
-/** Distinct task specs a worker remembers by id; past this, specs travel with every task. */
-const MAX_SPECS = 1_000;
-let nextSpecId = 1;
 const FINALIZE_GRACE_MS = 10_000;
-/** Longest wait, after a worker exits, for its last messages and stderr. */
-const EXIT_DRAIN_MS = 100;
-
-export const forkWorker: Spawn = (settings, boot) =>
-  fork(ENTRY, [JSON.stringify(boot)], {
-    cwd: settings.cwd,
-    env: settings.env(),
-    execArgv: [...settings.execArgv],
-    serialization: settings.serialization,
-    detached: true, // its own process group, so the group can be killed as one
-    stdio: ['ignore', settings.onWorkerOutput ? 'pipe' : 'inherit', 'pipe', 'ipc'],
-  });
 
 export class Worker {
   readonly pid: number;
@@ -81,8 +54,6 @@ export class Worker {
   #job: Job | undefined;
   /** Tasks sent to it that it has not started, in the order they were sent. */
   readonly #queued: Job[] = [];
-  /** Specs this worker has been sent, by the id it knows them by. */
-  readonly #specIds = new Map<TaskSpec, number>();
   /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
   #lastTaskName: string | undefined;
   #tasksRun = 0;
@@ -92,47 +63,34 @@ export class Worker {
   #retireAfterTask: ExitReason | undefined;
   #startError: Error | undefined;
   #fatal: { kind: string; error: unknown } | undefined;
-  readonly #child: ChildProcess;
+  readonly #process: WorkerProcess;
   readonly #hooks: WorkerHooks;
-  readonly #output: OutputReader;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: Settings, generation: number, hooks: WorkerHooks, spawn = forkWorker) {
     this.generation = generation;
     this.#hooks = hooks;
-    const boot: BootConfig = {
-      cwd: settings.cwd,
-      parentPid: process.pid,
-      ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
-        maxRss: settings.maxWorkerMemoryBytes,
-      }),
-    };
-    const child = (this.#child = spawn(settings, boot));
-    this.pid = child.pid ?? -1;
-    child.on('error', (error) => {
-      // A spawn failure, or a send to a child that just died: the exit decides.
-      this.#startError ??= error;
-      if (this.pid === -1) this.#exited(null, null);
-    });
-    child.on('message', (message: WorkerMessage) => this.#onMessage(message));
-    child.on('disconnect', () => {
-      // The channel closed: it can take no more work. A busy worker's task is
-      // settled by its exit, which follows.
-      if (this.#state === 'idle') this.lost();
-    });
-    child.once('exit', (code, signal) => {
-      // Whatever is left of its process group (a task's children) goes with it, at once.
-      if (this.pid > 0) killGroup(this.pid);
-      this.#drainThenExit(code, signal);
-    });
-    this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => this.#lastTaskName);
-    this.#output.read(child.stdout, 'stdout');
-    this.#output.read(child.stderr, 'stderr');
-    // An idle pool must not keep the parent alive; the pool holds a ref while it has work.
-    child.unref();
-    (child.channel as { unref?: () => void } | undefined)?.unref?.();
-    (child.stdout as Socket | null)?.unref?.();
-    (child.stderr as Socket | null)?.unref?.();
+    this.#process = new WorkerProcess(
+      settings,
+      {
+        message: (message) => this.#onMessage(message),
+        disconnect: () => {
+          // The channel closed: it can take no more work. A busy worker's task is
+          // settled by its exit, which follows.
+          if (this.#state === 'idle') this.lost();
+        },
+        error: (error) => {
+          // A spawn failure, or a send to a child that just died: the exit decides.
+          this.#startError ??= error;
+          if (this.pid === -1) this.#exited(null, null);
+        },
+        exit: (code, signal) => this.#exited(code, signal),
+        taskName: () => this.#lastTaskName,
+        drainOutput: () => this.#exitReason === undefined,
+      },
+      spawn,
+    );
+    this.pid = this.#process.pid;
   }
 
   get state(): WorkerState {
@@ -184,7 +142,7 @@ export class Worker {
   }
 
   get stderrTail(): string {
-    return this.#output.stderrTail;
+    return this.#process.stderrTail;
   }
 
   /** Alive and not on its way out: it counts against `maxWorkers`. */
@@ -200,7 +158,7 @@ export class Worker {
 
   /** Its IPC channel is open. */
   get connected(): boolean {
-    return this.#child.connected;
+    return this.#process.connected;
   }
 
   /** What the worker says about itself is kept here; the rest goes to the pool. */
@@ -228,8 +186,7 @@ export class Worker {
 
   /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
   send(message: ParentMessage): void {
-    if (!this.#child.connected) throw new Error(`worker ${this.pid} is not connected`);
-    this.#child.send(message);
+    this.#process.send(message);
   }
 
   /**
@@ -238,31 +195,7 @@ export class Worker {
    * task's arguments cannot be serialized. `ack`: starts on arrival are announced.
    */
   run(jobs: readonly Job[], ack: boolean): void {
-    const fresh: TaskSpec[] = [];
-    const tasks = jobs.map((job): RunTask => {
-      let specId = this.#specIds.get(job.spec);
-      const task: RunTask = { id: job.id, specId: 0, args: job.args };
-      if (specId === undefined) {
-        task.spec = job.spec;
-        if (this.#specIds.size < MAX_SPECS) {
-          specId = nextSpecId++;
-          this.#specIds.set(job.spec, specId);
-          fresh.push(job.spec);
-        }
-      }
-      if (specId !== undefined) task.specId = specId;
-      if (job.priority !== 0) task.priority = job.priority;
-      if (ack) task.ack = true;
-      if (job.batch) task.batch = true;
-      if (job.stream) task.stream = job.stream.highWaterMark;
-      return task;
-    });
-    try {
-      this.send({ t: 'run', tasks });
-    } catch (error) {
-      for (const spec of fresh) this.#specIds.delete(spec);
-      throw error;
-    }
+    this.#process.run(jobs, ack);
   }
 
   /** Send the initializer and give the worker `startTimeout` ms to report ready. */
@@ -399,7 +332,7 @@ export class Worker {
     this.#clearDeadline();
     const job = this.#job;
     this.#job = undefined;
-    if (this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null) {
+    if (this.#process.running) {
       // The whole tree, now: killTree stops the worker, reads its children
       // from /proc (a few small files per process, well under a millisecond
       // for a worker that started none) and SIGKILLs them all, so the worker
@@ -408,32 +341,6 @@ export class Worker {
     }
     this.#move('dying');
     return job;
-  }
-
-  /**
-   * Report the exit only after every message the worker sent has been read
-   * (the channel's 'disconnect' comes after them), so a result sent before
-   * dying is never failed; and, for a death the pool did not cause, after the
-   * last stderr bytes (an OOM report, a stack) have arrived. Bounded.
-   */
-  #drainThenExit(code: number | null, signal: NodeJS.Signals | null): void {
-    const child = this.#child;
-    const pending: Promise<void>[] = [];
-    if (child.connected) pending.push(new Promise((resolve) => child.once('disconnect', resolve)));
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream && !stream.readableEnded && this.#exitReason === undefined) {
-        pending.push(new Promise((resolve) => stream.once('end', resolve)));
-      }
-    }
-    if (pending.length === 0) {
-      this.#exited(code, signal);
-      return;
-    }
-    const timer = setTimeout(() => this.#exited(code, signal), EXIT_DRAIN_MS);
-    void Promise.all(pending).then(() => {
-      clearTimeout(timer);
-      this.#exited(code, signal);
-    });
   }
 
   /** → exited: the process is gone. The job it ran, if any, stays readable through `job`. */

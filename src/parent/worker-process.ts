@@ -1,0 +1,174 @@
+/**
+ * The plumbing of one worker process, below its state machine (worker.ts):
+ * fork it as the leader of its own process group, send it messages (each task
+ * spec only the first time), read its output, and report its exit only once
+ * everything it sent has been read. It keeps no state of the worker's and
+ * decides nothing.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { killGroup } from '../shared/kill.js';
+import type {
+  BootConfig,
+  ParentMessage,
+  RunTask,
+  TaskSpec,
+  WorkerMessage,
+} from '../shared/protocol.js';
+import type { Job } from './job.js';
+import type { Settings } from './options.js';
+import { OutputReader } from './worker-output.js';
+
+/** How a worker process is made; tests pass a fake. */
+export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
+
+const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
+/** Distinct task specs a worker remembers by id; past this, specs travel with every task. */
+const MAX_SPECS = 1_000;
+let nextSpecId = 1;
+/** Longest wait, after a worker exits, for its last messages and stderr. */
+const EXIT_DRAIN_MS = 100;
+
+export const forkWorker: Spawn = (settings, boot) =>
+  fork(ENTRY, [JSON.stringify(boot)], {
+    cwd: settings.cwd,
+    env: settings.env(),
+    execArgv: [...settings.execArgv],
+    serialization: settings.serialization,
+    detached: true, // its own process group, so the group can be killed as one
+    stdio: ['ignore', settings.onWorkerOutput ? 'pipe' : 'inherit', 'pipe', 'ipc'],
+  });
+
+export interface ProcessHooks {
+  message(message: WorkerMessage): void;
+  /** Its IPC channel closed. */
+  disconnect(): void;
+  /** A spawn failure, or a send to a child that just died. */
+  error(error: Error): void;
+  /** It exited and everything it sent has been read (or the wait ran out). */
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** The name of the task it runs or ran last, for its output lines. */
+  taskName(): string | undefined;
+  /** Wait for its last stderr bytes before reporting the exit (a death the pool did not cause). */
+  drainOutput(): boolean;
+}
+
+export class WorkerProcess {
+  readonly pid: number;
+  readonly #child: ChildProcess;
+  readonly #hooks: ProcessHooks;
+  readonly #output: OutputReader;
+  /** Specs this worker has been sent, by the id it knows them by. */
+  readonly #specIds = new Map<TaskSpec, number>();
+
+  constructor(settings: Settings, hooks: ProcessHooks, spawn: Spawn) {
+    this.#hooks = hooks;
+    const boot: BootConfig = {
+      cwd: settings.cwd,
+      parentPid: process.pid,
+      ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
+        maxRss: settings.maxWorkerMemoryBytes,
+      }),
+    };
+    const child = (this.#child = spawn(settings, boot));
+    this.pid = child.pid ?? -1;
+    child.on('error', (error) => hooks.error(error));
+    child.on('message', (message: WorkerMessage) => hooks.message(message));
+    child.on('disconnect', () => hooks.disconnect());
+    child.once('exit', (code, signal) => {
+      // Whatever is left of its process group (a task's children) goes with it, at once.
+      if (this.pid > 0) killGroup(this.pid);
+      this.#drainThenExit(code, signal);
+    });
+    this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => hooks.taskName());
+    this.#output.read(child.stdout, 'stdout');
+    this.#output.read(child.stderr, 'stderr');
+    // An idle pool must not keep the parent alive; the pool holds a ref while it has work.
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    (child.stdout as Socket | null)?.unref?.();
+    (child.stderr as Socket | null)?.unref?.();
+  }
+
+  /** Its IPC channel is open. */
+  get connected(): boolean {
+    return this.#child.connected;
+  }
+
+  /** The process has not exited (as far as the parent has heard). */
+  get running(): boolean {
+    return this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  get stderrTail(): string {
+    return this.#output.stderrTail;
+  }
+
+  /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
+  send(message: ParentMessage): void {
+    if (!this.#child.connected) throw new Error(`worker ${this.pid} is not connected`);
+    this.#child.send(message);
+  }
+
+  /**
+   * Send tasks in one message; each spec goes along only the first time.
+   * Throws, with nothing sent, when a task's arguments cannot be serialized.
+   * `ack`: starts on arrival are announced.
+   */
+  run(jobs: readonly Job[], ack: boolean): void {
+    const fresh: TaskSpec[] = [];
+    const tasks = jobs.map((job): RunTask => {
+      let specId = this.#specIds.get(job.spec);
+      const task: RunTask = { id: job.id, specId: 0, args: job.args };
+      if (specId === undefined) {
+        task.spec = job.spec;
+        if (this.#specIds.size < MAX_SPECS) {
+          specId = nextSpecId++;
+          this.#specIds.set(job.spec, specId);
+          fresh.push(job.spec);
+        }
+      }
+      if (specId !== undefined) task.specId = specId;
+      if (job.priority !== 0) task.priority = job.priority;
+      if (ack) task.ack = true;
+      if (job.batch) task.batch = true;
+      if (job.stream) task.stream = job.stream.highWaterMark;
+      return task;
+    });
+    try {
+      this.send({ t: 'run', tasks });
+    } catch (error) {
+      for (const spec of fresh) this.#specIds.delete(spec);
+      throw error;
+    }
+  }
+
+  /**
+   * Report the exit only after every message the worker sent has been read
+   * (the channel's 'disconnect' comes after them), so a result sent before
+   * dying is never failed; and, for a death the pool did not cause, after the
+   * last stderr bytes (an OOM report, a stack) have arrived. Bounded.
+   */
+  #drainThenExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const child = this.#child;
+    const pending: Promise<void>[] = [];
+    if (child.connected) pending.push(new Promise((resolve) => child.once('disconnect', resolve)));
+    if (this.#hooks.drainOutput()) {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream && !stream.readableEnded) {
+          pending.push(new Promise((resolve) => stream.once('end', resolve)));
+        }
+      }
+    }
+    if (pending.length === 0) {
+      this.#hooks.exit(code, signal);
+      return;
+    }
+    const timer = setTimeout(() => this.#hooks.exit(code, signal), EXIT_DRAIN_MS);
+    void Promise.all(pending).then(() => {
+      clearTimeout(timer);
+      this.#hooks.exit(code, signal);
+    });
+  }
+}
