@@ -10,13 +10,17 @@ import { afterEach } from 'vitest';
 import { waitFor } from './events.js';
 import { fixture } from './pools.js';
 
-const strays = new Set<number>();
+/** pid → its start time (from /proc) when registered, so a reused pid is never killed. */
+const strays = new Map<number, string>();
 /** Children that outlive single tests on purpose (a test file's redis-server). */
 const longLived = new Set<number>();
 
 afterEach(() => {
   // Last resort after the assertions ran: never leave a `sleep 1000` behind for the next test.
-  for (const pid of strays) {
+  // Only the very process registered: after it exits, the busy machine may
+  // give its pid to a stranger (pid_max can be as low as 32,768).
+  for (const [pid, started] of strays) {
+    if (startTime(pid) !== started) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -105,7 +109,20 @@ export async function expectAllGone(pids: Iterable<number>, timeoutMs = 5_000): 
  * grandchildren, workers of a killed parent). Call it before asserting they are gone.
  */
 export function killAfterTest(pids: Iterable<number>): void {
-  for (const pid of pids) strays.add(pid);
+  for (const pid of pids) {
+    const started = startTime(pid);
+    if (started !== undefined) strays.set(pid, started);
+  }
+}
+
+/** The start time of `pid` (clock ticks after boot, from /proc), or undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** A fixture script started as its own `node` process, with its stdout collected. */
