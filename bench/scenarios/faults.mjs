@@ -20,14 +20,24 @@ export async function kill(create, { params }) {
   return { a, result: await faultRun(a, 'kill', 0, params.bound ?? 2000) };
 }
 
-/** The pid a task wrote to `marker`, once it has (bounded), or undefined. */
+/**
+ * The pid a task wrote to `marker`, once it has (bounded), or undefined. The
+ * file exists, empty, a moment before the pid is in it: an empty read is
+ * Number('') = 0, and SIGKILL to pid 0 would take this whole process group
+ * down (it did, on a loaded machine). Only a positive integer counts.
+ */
 async function pidFrom(marker, bound) {
-  await pollUntil(() => existsSync(marker), bound);
-  try {
-    return Number(readFileSync(marker, 'utf8'));
-  } catch {
-    return undefined;
-  }
+  let pid;
+  await pollUntil(() => {
+    try {
+      const text = readFileSync(marker, 'utf8');
+      if (/^\d+$/.test(text) && Number(text) > 0) pid = Number(text);
+    } catch {
+      // not there yet
+    }
+    return pid !== undefined;
+  }, bound);
+  return pid;
 }
 
 /**
