@@ -5,7 +5,7 @@
  * It talks to the pool only through the messages of ../shared/protocol.ts.
  */
 import { Worker } from 'node:worker_threads';
-import { descendants, killTree } from '../shared/kill.js';
+import { killDescendants } from '../shared/kill.js';
 import {
   PROGRESS_SLOT,
   SIGNAL_SLOT,
@@ -120,7 +120,7 @@ function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown)
 // However the worker exits (process.exit() in a task, a fatal error, retirement),
 // its whole tree goes first, children in their own session included.
 process.on('exit', () => {
-  for (const pid of descendants(process.pid)) killTree(pid);
+  killDescendants(process.pid);
 });
 process.on('uncaughtException', (error) => fatal('uncaughtException', error));
 process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));

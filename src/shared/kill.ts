@@ -164,10 +164,24 @@ export function killTree(pid: number, { group = true } = {}): number {
     if (group) signal(-pid, 'SIGSTOP');
     signal(pid, 'SIGSTOP');
   }
+  const found = killDescendants(pid);
+  // Last, as it may be this very process.
+  if (group) signal(-pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+  return found;
+}
+
+/**
+ * SIGKILL every descendant of `root` (and each group one of them leads), not
+ * `root` itself: each found is stopped first, so none forks between the look
+ * and the kill, and the whole tree is walked once. Returns how many were found.
+ * Linux only (/proc); elsewhere it finds none.
+ */
+export function killDescendants(root: number): number {
   const seen = new Set<number>();
   for (let round = 0; round < 4; round++) {
     let fresh = 0;
-    for (const child of descendants(pid)) {
+    for (const child of descendants(root)) {
       if (seen.has(child)) continue;
       seen.add(child);
       signal(child, 'SIGSTOP');
@@ -180,9 +194,6 @@ export function killTree(pid: number, { group = true } = {}): number {
     signal(-child, 'SIGKILL');
     signal(child, 'SIGKILL');
   }
-  // Last, as it may be this very process.
-  if (group) signal(-pid, 'SIGKILL');
-  signal(pid, 'SIGKILL');
   return seen.size;
 }
 
