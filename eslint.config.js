@@ -116,7 +116,7 @@ export default defineConfig(
       '@typescript-eslint/no-unsafe-return': 'off',
       // `expect(pool.shutdown)`, spies on methods.
       '@typescript-eslint/unbound-method': 'off',
-      // Self-contained task functions may call `require(...)` inside the worker (README "Tasks").
+      // Self-contained task functions may call `require(...)` inside the worker (docs/api.md "Tasks").
       '@typescript-eslint/no-require-imports': 'off',
     },
   },

@@ -1,6 +1,6 @@
 /**
- * Cancelling running and waiting tasks: cancelAndKill() (README "Future") and an
- * AbortSignal passed to submit (README "submit").
+ * Cancelling running and waiting tasks: cancelAndKill() (docs/api.md "Future") and an
+ * AbortSignal passed to submit (docs/api.md "submit").
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

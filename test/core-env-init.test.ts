@@ -1,6 +1,6 @@
 /**
- * The worker's environment (`env`, README "Options"), the initializer and the
- * finalizer, and recycleWorkers() (README "Pool methods").
+ * The worker's environment (`env`, docs/api.md "Options"), the initializer and the
+ * finalizer, and recycleWorkers() (docs/api.md "Pool methods").
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * How failures arrive (README "Errors"): task errors rebuilt unwrapped, serialization
+ * How failures arrive (docs/api.md "Errors"): task errors rebuilt unwrapped, serialization
  * failures, timeouts on a synchronous endless loop, and workers killed by a signal.
  */
 import { describe, expect, test } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Future<T> (README "Future"): state, cancel, callbacks, result(ms)/exception(ms),
+ * Future<T> (docs/api.md "Future"): state, cancel, callbacks, result(ms)/exception(ms),
  * and promise interop.
  */
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * README "Options": an idle pool does not keep the Node.js process alive; a pool with
+ * docs/api.md "Options": an idle pool does not keep the Node.js process alive; a pool with
  * waiting or running tasks does. The pool lives in a separate Node.js process
  * (test/fixtures/core/keep-alive.mjs) that never calls shutdown.
  */
@@ -40,7 +40,7 @@ describe('keeping the process alive', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('end of script');
     expect(run.workers).toHaveLength(2);
-    // The workers follow their parent out (README "Guarantees").
+    // The workers follow their parent out (docs/guarantees.md).
     await expectAllGone(run.workers, 5_000);
   });
 

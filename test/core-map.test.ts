@@ -1,5 +1,5 @@
 /**
- * map() (README "Pool methods"): input order, sync and async iterables, laziness, failures,
+ * map() (docs/api.md "Pool methods"): input order, sync and async iterables, laziness, failures,
  * breaking out early.
  */
 import { describe, expect, test } from 'vitest';

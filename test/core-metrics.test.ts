@@ -1,5 +1,5 @@
 /**
- * pool.metrics() (README "Observability"): the figures agree with
+ * pool.metrics() (docs/observability.md "Metrics"): the figures agree with
  * getStatistics(), labels and prefix reach every series, and the output of a
  * pool that has seen every outcome passes `promtool check metrics`.
  */

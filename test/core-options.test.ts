@@ -1,5 +1,5 @@
 /**
- * Option validation (README "Options", "submit"): bad values throw TypeError/RangeError at
+ * Option validation (docs/api.md "Options", "submit"): bad values throw TypeError/RangeError at
  * once, with a message that names the option and the value.
  */
 import { describe, expect, test } from 'vitest';

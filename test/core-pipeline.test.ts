@@ -1,5 +1,5 @@
 /**
- * Pipelined dispatch (README "submit", "Decisions"): while recent tasks are
+ * Pipelined dispatch (docs/api.md "submit"; docs/guarantees.md "Decisions"): while recent tasks are
  * short, a few tasks wait inside each busy worker. Each still counts as
  * waiting; none is lost, run twice or started out of priority order; a later
  * task of higher priority waits behind at most one of them; each can be

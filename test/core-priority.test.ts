@@ -1,5 +1,5 @@
 /**
- * The backlog (README "submit", "Pool methods"): priorities, maxBacklog and backlogBelow().
+ * The backlog (docs/api.md "submit", "Pool methods"): priorities, maxBacklog and backlogBelow().
  */
 import { describe, expect, test } from 'vitest';
 import { BacklogFullError } from '../dist/index.js';

@@ -1,5 +1,5 @@
 /**
- * Progress (README "Progress and streams"): values a task passes to
+ * Progress (docs/streams.md "Progress"): values a task passes to
  * reportProgress() reach onProgress and the future's progress callbacks, in
  * order, before the future settles; a flood is coalesced but its last value
  * arrives; late callbacks see only later values; a throwing callback is a

@@ -1,5 +1,5 @@
 /**
- * Serving requests (README "submit", "Statistics", "Options"): queue
+ * Serving requests (docs/api.md "submit", "Statistics", "Options"): queue
  * deadlines, cooperative aborts, worker output routed to a callback, and the
  * workers' states visible in the statistics.
  */

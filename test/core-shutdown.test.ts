@@ -1,5 +1,5 @@
 /**
- * shutdown() (README "Pool methods"): the four rows of wait × cancelFutures, from explicit
+ * shutdown() (docs/api.md "Pool methods"): the four rows of wait × cancelFutures, from explicit
  * calls and from the constructor's defaults via Symbol.asyncDispose; idempotence.
  *
  * Each scenario: three workers each running a task that blocks until a gate

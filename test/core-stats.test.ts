@@ -1,5 +1,5 @@
 /**
- * getStatistics() (README "Statistics"): the eight required keys, exact after settling.
+ * getStatistics() (docs/api.md "Statistics"): the eight required keys, exact after settling.
  */
 import { describe, expect, test } from 'vitest';
 import * as tasks from './fixtures/core/tasks.mjs';

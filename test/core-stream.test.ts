@@ -1,5 +1,5 @@
 /**
- * Streams (README "Progress and streams"): pool.stream delivers a generator
+ * Streams (docs/streams.md "Streams"): pool.stream delivers a generator
  * task's values as they are produced, at most highWaterMark ahead of the
  * consumer; leaving early ends the generator in the worker (or kills a task
  * that cannot end); a dying or timed-out task ends the loop with its error

@@ -1,6 +1,6 @@
 /**
- * submit(): the three forms of task (README "Tasks"), what crosses the process
- * boundary, and the future it returns (README "submit").
+ * submit(): the three forms of task (docs/api.md "Tasks"), what crosses the process
+ * boundary, and the future it returns (docs/api.md "submit").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Tracing through node:diagnostics_channel (README "Observability"): every
+ * Tracing through node:diagnostics_channel (docs/observability.md "Tracing"): every
  * task gives exactly one start, end, asyncStart and asyncEnd, in that order,
  * with `error` before asyncEnd when it fails, on every path; and the worker
  * channels mirror the workerStart and workerExit events.

@@ -1,5 +1,5 @@
 /**
- * Code rewritten by tools must still run as a function task (README "Tasks"): tsx
+ * Code rewritten by tools must still run as a function task (docs/api.md "Tasks"): tsx
  * (esbuild keepNames) wraps named functions in `__name(...)`, which exists only
  * in the submitting process; the worker shims it. Vitest's own rewriting of
  * `import()` is covered by the function tasks in core-submit.

@@ -1,5 +1,5 @@
 /**
- * Types (README "Tasks": "typed end to end"): submit infers argument and result
+ * Types (docs/api.md "Tasks": "Types flow from the task to the caller"): submit infers argument and result
  * types, and a wrong argument list is a compile error. Checked by
  * `npm run typecheck`; the functions below are never called at run time.
  */

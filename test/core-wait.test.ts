@@ -1,5 +1,5 @@
 /**
- * asCompleted() and wait() (README "Pool methods", module-level helpers).
+ * asCompleted() and wait() (docs/api.md "Future<T>", module helpers).
  */
 import { describe, expect, test } from 'vitest';
 import { asCompleted, TimeoutError, wait, type Future } from '../dist/index.js';

@@ -1,5 +1,5 @@
 /**
- * No orphans on any death (README "Guarantees"): when a worker dies during a
+ * No orphans on any death (docs/guarantees.md): when a worker dies during a
  * task in a way the pool did not decide (SIGKILL from outside, process.exit(),
  * a fatal error), the task's processes go with it. A worker that exits by
  * itself kills its whole tree first; one killed from outside takes its
@@ -44,7 +44,7 @@ describe('a worker that dies during a task takes the task’s processes with it'
     await pool.shutdown();
     expect(isAlive(plain)).toBe(false);
     // Children in their own session left the group and, once the worker is
-    // gone, cannot be found (the README says so); the afterEach kills them.
+    // gone, cannot be found (docs/guarantees.md says so); the afterEach kills them.
     expect([detached, setsid].every(isAlive)).toBe(true);
   });
 

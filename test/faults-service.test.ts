@@ -1,5 +1,5 @@
 /**
- * The service example (README "Serving requests") under the fault mix of
+ * The service example (docs/serving.md) under the fault mix of
  * `npm run bench:service`, shorter: autocannon on its work endpoints while a
  * poisoner sends each poison, a killer SIGKILLs workers and clients leave
  * mid-request; then SIGTERM. The run ends on conditions (every poison

@@ -1,5 +1,5 @@
 /**
- * The Prometheus text format (README "Observability"): escaping, number
+ * The Prometheus text format (docs/observability.md "Metrics"): escaping, number
  * formatting, histograms, the bound on task names, the options of
  * `metrics()`, and merging several pools' output.
  */

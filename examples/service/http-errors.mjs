@@ -1,4 +1,4 @@
-// How the pool's errors become HTTP responses. Match on `code`, as the README
+// How the pool's errors become HTTP responses. Match on `code`, as docs/api.md
 // says; the classes are exported too. MemoryLimitError extends ProcessError.
 
 const byCode = {

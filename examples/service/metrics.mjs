@@ -1,4 +1,4 @@
-// GET /metrics: the pool's metrics (pool.metrics(), README "Observability")
+// GET /metrics: the pool's metrics (pool.metrics(), docs/observability.md)
 // and the service's own counter, in the Prometheus text format.
 
 /** The exposition text: the pool's metrics (none inline) and the responses by status. */

@@ -33,7 +33,7 @@ export const poison = defineTask(import.meta.url, 'poison', async (kind) => {
       console.log(`poison: leaked ${leaked.length * 32} MiB so far`);
       return `leaked ${leaked.length * 32} MiB`;
     // A task that starts child processes and then exits: the worker takes its
-    // children with it (README "Guarantees"), so no `sleep` outlives it.
+    // children with it (docs/guarantees.md), so no `sleep` outlives it.
     case 'spawn': {
       for (let i = 0; i < 2; i++) {
         const child = spawn('sleep', ['1000'], { stdio: 'ignore' });

@@ -1,6 +1,6 @@
 // `npm run example:service`: a Fastify service that offloads its CPU work to
 // one Deadpool, and shuts down on SIGTERM: the server first, then the pool.
-// See the README, "Serving requests". Settings: config.mjs (environment).
+// See docs/serving.md. Settings: config.mjs (environment).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify, { LogController } from 'fastify';
 import { Deadpool } from 'deadpool';

@@ -1,6 +1,6 @@
 /**
  * `deadpool/bullmq`: BullMQ jobs run in deadpool pools on any number of
- * machines. See the README, "Beyond one machine". Needs the optional peer
+ * machines. See docs/bullmq.md. Needs the optional peer
  * dependencies `bullmq` and `ioredis`; the core entry never imports them.
  */
 export { createQueueWorker } from './queue-worker.js';

@@ -2,7 +2,7 @@
  * createQueueWorker: one machine. A BullMQ Worker takes jobs from Redis as
  * the pool has room (`concurrency`), a JobRunner runs each in the pool, and a
  * listener on the control stream hears cancels. `close()` winds down in the
- * order the README gives under "Beyond one machine": stop taking jobs, drain,
+ * order docs/bullmq.md gives under "Shutdown order": stop taking jobs, drain,
  * hand back what is left, close Redis, shut the pool down.
  */
 import { Worker, type WorkerOptions } from 'bullmq';

@@ -163,7 +163,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   }
 
   /**
-   * Stop taking tasks and wind down, as the table in the README says.
+   * Stop taking tasks and wind down, as the table in docs/api.md, "Pool methods", says.
    * Idempotent: a later call (also a concurrent one) changes nothing and
    * resolves when the first call's work is done.
    */
@@ -211,14 +211,14 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     return this.#engine.bounds.minWorkers;
   }
 
-  /** Counters and gauges; see the README for each key. */
+  /** Counters and gauges; see docs/api.md, "Statistics", for each key. */
   getStatistics(): DeadpoolStatistics {
     return this.#engine.snapshot();
   }
 
   /**
    * The pool's metrics in the Prometheus text exposition format (0.0.4); see
-   * the README, "Observability". `labels` are added to every series.
+   * docs/observability.md, "Metrics". `labels` are added to every series.
    */
   metrics(options?: MetricsOptions): string {
     return this.#engine.metrics(normalizeMetricsOptions(options));

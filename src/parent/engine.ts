@@ -319,7 +319,7 @@ export class Engine {
     return this.#life.whenTrue(() => old.every((w) => w.state === 'exited'));
   }
 
-  /** Begin shutting down, as the table in the README's "Pool methods" says. */
+  /** Begin shutting down, as the table in docs/api.md, "Pool methods", says. */
   close(wait: boolean, cancelFutures: boolean): Promise<void> {
     this.#life.beginClose();
     if (cancelFutures || !wait) {

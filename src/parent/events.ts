@@ -1,10 +1,10 @@
 /**
  * The pool's events and their payloads, spelled once: the facade's
  * EventEmitter is typed with them and the engine emits through `Emit`.
- * See the README, "Events".
+ * See docs/api.md, "Events".
  */
 
-/** Why a worker exited. See the README, "Events". */
+/** Why a worker exited. See docs/api.md, "Events". */
 export type ExitReason =
   | 'idle'
   | 'maxTasks'

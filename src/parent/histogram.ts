@@ -2,7 +2,7 @@
  * A histogram with fixed buckets, for the Prometheus metrics: one array of
  * counts per histogram, incremented in place when a task settles, cumulated
  * only when the metrics are read. The buckets are fixed and shared by every
- * histogram of the pool (see the README, "Observability").
+ * histogram of the pool (see docs/observability.md, "Metrics").
  */
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `pool.metrics()`: the pool's metrics in the Prometheus text format, and
  * the validation of its options. Every metric the pool exposes is listed
- * here, once; the README's "Observability" table follows this file. The
+ * here, once; the table in docs/observability.md follows this file. The
  * counters come from the statistics (stats.ts) and the per-name figures from
  * task-metrics.ts, so the two never disagree.
  */

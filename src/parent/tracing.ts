@@ -5,8 +5,8 @@
  * nobody subscribes: a task submitted then carries no context, and its later
  * events are skipped.
  *
- * The order follows `TracingChannel#tracePromise` (see the README,
- * "Observability"): `start`, `end` when `submit` makes the task; `asyncStart`
+ * The order follows `TracingChannel#tracePromise` (see docs/observability.md,
+ * "Tracing"): `start`, `end` when `submit` makes the task; `asyncStart`
  * when it runs on a worker (its `pid` known); at settling, `error` if it
  * failed or was cancelled, then `asyncEnd`. A task that never ran gets its
  * `asyncStart` at settling, after `error`, as a rejected promise does.
