@@ -26,7 +26,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from './helpers/events.js';
-import { extractSnippets, npmScripts, relativeLinks, type Snippet } from './helpers/snippets.js';
+import {
+  anchors,
+  extractSnippets,
+  npmScripts,
+  relativeLinks,
+  type Snippet,
+} from './helpers/snippets.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -108,6 +114,9 @@ describe('the documentation conventions', () => {
       code: '// node >= 24\nawait using x = y;\n',
     });
     expect(npmScripts(shell!.code)).toEqual(['example', 'test']);
+    expect(anchors('## Tasks: three forms\n### `submit(fn, args?)` → `Future<T>`\n')).toEqual(
+      new Set(['tasks-three-forms', 'submitfn-args--futuret']),
+    );
   });
 
   test('every npm script a shell block names exists in package.json', () => {
@@ -121,12 +130,16 @@ describe('the documentation conventions', () => {
     expect(named.filter(({ name }) => !(name in scripts))).toEqual([]);
   });
 
-  test('every relative link points to a file that exists', () => {
+  test('every relative link points to a file, and a heading, that exist', () => {
     const broken = pages.flatMap((page) =>
-      relativeLinks(markdown.get(page)!)
-        .map((target) => join(dirname(page), target))
-        .filter((target) => !PENDING_PAGES.has(target) && !existsSync(join(root, target)))
-        .map((target) => `${page} → ${target}`),
+      relativeLinks(markdown.get(page)!).flatMap(({ path, anchor }) => {
+        const target = path === '' ? page : join(dirname(page), path);
+        const link = `${page} → ${path}${anchor ? `#${anchor}` : ''}`;
+        if (PENDING_PAGES.has(target)) return [];
+        if (!existsSync(join(root, target))) return [link];
+        if (!anchor || !target.endsWith('.md')) return [];
+        return anchors(readFileSync(join(root, target), 'utf8')).has(anchor) ? [] : [link];
+      }),
     );
     expect(broken).toEqual([]);
   });

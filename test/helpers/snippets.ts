@@ -123,13 +123,32 @@ export function npmScripts(code: string): string[] {
   return names;
 }
 
-/** Relative link targets of a page (`[text](target)`), without their `#anchor`. */
-export function relativeLinks(markdown: string): string[] {
-  const targets: string[] = [];
-  const prose = markdown.replace(/^\s*(`{3,}|~{3,})[\s\S]*?^\s*\1/gm, '');
-  for (const match of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
-    const target = match[1]!.split('#')[0]!;
-    if (target !== '' && !/^[a-z]+:/i.test(target)) targets.push(target);
+/** A page's prose: its code blocks removed. */
+function prose(markdown: string): string {
+  return markdown.replace(/^\s*(`{3,}|~{3,})[\s\S]*?^\s*\1/gm, '');
+}
+
+/** Relative links of a page (`[text](path#anchor)`); `path` is '' for the page itself. */
+export function relativeLinks(markdown: string): { path: string; anchor: string }[] {
+  const links: { path: string; anchor: string }[] = [];
+  for (const match of prose(markdown).matchAll(/\]\(([^)\s]+)\)/g)) {
+    const [path = '', anchor = ''] = match[1]!.split('#');
+    if (!/^[a-z]+:/i.test(path)) links.push({ path, anchor });
   }
-  return targets;
+  return links;
+}
+
+/** The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces to '-'. */
+export function anchors(markdown: string): Set<string> {
+  const slugs = new Set<string>();
+  for (const match of prose(markdown).matchAll(/^#{1,6} (.+)$/gm)) {
+    let slug = match[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+    for (let n = 1; slugs.has(slug); n++) slug = `${slug.replace(/-\d+$/, '')}-${n}`;
+    slugs.add(slug);
+  }
+  return slugs;
 }
