@@ -17,7 +17,9 @@ const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
  * the pool ever started.
  */
 export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids: Set<number> } {
-  const pool = new Deadpool(options);
+  // DEADPOOL_TEST_CONTAINMENT=process-group runs the suite under today's containment.
+  const containment = process.env.DEADPOOL_TEST_CONTAINMENT as DeadpoolOptions['containment'];
+  const pool = new Deadpool(containment ? { containment, ...options } : options);
   const pids = new Set<number>();
   pool.on('workerStart', ({ pid }: { pid: number }) => pids.add(pid));
   const entry = { pool, pids };
