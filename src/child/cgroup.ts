@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { readPpid } from '../shared/kill.js';
 import type { CgroupBoot } from '../shared/protocol.js';
 
 /** Move this process (all its threads) into its cgroups; throws when the kernel refuses. */
@@ -31,6 +32,30 @@ export async function limitProcesses(cgroup: CgroupBoot | undefined): Promise<vo
   if (cgroup?.pidsMax === undefined || cgroup.processes === undefined) return;
   await stat('/');
   writeFileSync(cgroup.pidsMax, String(ownThreads() + cgroup.processes - 1));
+}
+
+/** How long, after its channel closed, the worker looks for its parent's death before it just exits. */
+const PARENT_DEATH_GRACE_MS = 50;
+
+/**
+ * The channel closed: the pool's process died (the kernel reparents the
+ * worker just after closing the channel), or the task closed it. Under
+ * kernel containment a dead parent means the whole cgroup goes, daemons
+ * included; otherwise, or when the parent lives on, `exit()`.
+ */
+export function whenDisconnected(
+  cgroup: CgroupBoot | undefined,
+  parentPid: number,
+  exit: () => void,
+): void {
+  if (!cgroup) return exit();
+  const since = Date.now();
+  const look = (): void => {
+    if (readPpid('self') !== parentPid && killOwnCgroup(cgroup.kill)) return;
+    if (Date.now() - since >= PARENT_DEATH_GRACE_MS) return exit();
+    setTimeout(look, 5);
+  };
+  look();
 }
 
 /** The watchdog's last act: SIGKILL everything in this worker's cgroup, itself included. */

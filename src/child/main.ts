@@ -16,7 +16,7 @@ import {
   type WorkerMessage,
   type WireError,
 } from '../shared/protocol.js';
-import { enterCgroup, limitProcesses } from './cgroup.js';
+import { enterCgroup, limitProcesses, whenDisconnected } from './cgroup.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
@@ -139,5 +139,7 @@ process.on('exit', () => {
 process.on('uncaughtException', (error) => fatal('uncaughtException', error));
 process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
 // The pool closed the channel, or its process died: nothing more can be reported.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () =>
+  whenDisconnected(boot.cgroup, boot.parentPid, () => process.exit(0)),
+);
 process.on('message', onMessage);
