@@ -260,3 +260,16 @@ describe('Containment on a fake delegated v2 tree', () => {
     expect(cgroup.boot().procs).toEqual([join(v2, 'cgroup.procs')]);
   });
 });
+
+describe('probe: a container with a writable cgroup namespace', () => {
+  test('its namespace root has cgroup.kill: not the real root, so the pool moves into a leaf', () => {
+    const tree = fakeTree();
+    tree.file('cgroup.controllers', 'memory pids');
+    tree.file('cgroup.subtree_control', '');
+    tree.file('cgroup.procs', '4242\n');
+    tree.file('cgroup.kill');
+    const { info, layout } = probe(tree.host('0::/\n'), 'auto');
+    expect(info.limits).toEqual(['memory', 'processes']);
+    expect(layout?.leaf).toBe(join(tree.root, LEAF));
+  });
+});

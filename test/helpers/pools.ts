@@ -7,6 +7,7 @@
 import { afterEach } from 'vitest';
 import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
 import { waitFor } from './events.js';
+import { deadpoolCgroups } from './cgroups.js';
 import { expectAllGone, testDescendants } from './processes.js';
 
 const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
@@ -38,6 +39,13 @@ afterEach(async () => {
     timeoutMs: 5_000,
     what: `no descendants of the test process (left: ${testDescendants().join(', ')})`,
   });
+  // Nor any cgroup of its pools (kernel containment removes them once empty).
+  if (entries.length > 0) {
+    await waitFor(() => deadpoolCgroups(process.pid).length === 0, {
+      timeoutMs: 5_000,
+      what: `no cgroups of the test's pools (left: ${deadpoolCgroups(process.pid).join(', ')})`,
+    });
+  }
 });
 
 /** Absolute file: URL of a fixture module. */

@@ -121,8 +121,11 @@ export function probe(host: HostView, mode: ContainmentMode): ProbeResult {
   // An earlier pool of this process moved it into the leaf: its parent is the base.
   const inLeaf = basename(own) === LEAF;
   const base = inLeaf ? dirname(own) : own;
-  const isRoot = base === v2Mount;
-  if (!fs.exists(join(base, 'cgroup.kill')) && !(isRoot && atLeast(host.kernel, 5, 14))) {
+  // The real root has no cgroup.kill; a cgroup namespace's root (a container's) has one
+  // and, unlike the real root, obeys the no-internal-processes rule.
+  const hasKill = fs.exists(join(base, 'cgroup.kill'));
+  const isRoot = base === v2Mount && !hasKill;
+  if (!hasKill && !(isRoot && atLeast(host.kernel, 5, 14))) {
     return fallback(
       `the kernel has no cgroup.kill (Linux 5.14 or later is needed; this is ${host.kernel})`,
     );

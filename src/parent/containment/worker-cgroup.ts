@@ -87,11 +87,11 @@ export class WorkerCgroup implements Meter {
     }
   }
 
-  /** OOM kills the kernel made in it so far. */
+  /** OOM kills the kernel made in it so far (counted only under a memory cap: no cap, no OOM of its own). */
   oomKills(): number {
     if (this.#final) return this.#final.oom;
     const memory = this.dirs.memory;
-    if (!memory) return 0;
+    if (!memory || !Number.isFinite(this.#limits.memoryLimitBytes)) return 0;
     const text = memory.v1
       ? this.#fs.read(join(memory.dir, 'memory.oom_control'))
       : this.#fs.read(join(memory.dir, 'memory.events'));
