@@ -10,6 +10,7 @@ import { bounded, pollUntil } from './lib/wait.mjs';
 import { backlog, million } from './scenarios/load.mjs';
 import { kill, shutdown, timeout } from './scenarios/faults.mjs';
 import { cold, coldBreakdown } from './scenarios/startup.mjs';
+import { containment } from './scenarios/containment.mjs';
 import { cpu, latency, payload, tiny } from './scenarios/throughput.mjs';
 
 const [lib, scenario, paramsJson = '{}'] = process.argv.slice(2);
@@ -29,9 +30,10 @@ const scenarios = {
   shutdown,
   backlog,
   million,
+  containment,
 };
 /** Scenarios that import the library themselves, to time the parts. */
-const SELF_IMPORTING = new Set(['cold-breakdown']);
+const SELF_IMPORTING = new Set(['cold-breakdown', 'containment']);
 
 /**
  * Whatever the library left behind: our descendants still alive 1 s after its

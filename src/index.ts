@@ -17,6 +17,13 @@ export type {
 } from './parent/events.js';
 export type { DeadpoolOptions, WorkerOutput } from './parent/options.js';
 export type { SubmitOptions } from './parent/submit-options.js';
+export type {
+  ContainmentInfo,
+  ContainmentKind,
+  ContainmentLimit,
+  ContainmentMode,
+} from './parent/containment/probe.js';
+export type { TaskUsage } from './parent/containment/usage.js';
 export { Future } from './parent/future.js';
 export type { ProgressCallback } from './parent/future.js';
 export { defineTask, task } from './shared/task.js';
@@ -32,6 +39,7 @@ export type { TaskTraceContext } from './parent/tracing.js';
 export {
   BacklogFullError,
   CancelledError,
+  ContainmentError,
   DeadpoolError,
   MemoryLimitError,
   PoolClosedError,

@@ -31,7 +31,8 @@ async function grandchildren(markerPath: string): Promise<{ worker: number; kids
 
 describe('a worker that dies during a task takes the task’s processes with it', () => {
   it('SIGKILLed from outside: its process group is killed at once; shutdown leaves nothing of it', async () => {
-    const { pool } = makePool({ maxWorkers: 1 });
+    // The process group's reach; under kernel containment nothing survives (containment tests).
+    const { pool } = makePool({ maxWorkers: 1, containment: 'process-group' });
     const marker = join(tempDir(), 'tree.json');
     const task = pool.submit(treeAndSpin, [marker]);
     const { worker, kids } = await grandchildren(marker);

@@ -107,6 +107,16 @@ export function plan({ iterations, quick, deadpool }) {
       params: { bound: 2000 },
     },
     {
+      id: 'containment',
+      title:
+        '11. Containment: kernel (cgroup) vs process group, same run (ms from a 200 ms deadline to the whole cgroup empty)',
+      better: 'lower',
+      informational: true,
+      libs: dp,
+      reps: 3,
+      params: { rounds: quick ? 2 : 5, bound: 5000 },
+    },
+    {
       id: 'backlog',
       title: '9. 100,000 submits with random priorities 0..9 while both workers are held',
       better: 'lower',

@@ -28,6 +28,15 @@ const EXTRAS = {
   kill: [...FAULT, 'outcome'],
   shutdown: ['resolve_ms', 'gone_ms', 'outcome'],
   backlog: ['p99_batch_us', 'heap_bytes_per_task', 'rss_bytes_per_task', 'drain_tasks_per_s'],
+  containment: [
+    'kind',
+    'start_ms_cgroup',
+    'start_ms_pgroup',
+    'task_us_cgroup',
+    'task_us_pgroup',
+    'empty_ms_cgroup',
+    'gone_ms_pgroup',
+  ],
   million: ['completed', 'first100k', 'last100k', 'rss_mb.start', 'rss_mb.middle', 'rss_mb.end'],
 };
 /** Extras that also get a "× raw" column. */

@@ -6,7 +6,7 @@
  * hand back what is left, close Redis, shut the pool down.
  */
 import { Worker, type WorkerOptions } from 'bullmq';
-import { Deadpool } from '../index.js';
+import { Deadpool, type DeadpoolOptions } from '../index.js';
 import { listenForCancels, type StreamOptions } from './control.js';
 import { JobRunner } from './job-runner.js';
 import {
@@ -39,7 +39,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const registry = taskRegistry(options.tasks);
   const given = options.pool instanceof Deadpool ? options.pool : undefined;
   const settings = normalizeWorkerOptions(options);
-  const pool = given ?? new Deadpool(options.pool);
+  const pool = given ?? new Deadpool(options.pool as DeadpoolOptions | undefined);
   const runner = new JobRunner({
     queue: options.queue,
     pool,

@@ -16,11 +16,14 @@ import {
   type WorkerMessage,
   type WireError,
 } from '../shared/protocol.js';
+import { enterCgroup, limitProcesses, whenDisconnected } from './cgroup.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
 
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
+// Into its cgroups before anything else runs: whatever it starts is born inside.
+enterCgroup(boot.cgroup);
 const loader = new TaskLoader(boot.cwd);
 
 function send(message: WorkerMessage, then?: () => void): void {
@@ -34,15 +37,20 @@ const slots = globalThis as Record<symbol, unknown>;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => runner.signal();
 slots[PROGRESS_SLOT] = (value: unknown): void => runner.report(value);
 
-function startWatchdog(): void {
+/** Resolves once the watchdog thread runs (or failed to start). */
+function startWatchdog(): Promise<void> {
   const thread = new Worker(new URL('./watchdog.js', import.meta.url), {
-    workerData: { parentPid: boot.parentPid },
+    workerData: { parentPid: boot.parentPid, cgroupKill: boot.cgroup?.kill },
     stdout: false,
     stderr: false,
   });
   thread.unref();
-  thread.on('error', () => {
-    // Without the watchdog the IPC 'disconnect' below still covers idle workers.
+  return new Promise((resolve) => {
+    thread.once('online', resolve);
+    thread.on('error', () => {
+      // Without the watchdog the IPC 'disconnect' below still covers idle workers.
+      resolve();
+    });
   });
 }
 
@@ -59,11 +67,17 @@ async function call(spec: TaskSpec, args: readonly unknown[]): Promise<unknown> 
 async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promise<void> {
   // The watchdog thread boots beside user code, never after it: before an
   // initializer runs, or right after 'ready' (off the start-up critical path).
-  if (spec) startWatchdog();
+  // With a process limit it must be up before the limit counts the worker's own threads.
+  const limited = boot.cgroup?.pidsMax !== undefined;
+  const watchdog = spec || limited ? startWatchdog() : undefined;
   try {
+    if (limited) {
+      await watchdog;
+      await limitProcesses(boot.cgroup);
+    }
     if (spec) await call(spec, args);
     send({ t: 'ready' });
-    if (!spec) startWatchdog();
+    if (!watchdog) void startWatchdog();
   } catch (error) {
     send({ t: 'initFailed', error: toWire(error) }, () => process.exit(1));
   }
@@ -125,5 +139,7 @@ process.on('exit', () => {
 process.on('uncaughtException', (error) => fatal('uncaughtException', error));
 process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
 // The pool closed the channel, or its process died: nothing more can be reported.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () =>
+  whenDisconnected(boot.cgroup, boot.parentPid, () => process.exit(0)),
+);
 process.on('message', onMessage);

@@ -2,12 +2,14 @@
  * Child side, on a thread of its own: kills the worker and everything it
  * started when the pool's process dies, even while the worker's main thread
  * is stuck in a synchronous loop or native code and cannot see its IPC
- * channel close. Polls the parent pid every 100 ms.
+ * channel close. Polls the parent pid every 100 ms; under kernel containment
+ * it kills the worker's cgroup, so daemons the worker started go too.
  */
 import { workerData } from 'node:worker_threads';
 import { killTree, readPpid } from '../shared/kill.js';
+import { killOwnCgroup } from './cgroup.js';
 
-const { parentPid } = workerData as { parentPid: number };
+const { parentPid, cgroupKill } = workerData as { parentPid: number; cgroupKill?: string };
 const INTERVAL_MS = 100;
 
 function parentGone(): boolean {
@@ -22,5 +24,6 @@ function parentGone(): boolean {
 }
 
 setInterval(() => {
-  if (parentGone()) killTree(process.pid);
+  // Its cgroup as one (daemons included), else its tree from /proc.
+  if (parentGone() && !killOwnCgroup(cgroupKill)) killTree(process.pid);
 }, INTERVAL_MS);

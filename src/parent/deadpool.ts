@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { BacklogFullError, PoolClosedError } from '../shared/errors.js';
 import { specOf, type Task, type TaskFunction } from '../shared/task.js';
+import type { ContainmentInfo } from './containment/probe.js';
 import { Engine } from './engine.js';
 import type { DeadpoolEvents } from './events.js';
 import type { Future } from './future.js';
@@ -199,6 +200,15 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   resize(bounds: { minWorkers?: number; maxWorkers?: number }): void {
     const next = normalizeBounds(bounds, this.#engine.bounds);
     if (!this.#closed) this.#engine.setBounds(next);
+  }
+
+  /**
+   * What contains the workers and everything they start, known from
+   * construction: kind, the limits the kernel enforces, and why not the
+   * kernel when it is not (docs/containment.md).
+   */
+  get containment(): ContainmentInfo {
+    return this.#engine.settings.containment.info;
   }
 
   /** The most workers alive at once now (the constructor's, or the last `resize()`'s). */

@@ -16,7 +16,8 @@ import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
 import { processError } from './exit-message.js';
 import { Fleet } from './fleet.js';
-import { Future, progressFuture, settleFuture, type CancelHooks } from './future.js';
+import { NO_USAGE } from './containment/usage.js';
+import { Future, progressFuture, settleFuture, usageFuture, type CancelHooks } from './future.js';
 import { Interrupts, cancelled, type Ending } from './interrupts.js';
 import { cancelledBySignal, createJob, type Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
@@ -90,7 +91,15 @@ export class Engine {
     this.#memory = new MemoryWatch(
       settings.memoryLimitBytes,
       settings.memorySampleInterval,
-      (worker, rss) => this.#interrupts.memoryKill(worker as Worker, rss),
+      (watched, rss) => {
+        const worker = watched as Worker;
+        if (rss !== Infinity) this.#interrupts.memoryKill(worker, rss);
+        else if (worker.job) {
+          this.#interrupts.memoryKill(worker, worker.usageOf(worker.job).peakMemoryBytes, true);
+        }
+      },
+      // With the kernel's memory cap, the kernel enforces it: look for its OOM kills instead.
+      settings.containment.info.limits.includes('memory') ? kernelMemory : undefined,
     );
     for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
   }
@@ -161,6 +170,11 @@ export class Engine {
   #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
+    if (worker.memoryExceeded()) {
+      // The kernel OOM-killed a process of its tree (a child, say) and the task still ended.
+      this.#interrupts.memoryKill(worker, worker.usageOf(job).peakMemoryBytes, true);
+      return;
+    }
     this.#dispatch.noteRunTime(message.ms);
     worker.finishTask({
       ...(message.next !== undefined && { next: message.next }),
@@ -211,6 +225,7 @@ export class Engine {
    */
   #settle(job: Job, ending: Ending, value: unknown, completed = job.size): void {
     if (job.future.done()) return;
+    usageFuture(job.future, job.worker?.usageOf(job) ?? NO_USAGE);
     const stats = this.stats;
     if (ending === 'completed') {
       stats.completed += completed;
@@ -285,7 +300,10 @@ export class Engine {
     // A task it had not confirmed never ran: it waits for another worker; so
     // do the tasks that waited inside it.
     if (job && (job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
-      this.#finish(job, 'failed', processError(job, worker, exitCode, signal));
+      const error = worker.memoryExceeded()
+        ? this.#interrupts.memoryError(job, worker, worker.usageOf(job).peakMemoryBytes, true)
+        : processError(job, worker, exitCode, signal);
+      this.#finish(job, 'failed', error);
     }
     this.#dispatch.putBackQueued(worker);
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
@@ -343,7 +361,8 @@ export class Engine {
       }
     }
     this.#fleet.close(this.#dispatch.unassigned);
-    const gone = this.#life.whenClosed();
+    // Then the cgroups the workers lived in, once empty.
+    const gone = this.#life.whenClosed().then(() => this.settings.containment.close());
     this.#life.check();
     return !wait && !cancelFutures ? Promise.resolve() : gone;
   }
@@ -364,4 +383,9 @@ export class Engine {
       settings,
     );
   }
+}
+
+/** The kernel caps the tree: the worker's tree is over the limit when the kernel OOM-killed in it. */
+function kernelMemory(worker: { memoryExceeded?(): boolean }): number {
+  return worker.memoryExceeded?.() ? Infinity : 0;
 }

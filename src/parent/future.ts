@@ -4,6 +4,7 @@
  * a failure nobody awaits never becomes an `unhandledRejection`.
  */
 import { TimeoutError } from '../shared/errors.js';
+import { NO_USAGE, type TaskUsage } from './containment/usage.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
@@ -49,6 +50,8 @@ export let startFuture: (future: Future<unknown>, pid: number) => void;
 /** @internal */
 export let progressFuture: (future: Future<unknown>, value: unknown) => void;
 /** @internal */
+export let usageFuture: (future: Future<unknown>, usage: TaskUsage) => void;
+/** @internal */
 export let settleFuture: (
   future: Future<unknown>,
   ok: boolean,
@@ -59,6 +62,7 @@ export let settleFuture: (
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: State = 'pending';
   #pid: number | undefined;
+  #usage: TaskUsage | undefined;
   #ok = false;
   #value: unknown;
   #doneCallbacks: Callback<T>[] | undefined;
@@ -81,6 +85,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   static {
     startFuture = (future, pid) => future.#start(pid);
     progressFuture = (future, value) => future.#progress(value);
+    usageFuture = (future, usage) => {
+      if (!future.done()) future.#usage = usage;
+    };
     settleFuture = (future, ok, value, cancelled = false) =>
       future.#settle(ok, value, cancelled ? 'cancelled' : 'finished');
   }
@@ -88,6 +95,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** The worker's pid once the task runs on it, else `undefined`. */
   get pid(): number | undefined {
     return this.#pid;
+  }
+
+  /**
+   * Once settled: the CPU time and peak memory of the task's run, counting
+   * every process it started where the kernel contains the worker (see
+   * docs/containment.md); zeros for a task that never ran. Undefined before.
+   */
+  get usage(): TaskUsage | undefined {
+    return this.#usage ?? (this.done() ? NO_USAGE : undefined);
   }
 
   running(): boolean {

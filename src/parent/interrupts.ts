@@ -148,14 +148,32 @@ export class Interrupts {
     return true;
   }
 
-  memoryKill(worker: Worker, rss: number): void {
+  memoryKill(worker: Worker, rss: number, kernel = false): void {
     const job = worker.job;
     if (!job || worker.state !== 'busy') return;
-    const error = new MemoryLimitError(
-      `task ${label(job)} passed memoryLimitBytes (${this.#settings.memoryLimitBytes} bytes): its worker's process tree used ${rss} bytes; worker ${worker.pid} was killed`,
-      { pid: worker.pid, exitCode: null, signal: 'SIGKILL', taskName: job.options.name, rss },
+    this.kill(job, this.memoryError(job, worker, rss, kernel), 'memoryLimit');
+  }
+
+  /**
+   * The error of a task whose tree reached `memoryLimitBytes`: sampled at
+   * `rss` bytes, or (`kernel`) stopped at the cap by the kernel's OOM killer.
+   */
+  memoryError(job: Job, worker: Worker, rss: number, kernel = false): MemoryLimitError {
+    const limit = this.#settings.memoryLimitBytes;
+    const what = kernel
+      ? `the kernel stopped its worker's process tree at the cap (peak ${rss} bytes) and OOM-killed in it; worker ${worker.pid} and everything it started were killed`
+      : `its worker's process tree used ${rss} bytes; worker ${worker.pid} was killed`;
+    return new MemoryLimitError(
+      `task ${label(job)} passed memoryLimitBytes (${limit} bytes): ${what}`,
+      {
+        pid: worker.pid,
+        exitCode: null,
+        signal: 'SIGKILL',
+        taskName: job.options.name,
+        // The kernel stops the tree at the cap (rounded down to a page): it reached the limit.
+        rss: kernel ? Math.max(rss, limit) : rss,
+      },
     );
-    this.kill(job, error, 'memoryLimit');
   }
 
   /** SIGKILL the tree of the worker running `job`, and end the job with `error`. */

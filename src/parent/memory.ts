@@ -13,6 +13,7 @@ const PIDUSAGE_MAXAGE_MS = 2_000;
 
 interface Watched {
   readonly pid: number;
+  memoryExceeded?(): boolean;
 }
 
 export class MemoryWatch {
@@ -22,11 +23,19 @@ export class MemoryWatch {
   readonly #watched = new Set<Watched>();
   #timer: NodeJS.Timeout | undefined;
   #sampling = false;
+  /** What a sample reads: the tree's RSS, or (kernel cap) Infinity once the kernel OOM-killed in it. */
+  readonly #measure: (worker: Watched) => number | Promise<number>;
 
-  constructor(limit: number, interval: number, onExceed: (worker: Watched, rss: number) => void) {
+  constructor(
+    limit: number,
+    interval: number,
+    onExceed: (worker: Watched, rss: number) => void,
+    measure?: (worker: Watched) => number,
+  ) {
     this.#limit = limit;
     this.#interval = interval;
     this.#onExceed = onExceed;
+    this.#measure = measure ?? ((worker) => treeRss(worker.pid));
   }
 
   get enabled(): boolean {
@@ -64,7 +73,7 @@ export class MemoryWatch {
   }
 
   async #check(worker: Watched): Promise<void> {
-    const rss = await treeRss(worker.pid);
+    const rss = await this.#measure(worker);
     if (rss >= this.#limit && this.#watched.has(worker)) this.#onExceed(worker, rss);
   }
 }

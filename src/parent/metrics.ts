@@ -141,6 +141,15 @@ export function renderMetrics(source: MetricsSource, settings: MetricsSettings):
     .family(`${p}_backlog_tasks`, 'gauge', 'Tasks waiting for a worker now.')
     .sample(`${p}_backlog_tasks`, [], backlog);
 
+  out.family(
+    `${p}_task_cpu_seconds_total`,
+    'counter',
+    'CPU seconds used by settled tasks, by task name: with cgroups, every process a task started counts.',
+  );
+  for (const [name, m] of tasks.entries()) {
+    out.sample(`${p}_task_cpu_seconds_total`, [['name', name]], m.cpuSeconds);
+  }
+
   histograms(
     out,
     `${p}_task_queue_wait_seconds`,

@@ -43,6 +43,8 @@ export class Observer {
     } else {
       this.tasks.record(job.options.name, outcome, job.size, completed);
     }
+    const usage = job.future.usage;
+    if (usage !== undefined) this.tasks.of(job.options.name).cpuSeconds += usage.cpuTimeMs / 1000;
     traceSettle(job, outcome === 'completed', value);
   }
 }

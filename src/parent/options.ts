@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { TaskSpec } from '../shared/protocol.js';
 import { specOf, type Task } from '../shared/task.js';
 import { bool, callback, duration, integer, invalid } from './validate.js';
+import { Containment, type ContainmentMode } from './containment/containment.js';
 
 export interface DeadpoolOptions {
   /** Most workers alive at once; all are started at construction. @default os.availableParallelism() */
@@ -67,6 +68,20 @@ export interface DeadpoolOptions {
   shutdownWait?: boolean;
   /** `cancelFutures` used by `Symbol.asyncDispose`. @default false */
   shutdownCancelFutures?: boolean;
+  /**
+   * How workers and everything they start are contained: `'auto'` uses the
+   * kernel's cgroups where the host allows and falls back to the process
+   * group; `'kernel'` requires cgroups (the constructor throws
+   * ContainmentError without them); `'process-group'` never uses them. See
+   * docs/containment.md. @default 'auto'
+   */
+  containment?: ContainmentMode;
+  /**
+   * Most processes a worker and everything it started may be at once (the
+   * kernel's pids controller; a fork past it fails with EAGAIN). Needs
+   * `'processes'` in `pool.containment.limits`. @default undefined (no limit)
+   */
+  maxTaskProcesses?: number;
 }
 
 /** A line a worker wrote, for `onWorkerOutput`. */
@@ -107,6 +122,9 @@ export interface Settings {
   readonly serialization: 'advanced' | 'json';
   readonly shutdownWait: boolean;
   readonly shutdownCancelFutures: boolean;
+  readonly maxTaskProcesses: number;
+  /** What contains the workers, probed at construction (containment/containment.ts). */
+  readonly containment: Containment;
 }
 
 /** How many workers the pool keeps: at least `minWorkers` when idle, at most `maxWorkers`. */
@@ -149,7 +167,7 @@ const KNOWN = new Set<string>([
   'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
   'onWorkerOutput', 'initializer', 'initargs',
   'finalizer', 'finalargs', 'startTimeout', 'env', 'execArgv', 'cwd', 'serialization',
-  'shutdownWait', 'shutdownCancelFutures',
+  'shutdownWait', 'shutdownCancelFutures', 'containment', 'maxTaskProcesses',
 ]); // prettier-ignore
 
 export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
@@ -170,6 +188,12 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
   if (serialization !== 'advanced' && serialization !== 'json') {
     invalid('serialization', "'advanced' or 'json'", serialization);
   }
+  const containment = options.containment ?? 'auto';
+  if (containment !== 'auto' && containment !== 'kernel' && containment !== 'process-group') {
+    invalid('containment', "'auto', 'kernel' or 'process-group'", containment);
+  }
+  const memoryLimitBytes = integer('memoryLimitBytes', options.memoryLimitBytes, 1, Infinity);
+  const maxTaskProcesses = integer('maxTaskProcesses', options.maxTaskProcesses, 1, Infinity);
   return Object.freeze({
     maxWorkers,
     minWorkers,
@@ -181,7 +205,7 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
       1,
       Infinity,
     ),
-    memoryLimitBytes: integer('memoryLimitBytes', options.memoryLimitBytes, 1, Infinity),
+    memoryLimitBytes,
     memorySampleInterval: duration('memorySampleInterval', options.memorySampleInterval) ?? 100,
     maxBacklog: integer('maxBacklog', options.maxBacklog, 0, Infinity),
     timeout: duration('timeout', options.timeout),
@@ -198,6 +222,9 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     serialization,
     shutdownWait: bool('shutdownWait', options.shutdownWait, true),
     shutdownCancelFutures: bool('shutdownCancelFutures', options.shutdownCancelFutures, false),
+    maxTaskProcesses,
+    // Last: probing is the one step with effects (a debug line), after every check passed.
+    containment: new Containment(containment, { memoryLimitBytes, maxTaskProcesses }),
   });
 }
 

@@ -23,6 +23,8 @@ export class NameMetrics {
   readonly queueWait = new Histogram();
   /** Seconds from the hand-off to settling, of the tasks that reached a worker. */
   readonly runTime = new Histogram();
+  /** CPU seconds used by the tasks that settled (future.usage). */
+  cpuSeconds = 0;
 }
 
 export class TaskMetrics {

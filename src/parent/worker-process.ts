@@ -8,7 +8,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { killGroup } from '../shared/kill.js';
+import { killGroup, killTree } from '../shared/kill.js';
+import type { WorkerCgroup } from './containment/worker-cgroup.js';
+import { ProcMeter, type Meter } from './containment/usage.js';
 import type {
   BootConfig,
   ParentMessage,
@@ -56,6 +58,10 @@ export interface ProcessHooks {
 
 export class WorkerProcess {
   readonly pid: number;
+  /** Its cgroups, under kernel containment. */
+  readonly cgroup: WorkerCgroup | undefined;
+  /** What its tasks use: its cgroup's figures, or its own from /proc. */
+  readonly meter: Meter;
   readonly #child: ChildProcess;
   readonly #hooks: ProcessHooks;
   readonly #output: OutputReader;
@@ -64,21 +70,28 @@ export class WorkerProcess {
 
   constructor(settings: Settings, hooks: ProcessHooks, spawn: Spawn) {
     this.#hooks = hooks;
+    const containment = settings.containment;
+    const cgroup = (this.cgroup = containment.placeWorker());
     const boot: BootConfig = {
       cwd: settings.cwd,
       parentPid: process.pid,
       ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
         maxRss: settings.maxWorkerMemoryBytes,
       }),
+      ...(cgroup && { cgroup: cgroup.boot() }),
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
+    this.meter = cgroup ?? new ProcMeter(this.pid);
+    if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));
     child.on('disconnect', () => hooks.disconnect());
     child.once('exit', (code, signal) => {
-      // Whatever is left of its process group (a task's children) goes with it, at once.
-      if (this.pid > 0) killGroup(this.pid);
+      // Whatever is left of its cgroup (daemons included), or of its process
+      // group (a task's children), goes with it, at once.
+      if (cgroup) containment.release(cgroup);
+      else if (this.pid > 0) killGroup(this.pid);
       this.#drainThenExit(code, signal);
     });
     this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => hooks.taskName());
@@ -99,6 +112,25 @@ export class WorkerProcess {
   /** The process has not exited (as far as the parent has heard). */
   get running(): boolean {
     return this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /**
+   * SIGKILL the worker and everything it started, now: its cgroup as one
+   * (and the worker itself by its handle, in case it had not moved in yet),
+   * or its tree found from /proc.
+   */
+  kill(): void {
+    if (!this.running) return;
+    if (this.cgroup) {
+      this.cgroup.kill();
+      this.#child.kill('SIGKILL'); // a live child of ours, not yet reaped: its pid is still its own
+    } else {
+      // The whole tree, now: killTree stops the worker, reads its children
+      // from /proc (a few small files per process, well under a millisecond
+      // for a worker that started none) and SIGKILLs them all, so the worker
+      // is dead before the future settles and before anything else runs.
+      killTree(this.pid);
+    }
   }
 
   get stderrTail(): string {

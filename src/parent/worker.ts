@@ -8,12 +8,12 @@
  * and the fleet's (policy.ts). Whoever needs to know about a change (counts,
  * the idle stack, memory sampling) hears of it through `hooks.transition`.
  */
-import { killTree } from '../shared/kill.js';
 import { fromWire, type ParentMessage, type WorkerMessage } from '../shared/protocol.js';
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
 import type { Settings } from './options.js';
 import { forkWorker, WorkerProcess } from './worker-process.js';
+import { NO_USAGE, type TaskUsage } from './containment/usage.js';
 
 export { forkWorker, type Spawn } from './worker-process.js';
 
@@ -65,6 +65,9 @@ export class Worker {
   #fatal: { kind: string; error: unknown } | undefined;
   readonly #process: WorkerProcess;
   readonly #hooks: WorkerHooks;
+  /** The job its meter counts for, and what the one before it used. */
+  #metered: Job | undefined;
+  #previous: { job: Job; usage: TaskUsage } | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: Settings, generation: number, hooks: WorkerHooks, spawn = forkWorker) {
@@ -184,6 +187,27 @@ export class Worker {
     }
   }
 
+  /** What `job` used, if it is the task it runs or the one it ran just before; else zeros. */
+  usageOf(job: Job): TaskUsage {
+    if (job === this.#metered) return this.#process.meter.read();
+    return job === this.#previous?.job ? this.#previous.usage : NO_USAGE;
+  }
+
+  /** The kernel OOM-killed a process of its tree since its task started (kernel memory cap only). */
+  memoryExceeded(): boolean {
+    return this.#process.cgroup?.memoryExceeded() ?? false;
+  }
+
+  /** Its task is now `job`: usage counts from here. */
+  #meter(job: Job): void {
+    const before = this.#metered;
+    if (before !== undefined && before !== job) {
+      this.#previous = { job: before, usage: this.#process.meter.read() };
+    }
+    this.#metered = job;
+    this.#process.meter.mark();
+  }
+
   /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
   send(message: ParentMessage): void {
     this.#process.send(message);
@@ -226,6 +250,7 @@ export class Worker {
     this.#expect('assign', 'idle');
     this.#job = job;
     this.#lastTaskName = job.options.name;
+    this.#meter(job);
     this.#move('busy');
   }
 
@@ -258,6 +283,7 @@ export class Worker {
       this.#hooks.queued(this, -1);
       this.#job = head;
       this.#lastTaskName = head.options.name;
+      this.#meter(head);
       return job;
     }
     this.#job = undefined;
@@ -277,6 +303,7 @@ export class Worker {
     this.#queued[i] = this.#job;
     this.#job = job;
     this.#lastTaskName = job.options.name;
+    this.#meter(job);
   }
 
   /** A task that waited inside it left (dropped, or taken back); false if it was not there. */
@@ -332,13 +359,7 @@ export class Worker {
     this.#clearDeadline();
     const job = this.#job;
     this.#job = undefined;
-    if (this.#process.running) {
-      // The whole tree, now: killTree stops the worker, reads its children
-      // from /proc (a few small files per process, well under a millisecond
-      // for a worker that started none) and SIGKILLs them all, so the worker
-      // is dead before the future settles and before anything else runs.
-      killTree(this.pid);
-    }
+    this.#process.kill();
     this.#move('dying');
     return job;
   }
@@ -347,6 +368,8 @@ export class Worker {
   #exited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#state === 'exited') return;
     this.#clearDeadline();
+    // The kernel's OOM killer took it (or a process of its tree) at the memory cap.
+    if (this.#exitReason === undefined && this.memoryExceeded()) this.#exitReason = 'memoryLimit';
     this.#move('exited');
     this.#hooks.exit(this, code, signal);
     this.#job = undefined;

@@ -12,7 +12,8 @@ export type DeadpoolErrorCode =
   | 'ERR_DEADPOOL_CLOSED'
   | 'ERR_DEADPOOL_BACKLOG_FULL'
   | 'ERR_DEADPOOL_SERIALIZATION'
-  | 'ERR_DEADPOOL_WORKER_START';
+  | 'ERR_DEADPOOL_WORKER_START'
+  | 'ERR_DEADPOOL_CONTAINMENT';
 
 export class DeadpoolError extends Error {
   declare readonly code: DeadpoolErrorCode;
@@ -106,7 +107,15 @@ export class SerializationError extends DeadpoolError {}
 /** Workers keep failing to start; `cause` is the last failure. */
 export class WorkerStartError extends DeadpoolError {}
 
+/**
+ * The constructor asked for kernel containment (`containment: 'kernel'`, or
+ * `maxTaskProcesses`) on a host that does not allow it; the message says
+ * what is missing and how to enable it.
+ */
+export class ContainmentError extends DeadpoolError {}
+
 brand(DeadpoolError, 'DeadpoolError', undefined);
+brand(ContainmentError, 'ContainmentError', 'ERR_DEADPOOL_CONTAINMENT');
 brand(TimeoutError, 'TimeoutError', 'ERR_DEADPOOL_TIMEOUT');
 brand(ProcessError, 'ProcessError', 'ERR_DEADPOOL_PROCESS');
 brand(MemoryLimitError, 'MemoryLimitError', 'ERR_DEADPOOL_MEMORY_LIMIT');

@@ -92,6 +92,19 @@ export interface BootConfig {
    * it (the pool retires it and takes them back).
    */
   maxRss?: number;
+  /** Kernel containment: the cgroups the worker moves itself into before it reports ready. */
+  cgroup?: CgroupBoot;
+}
+
+/** A worker's cgroups, as it needs them (src/child/cgroup.ts). */
+export interface CgroupBoot {
+  /** The `cgroup.procs` files to write its pid into. */
+  procs: string[];
+  /** Its v2 `cgroup.kill`: the watchdog writes it when the pool's process dies. */
+  kill: string;
+  /** `pids.max` to write once it knows its own threads, with `processes` (`maxTaskProcesses`). */
+  pidsMax?: string;
+  processes?: number;
 }
 
 /**

@@ -3,3 +3,4 @@ export * from './events.js';
 export * from './files.js';
 export * from './pools.js';
 export * from './processes.js';
+export * from './cgroups.js';

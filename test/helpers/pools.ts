@@ -7,6 +7,7 @@
 import { afterEach } from 'vitest';
 import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
 import { waitFor } from './events.js';
+import { deadpoolCgroups } from './cgroups.js';
 import { expectAllGone, testDescendants } from './processes.js';
 
 const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
@@ -17,7 +18,9 @@ const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
  * the pool ever started.
  */
 export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids: Set<number> } {
-  const pool = new Deadpool(options);
+  // DEADPOOL_TEST_CONTAINMENT=process-group runs the suite under today's containment.
+  const containment = process.env.DEADPOOL_TEST_CONTAINMENT as DeadpoolOptions['containment'];
+  const pool = new Deadpool(containment ? { containment, ...options } : options);
   const pids = new Set<number>();
   pool.on('workerStart', ({ pid }: { pid: number }) => pids.add(pid));
   const entry = { pool, pids };
@@ -36,6 +39,13 @@ afterEach(async () => {
     timeoutMs: 5_000,
     what: `no descendants of the test process (left: ${testDescendants().join(', ')})`,
   });
+  // Nor any cgroup of its pools (kernel containment removes them once empty).
+  if (entries.length > 0) {
+    await waitFor(() => deadpoolCgroups(process.pid).length === 0, {
+      timeoutMs: 5_000,
+      what: `no cgroups of the test's pools (left: ${deadpoolCgroups(process.pid).join(', ')})`,
+    });
+  }
 });
 
 /** Absolute file: URL of a fixture module. */

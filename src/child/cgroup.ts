@@ -1,0 +1,70 @@
+/**
+ * Child side of kernel containment: the worker moves itself into the cgroups
+ * the pool made for it, first thing at boot (a move can wait ~12 ms for an
+ * RCU grace period: here it costs the worker's start, not the pool's event
+ * loop), and, with `maxTaskProcesses`, sets its process limit once its own
+ * threads are all up. The kernel's pids.max counts threads: the limit is the
+ * worker's own threads plus `maxTaskProcesses - 1`, so the worker and what it
+ * starts are never more than `maxTaskProcesses` processes.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { readPpid } from '../shared/kill.js';
+import type { CgroupBoot } from '../shared/protocol.js';
+
+/** Move this process (all its threads) into its cgroups; throws when the kernel refuses. */
+export function enterCgroup(cgroup: CgroupBoot | undefined): void {
+  if (!cgroup) return;
+  for (const procs of cgroup.procs) writeFileSync(procs, String(process.pid));
+}
+
+function ownThreads(): number {
+  const status = readFileSync('/proc/self/status', 'latin1');
+  return Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+}
+
+/**
+ * Write pids.max. Call once the watchdog thread is up; the libuv thread pool
+ * is started here first (it starts all its threads at its first job), so no
+ * thread of the worker's own is refused later.
+ */
+export async function limitProcesses(cgroup: CgroupBoot | undefined): Promise<void> {
+  if (cgroup?.pidsMax === undefined || cgroup.processes === undefined) return;
+  await stat('/');
+  writeFileSync(cgroup.pidsMax, String(ownThreads() + cgroup.processes - 1));
+}
+
+/** How long, after its channel closed, the worker looks for its parent's death before it just exits. */
+const PARENT_DEATH_GRACE_MS = 50;
+
+/**
+ * The channel closed: the pool's process died (the kernel reparents the
+ * worker just after closing the channel), or the task closed it. Under
+ * kernel containment a dead parent means the whole cgroup goes, daemons
+ * included; otherwise, or when the parent lives on, `exit()`.
+ */
+export function whenDisconnected(
+  cgroup: CgroupBoot | undefined,
+  parentPid: number,
+  exit: () => void,
+): void {
+  if (!cgroup) return exit();
+  const since = Date.now();
+  const look = (): void => {
+    if (readPpid('self') !== parentPid && killOwnCgroup(cgroup.kill)) return;
+    if (Date.now() - since >= PARENT_DEATH_GRACE_MS) return exit();
+    setTimeout(look, 5);
+  };
+  look();
+}
+
+/** The watchdog's last act: SIGKILL everything in this worker's cgroup, itself included. */
+export function killOwnCgroup(kill: string | undefined): boolean {
+  if (kill === undefined) return false;
+  try {
+    writeFileSync(kill, '1');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * A pool's containment: probed once at construction (probe.ts), then the
+ * pool's own cgroups, made at its first worker, with one cgroup per worker
+ * inside (worker-cgroup.ts). It removes what it made once the processes are
+ * gone, and, when it starts, the empty cgroups of pools whose process died
+ * without removing theirs (owner.ts). Without kernel containment it makes
+ * nothing and hands out no cgroup.
+ */
+import { release as kernelRelease } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { debug } from '../debug.js';
+import { ContainmentError } from '../../shared/errors.js';
+import { hostFs, type CgroupFs } from './cgroupfs.js';
+import { ownerGone, poolName, selfOwner, type Owner } from './owner.js';
+import {
+  HOW_TO_ENABLE,
+  probe,
+  type ContainmentInfo,
+  type ContainmentMode,
+  type HostView,
+  type Layout,
+} from './probe.js';
+import { removeWhenEmpty, WorkerCgroup, type WorkerLimits } from './worker-cgroup.js';
+
+export type { ContainmentInfo, ContainmentMode } from './probe.js';
+
+let poolSeq = 0;
+
+export function hostView(): HostView {
+  let selfCgroup = '';
+  try {
+    selfCgroup = readFileSync('/proc/self/cgroup', 'latin1');
+  } catch {
+    // not Linux, or no /proc: the probe says so
+  }
+  return {
+    fs: hostFs,
+    root: '/sys/fs/cgroup',
+    selfCgroup,
+    platform: process.platform,
+    kernel: kernelRelease(),
+    pid: process.pid,
+  };
+}
+
+export class Containment {
+  readonly info: ContainmentInfo;
+  readonly #layout: Layout | undefined;
+  readonly #fs: CgroupFs;
+  readonly #limits: WorkerLimits;
+  readonly #owner: Owner;
+  #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
+  #nextWorker = 1;
+  readonly #releases = new Set<Promise<void>>();
+
+  /** Throws ContainmentError when `mode` is 'kernel' (or `maxTaskProcesses` is set) and the host cannot. */
+  constructor(mode: ContainmentMode, limits: WorkerLimits, host: HostView = hostView()) {
+    const { info, layout } = probe(host, mode);
+    if (mode === 'kernel' && info.kind === 'process-group') {
+      throw new ContainmentError(
+        `containment 'kernel' is not available on this host: ${info.reason}`,
+      );
+    }
+    if (Number.isFinite(limits.maxTaskProcesses) && !info.limits.includes('processes')) {
+      const why =
+        info.kind === 'process-group'
+          ? info.reason
+          : `no writable pids controller (cgroup v2 'pids' that can be enabled, or a writable v1 pids hierarchy); ${HOW_TO_ENABLE}`;
+      throw new ContainmentError(`maxTaskProcesses needs the kernel's process limit: ${why}`);
+    }
+    if (mode === 'auto' && info.kind === 'process-group') {
+      debug(`containment 'auto' falls back to the process group: ${info.reason}`);
+    }
+    this.info = info;
+    this.#layout = layout;
+    this.#fs = host.fs;
+    this.#limits = limits;
+    this.#owner = selfOwner();
+  }
+
+  /**
+   * A new worker's cgroups, created and limited (about 0.2 ms), or undefined
+   * without kernel containment. The worker moves itself in.
+   */
+  placeWorker(): WorkerCgroup | undefined {
+    const pool = this.#ensurePool();
+    if (!pool) return undefined;
+    const name = `w${this.#nextWorker++}`;
+    const memoryV2 = this.#layout!.v2Controllers.includes('memory');
+    const pidsV2 = this.#layout!.v2Controllers.includes('pids');
+    const limited = Number.isFinite(this.#limits.maxTaskProcesses);
+    const v2 = join(pool.v2, name);
+    const cgroup = new WorkerCgroup(
+      this.#fs,
+      {
+        v2,
+        memory: memoryV2
+          ? { dir: v2, v1: false }
+          : pool.memory === undefined
+            ? undefined
+            : { dir: join(pool.memory, name), v1: true },
+        pids: pidsV2 && limited ? v2 : pool.pids === undefined ? undefined : join(pool.pids, name),
+      },
+      this.#limits,
+    );
+    try {
+      cgroup.create();
+    } catch (error) {
+      debug(`could not create the cgroups of a worker: ${String(error)}`);
+      void cgroup.release();
+      return undefined;
+    }
+    return cgroup;
+  }
+
+  /** The worker exited: kill what is left in its cgroups and remove them. */
+  release(cgroup: WorkerCgroup): void {
+    const done = cgroup.release();
+    this.#releases.add(done);
+    void done.then(() => this.#releases.delete(done));
+  }
+
+  /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */
+  async close(): Promise<void> {
+    // The removals poll on unref'd timers; whoever awaits shutdown() waits for them.
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      while (this.#releases.size > 0) await Promise.all(this.#releases);
+      const pool = this.#pool;
+      if (!pool) return;
+      this.#pool = undefined;
+      const dirs = [pool.v2, pool.memory, pool.pids].filter((d): d is string => d !== undefined);
+      await removeWhenEmpty(this.#fs, dirs, () => this.#kill(pool.v2));
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  #kill(v2: string): void {
+    try {
+      this.#fs.write(join(v2, 'cgroup.kill'), '1');
+    } catch {
+      // gone
+    }
+  }
+
+  /** The pool's own cgroups, made at the first worker. */
+  #ensurePool(): { v2: string; memory: string | undefined; pids: string | undefined } | undefined {
+    const layout = this.#layout;
+    if (!layout) return undefined;
+    if (this.#pool) return this.#pool;
+    const fs = this.#fs;
+    const name = poolName(this.#owner, ++poolSeq);
+    try {
+      this.#sweep(layout);
+      if (layout.leaf !== undefined) {
+        // v2-only, delegated: leave our cgroup for a leaf so controllers can be enabled below it.
+        fs.mkdir(layout.leaf);
+        fs.write(join(layout.leaf, 'cgroup.procs'), String(process.pid));
+      }
+      const controllers = layout.v2Controllers.map((c) => `+${c}`).join(' ');
+      if (controllers !== '') fs.write(join(layout.v2Base, 'cgroup.subtree_control'), controllers);
+      const pool = {
+        v2: join(layout.v2Base, name),
+        memory: layout.v1Memory === undefined ? undefined : join(layout.v1Memory, name),
+        // Only a pool with a process limit needs its workers in a pids cgroup.
+        pids:
+          layout.v1Pids === undefined || !Number.isFinite(this.#limits.maxTaskProcesses)
+            ? undefined
+            : join(layout.v1Pids, name),
+      };
+      fs.mkdir(pool.v2);
+      if (controllers !== '') fs.write(join(pool.v2, 'cgroup.subtree_control'), controllers);
+      if (pool.memory !== undefined) {
+        fs.mkdir(pool.memory);
+      }
+      if (pool.pids !== undefined) fs.mkdir(pool.pids);
+      this.#pool = pool;
+      return pool;
+    } catch (error) {
+      debug(`could not create the pool's cgroups: ${String(error)}`);
+      return undefined;
+    }
+  }
+
+  /** Remove the cgroups of pools whose owner is gone, killing what was left in them. */
+  #sweep(layout: Layout): void {
+    const fs = this.#fs;
+    for (const base of [layout.v2Base, layout.v1Memory, layout.v1Pids]) {
+      if (base === undefined) continue;
+      for (const name of fs.subdirs(base)) {
+        if (!ownerGone(name, this.#owner)) continue;
+        const dir = join(base, name);
+        const kill = (): void => {
+          if (base === layout.v2Base) this.#kill(dir);
+        };
+        kill();
+        void removeWhenEmpty(fs, [dir], kill);
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The cgroups of one worker: a v2 cgroup (killed as one with cgroup.kill,
+ * CPU counted in cpu.stat), and the memory and pids cgroups that carry its
+ * limits (the same v2 cgroup on v2-only hosts, v1 ones on hybrid hosts).
+ * The worker moves itself in before it reports ready (src/child/cgroup.ts);
+ * this side creates, limits, measures, kills and removes.
+ */
+import { join } from 'node:path';
+import type { CgroupBoot } from '../../shared/protocol.js';
+import { keyed, removeTree, type CgroupFs } from './cgroupfs.js';
+import type { Meter, TaskUsage } from './usage.js';
+
+export interface WorkerDirs {
+  readonly v2: string;
+  /** Its memory cgroup: `v2` itself on v2-only hosts, a v1 one on hybrid hosts. */
+  readonly memory: { readonly dir: string; readonly v1: boolean } | undefined;
+  readonly pids: string | undefined;
+}
+
+export interface WorkerLimits {
+  readonly memoryLimitBytes: number;
+  readonly maxTaskProcesses: number;
+}
+
+/** How long a killed worker's cgroups may take to empty before they are left for a later pool. */
+const RELEASE_LIMIT_MS = 5_000;
+const RELEASE_POLL_MS = 5;
+
+export class WorkerCgroup implements Meter {
+  readonly dirs: WorkerDirs;
+  readonly #fs: CgroupFs;
+  readonly #limits: WorkerLimits;
+  #cpuAtMark = 0;
+  #oomAtMark = 0;
+  /** Figures read just before the cgroups were removed. */
+  #final: { cpu: number; oom: number; peak: number } | undefined;
+  #released: Promise<void> | undefined;
+
+  constructor(fs: CgroupFs, dirs: WorkerDirs, limits: WorkerLimits) {
+    this.#fs = fs;
+    this.dirs = dirs;
+    this.#limits = limits;
+  }
+
+  /** Create the cgroups and write the memory limit; throws when a write fails. */
+  create(): void {
+    const { v2, memory, pids } = this.dirs;
+    const fs = this.#fs;
+    fs.mkdir(v2);
+    if (memory?.v1) fs.mkdir(memory.dir);
+    if (pids !== undefined && pids !== v2) fs.mkdir(pids);
+    const limit = this.#limits.memoryLimitBytes;
+    if (memory && Number.isFinite(limit)) {
+      if (memory.v1) {
+        fs.write(join(memory.dir, 'memory.limit_in_bytes'), String(limit));
+        const memsw = join(memory.dir, 'memory.memsw.limit_in_bytes');
+        if (fs.exists(memsw)) fs.write(memsw, String(limit)); // no swapping past the cap
+      } else {
+        fs.write(join(memory.dir, 'memory.max'), String(limit));
+        const swap = join(memory.dir, 'memory.swap.max');
+        if (fs.exists(swap)) fs.write(swap, '0');
+        fs.write(join(memory.dir, 'memory.oom.group'), '1'); // the whole tree dies together
+      }
+    }
+  }
+
+  /** What the worker needs to place itself, and to set its process limit once it knows its threads. */
+  boot(): CgroupBoot {
+    const { v2, memory, pids } = this.dirs;
+    const procs = [join(v2, 'cgroup.procs')];
+    if (memory?.v1) procs.push(join(memory.dir, 'cgroup.procs'));
+    if (pids !== undefined && pids !== v2) procs.push(join(pids, 'cgroup.procs'));
+    const boot: CgroupBoot = { procs, kill: join(v2, 'cgroup.kill') };
+    if (pids !== undefined && Number.isFinite(this.#limits.maxTaskProcesses)) {
+      boot.pidsMax = join(pids, 'pids.max');
+      boot.processes = this.#limits.maxTaskProcesses;
+    }
+    return boot;
+  }
+
+  /** SIGKILL every process in it, now and atomically (a fork during the kill is killed too). */
+  kill(): void {
+    try {
+      this.#fs.write(join(this.dirs.v2, 'cgroup.kill'), '1');
+    } catch {
+      // already removed
+    }
+  }
+
+  /** OOM kills the kernel made in it so far (counted only under a memory cap: no cap, no OOM of its own). */
+  oomKills(): number {
+    if (this.#final) return this.#final.oom;
+    const memory = this.dirs.memory;
+    if (!memory || !Number.isFinite(this.#limits.memoryLimitBytes)) return 0;
+    const text = memory.v1
+      ? this.#fs.read(join(memory.dir, 'memory.oom_control'))
+      : this.#fs.read(join(memory.dir, 'memory.events'));
+    return keyed(text, 'oom_kill') ?? 0;
+  }
+
+  /** The kernel OOM-killed a process of it since the task started. */
+  memoryExceeded(): boolean {
+    return this.oomKills() > this.#oomAtMark;
+  }
+
+  mark(): void {
+    this.#cpuAtMark = this.#cpu();
+    this.#oomAtMark = this.oomKills();
+    const memory = this.dirs.memory;
+    if (memory?.v1 && !this.#final) {
+      try {
+        this.#fs.write(join(memory.dir, 'memory.max_usage_in_bytes'), '0');
+      } catch {
+        // the peak then counts from the worker's start
+      }
+    }
+  }
+
+  read(): TaskUsage {
+    return {
+      cpuTimeMs: Math.max(0, (this.#cpu() - this.#cpuAtMark) / 1000),
+      peakMemoryBytes: this.#peak(),
+    };
+  }
+
+  /** CPU time of every process that was ever in it, in microseconds. */
+  #cpu(): number {
+    if (this.#final) return this.#final.cpu;
+    return keyed(this.#fs.read(join(this.dirs.v2, 'cpu.stat')), 'usage_usec') ?? 0;
+  }
+
+  /** Its memory peak in bytes (v1: since the last mark; v2: memory.peak, since it was made). */
+  #peak(): number {
+    if (this.#final) return this.#final.peak;
+    const memory = this.dirs.memory;
+    if (!memory) return 0;
+    const file = memory.v1 ? 'memory.max_usage_in_bytes' : 'memory.peak';
+    return Number(this.#fs.read(join(memory.dir, file)) ?? 0) || 0;
+  }
+
+  /**
+   * The worker exited: keep its last figures, kill what is left in it, and
+   * remove its cgroups once they are empty. Resolves when they are gone (or,
+   * after RELEASE_LIMIT_MS, left for a later pool to remove).
+   */
+  release(): Promise<void> {
+    if (this.#released) return this.#released;
+    this.#final = { cpu: this.#cpu(), oom: this.oomKills(), peak: this.#peak() };
+    this.kill();
+    const dirs = [this.dirs.v2];
+    if (this.dirs.memory?.v1) dirs.push(this.dirs.memory.dir);
+    if (this.dirs.pids !== undefined && this.dirs.pids !== this.dirs.v2) dirs.push(this.dirs.pids);
+    this.#released = removeWhenEmpty(this.#fs, dirs, () => this.kill());
+    return this.#released;
+  }
+}
+
+/** Remove `dirs` (and what is nested in them), retrying while they are busy; `again` before each retry. */
+export function removeWhenEmpty(fs: CgroupFs, dirs: string[], again: () => void): Promise<void> {
+  const deadline = performance.now() + RELEASE_LIMIT_MS;
+  let left = dirs.filter((dir) => !removeTree(fs, dir));
+  if (left.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const retry = (): void => {
+      again();
+      left = left.filter((dir) => !removeTree(fs, dir));
+      if (left.length === 0 || performance.now() > deadline) resolve();
+      else setTimeout(retry, RELEASE_POLL_MS).unref();
+    };
+    setTimeout(retry, RELEASE_POLL_MS).unref();
+  });
+}

@@ -1,0 +1,275 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { Containment } from '../src/parent/containment/containment.js';
+import { ownerGone, poolName, selfOwner } from '../src/parent/containment/owner.js';
+import { LEAF, parseSelfCgroup, probe } from '../src/parent/containment/probe.js';
+import { ContainmentError } from '../src/shared/errors.js';
+import { delegatedV2, fakeTree, hybrid } from './helpers/fake-cgroupfs.js';
+
+const NO_LIMITS = { memoryLimitBytes: Infinity, maxTaskProcesses: Infinity };
+
+describe('probe: v2-only host, delegated service cgroup', () => {
+  test('gives cgroup with both limits, through a leaf the service moves into', () => {
+    const { tree, self } = delegatedV2();
+    const { info, layout } = probe(tree.host(self), 'auto');
+    expect(info).toEqual({ kind: 'cgroup', limits: ['memory', 'processes'], reason: '' });
+    const own = join(tree.root, 'system.slice/app.service');
+    expect(layout).toEqual({
+      v2Base: own,
+      leaf: join(own, LEAF),
+      v2Controllers: ['memory', 'pids'],
+      v1Memory: undefined,
+      v1Pids: undefined,
+    });
+  });
+
+  test('another process in the service cgroup: kills still work, limits cannot be enabled', () => {
+    const { tree, self } = delegatedV2('4242\n77\n');
+    const { info, layout } = probe(tree.host(self), 'auto');
+    expect(info).toEqual({ kind: 'cgroup', limits: [], reason: '' });
+    expect(layout?.leaf).toBeUndefined();
+  });
+
+  test('a second pool of a process already in the leaf uses the service cgroup as its base', () => {
+    const { tree, self } = delegatedV2('');
+    tree.file(`system.slice/app.service/${LEAF}/cgroup.procs`, '4242\n');
+    const { info, layout } = probe(tree.host(`0::/system.slice/app.service/${LEAF}\n`), 'auto');
+    expect(info.limits).toEqual(['memory', 'processes']);
+    expect(layout?.v2Base).toBe(join(tree.root, 'system.slice/app.service'));
+    expect(layout?.leaf).toBeUndefined();
+    void self;
+  });
+
+  test('a kernel without cgroup.kill falls back, naming the version needed', () => {
+    const { tree, self } = delegatedV2();
+    const kill = join(tree.root, 'system.slice/app.service/cgroup.kill');
+    tree.fs.exists = (path) => path !== kill && existsSync(path);
+    const { info } = probe(tree.host(self, { kernel: '5.10.0' }), 'auto');
+    expect(info.kind).toBe('process-group');
+    expect(info.reason).toMatch(
+      /cgroup\.kill \(Linux 5\.14 or later is needed; this is 5\.10\.0\)/,
+    );
+  });
+});
+
+describe('probe: v2 read-only (an unprivileged container)', () => {
+  for (const code of ['EROFS', 'EACCES'] as const) {
+    test(`${code} falls back to the process group and says how to enable the kernel`, () => {
+      const { tree, self } = delegatedV2();
+      tree.deny('system.slice', code);
+      const { info, layout } = probe(tree.host(self), 'auto');
+      expect(layout).toBeUndefined();
+      expect(info.kind).toBe('process-group');
+      expect(info.limits).toEqual([]);
+      expect(info.reason).toContain(`is not writable (${code})`);
+      expect(info.reason).toMatch(/Delegate=yes/);
+      expect(info.reason).toMatch(/writable cgroup namespace/);
+    });
+  }
+
+  test("'kernel' throws ContainmentError (ERR_DEADPOOL_CONTAINMENT) saying what is missing", () => {
+    const { tree, self } = delegatedV2();
+    tree.deny('system.slice', 'EROFS');
+    let error: unknown;
+    try {
+      new Containment('kernel', NO_LIMITS, tree.host(self));
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ContainmentError);
+    expect((error as ContainmentError).code).toBe('ERR_DEADPOOL_CONTAINMENT');
+    expect((error as Error).message).toMatch(
+      /'kernel' is not available.*not writable \(EROFS\).*Delegate=yes/,
+    );
+  });
+
+  test('maxTaskProcesses throws at construction naming why', () => {
+    const { tree, self } = delegatedV2();
+    tree.deny('system.slice', 'EACCES');
+    expect(
+      () => new Containment('auto', { ...NO_LIMITS, maxTaskProcesses: 10 }, tree.host(self)),
+    ).toThrow(/maxTaskProcesses needs the kernel's process limit: .*not writable \(EACCES\)/);
+  });
+});
+
+describe('probe: hybrid host (v2 at unified/, v1 memory and pids)', () => {
+  test('gives cgroup with memory and processes from v1, kills from the v2 root', () => {
+    const { tree, self } = hybrid();
+    const { info, layout } = probe(tree.host(self), 'auto');
+    expect(info).toEqual({ kind: 'cgroup', limits: ['memory', 'processes'], reason: '' });
+    expect(layout).toEqual({
+      v2Base: join(tree.root, 'unified'),
+      leaf: undefined,
+      v2Controllers: [],
+      v1Memory: join(tree.root, 'memory/process_api/abc'),
+      v1Pids: join(tree.root, 'pids'),
+    });
+  });
+
+  test('a read-only v1 pids hierarchy leaves only memory', () => {
+    const { tree, self } = hybrid();
+    tree.deny('pids', 'EROFS');
+    expect(probe(tree.host(self), 'auto').info.limits).toEqual(['memory']);
+  });
+
+  test("'process-group' probes nothing", () => {
+    const { tree, self } = hybrid();
+    expect(probe(tree.host(self), 'process-group').info).toEqual({
+      kind: 'process-group',
+      limits: [],
+      reason: "containment is 'process-group'",
+    });
+  });
+});
+
+describe('probe: no cgroups', () => {
+  test('no v2 hierarchy falls back and says where it looked', () => {
+    const tree = fakeTree();
+    const { info } = probe(tree.host('4:memory:/\n'), 'auto');
+    expect(info.kind).toBe('process-group');
+    expect(info.reason).toContain(`no cgroup v2 hierarchy is mounted at ${tree.root}`);
+  });
+
+  test('another platform falls back, naming it', () => {
+    const { tree, self } = hybrid();
+    expect(probe(tree.host(self, { platform: 'darwin' }), 'auto').info.reason).toBe(
+      'kernel containment needs Linux cgroups, and this is darwin',
+    );
+  });
+});
+
+describe('parseSelfCgroup', () => {
+  test('maps v2 to "" and each v1 controller to its path', () => {
+    const paths = parseSelfCgroup('3:cpu,cpuacct:/a\n4:memory:/b\n0::/c\n');
+    expect(Object.fromEntries(paths)).toEqual({ cpu: '/a', cpuacct: '/a', memory: '/b', '': '/c' });
+  });
+});
+
+describe('owner names', () => {
+  const self = { ns: '4026531836', pid: 100, start: '5000' };
+
+  test('a pool cgroup of a gone owner (pid free, or reused with another start time) is gone', () => {
+    const name = poolName({ ns: self.ns, pid: 200, start: '6000' }, 1);
+    expect(ownerGone(name, self, () => undefined)).toBe(true);
+    expect(ownerGone(name, self, () => '7000')).toBe(true);
+    expect(ownerGone(name, self, () => '6000')).toBe(false);
+  });
+
+  test('one of another pid namespace, or not named by deadpool, is never touched', () => {
+    expect(
+      ownerGone(poolName({ ns: '1', pid: 200, start: '6000' }, 1), self, () => undefined),
+    ).toBe(false);
+    expect(ownerGone('user.slice', self, () => undefined)).toBe(false);
+  });
+
+  test("this process's own pools are alive", () => {
+    const me = selfOwner();
+    expect(ownerGone(poolName(me, 3), me)).toBe(false);
+  });
+});
+
+describe('Containment on a fake hybrid tree', () => {
+  test('places a worker in v2, v1 memory and v1 pids cgroups with its limits, and removes them', async () => {
+    const { tree, self } = hybrid();
+    const c = new Containment(
+      'auto',
+      { memoryLimitBytes: 256 << 20, maxTaskProcesses: 8 },
+      tree.host(self),
+    );
+    const cgroup = c.placeWorker()!;
+    const { v2, memory, pids } = cgroup.dirs;
+    expect(v2).toMatch(
+      new RegExp(`^${tree.root}/unified/deadpool-\\d+-${process.pid}-\\d+-\\d+/w1$`),
+    );
+    expect(memory?.dir).toMatch(/memory\/process_api\/abc\/deadpool-[\d-]+\/w1$/);
+    expect(readFileSync(join(memory!.dir, 'memory.limit_in_bytes'), 'latin1')).toBe(
+      String(256 << 20),
+    );
+    expect(cgroup.boot()).toEqual({
+      procs: [
+        join(v2, 'cgroup.procs'),
+        join(memory!.dir, 'cgroup.procs'),
+        join(pids!, 'cgroup.procs'),
+      ],
+      kill: join(v2, 'cgroup.kill'),
+      pidsMax: join(pids!, 'pids.max'),
+      processes: 8,
+    });
+    writeFileSync(join(v2, 'cgroup.procs'), '123\n'); // a process left in it
+    c.release(cgroup);
+    expect(readFileSync(join(v2, 'cgroup.kill'), 'latin1')).toBe('1');
+    writeFileSync(join(v2, 'cgroup.procs'), ''); // the kill took it
+    await c.close();
+    expect(tree.fs.subdirs(join(tree.root, 'unified'))).toEqual([]);
+    expect(tree.fs.subdirs(join(tree.root, 'pids'))).toEqual([]);
+    expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).toEqual([]);
+  });
+
+  test('without maxTaskProcesses no pids cgroup is made', () => {
+    const { tree, self } = hybrid();
+    const cgroup = new Containment('auto', NO_LIMITS, tree.host(self)).placeWorker()!;
+    expect(cgroup.dirs.pids).toBeUndefined();
+    expect(tree.fs.subdirs(join(tree.root, 'pids'))).toEqual([]);
+  });
+
+  test('nested cgroups (a pool made inside a task) are removed deepest first', async () => {
+    const { tree, self } = hybrid();
+    const c = new Containment('auto', NO_LIMITS, tree.host(self));
+    const cgroup = c.placeWorker()!;
+    tree.file(join(cgroup.dirs.v2.slice(tree.root.length), 'deadpool-1-2-3-1/w1/cgroup.kill'));
+    c.release(cgroup);
+    await c.close();
+    expect(tree.fs.subdirs(join(tree.root, 'unified'))).toEqual([]);
+  });
+
+  test('at its first worker a pool removes the cgroups of gone owners, and only theirs', () => {
+    const { tree, self } = hybrid();
+    const me = selfOwner();
+    const dead = poolName({ ns: me.ns, pid: 4_194_304, start: '1' }, 1); // above any pid_max
+    const live = poolName(me, 999);
+    const foreign = poolName({ ns: '1', pid: 4_194_304, start: '1' }, 1);
+    for (const name of [dead, live, foreign]) tree.file(`unified/${name}/w1/cgroup.kill`);
+    tree.file(`memory/process_api/abc/${dead}/w1/cgroup.procs`);
+    new Containment('auto', NO_LIMITS, tree.host(self)).placeWorker();
+    const left = tree.fs.subdirs(join(tree.root, 'unified'));
+    expect(left).not.toContain(dead);
+    expect(left).toContain(live);
+    expect(left).toContain(foreign);
+    expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).not.toContain(dead);
+  });
+});
+
+describe('Containment on a fake delegated v2 tree', () => {
+  test('moves this process into the leaf, enables memory and pids, and limits the worker in v2', () => {
+    const { tree, self } = delegatedV2(`${process.pid}\n`);
+    const own = join(tree.root, 'system.slice/app.service');
+    const c = new Containment(
+      'auto',
+      { memoryLimitBytes: 1 << 30, maxTaskProcesses: 4 },
+      tree.host(self, { pid: process.pid }),
+    );
+    const cgroup = c.placeWorker()!;
+    expect(readFileSync(join(own, LEAF, 'cgroup.procs'), 'latin1')).toBe(String(process.pid));
+    expect(readFileSync(join(own, 'cgroup.subtree_control'), 'latin1')).toBe('+memory +pids');
+    const v2 = cgroup.dirs.v2;
+    expect(cgroup.dirs.memory).toEqual({ dir: v2, v1: false });
+    expect(cgroup.dirs.pids).toBe(v2);
+    expect(readFileSync(join(v2, 'memory.max'), 'latin1')).toBe(String(1 << 30));
+    expect(readFileSync(join(v2, 'memory.oom.group'), 'latin1')).toBe('1');
+    expect(cgroup.boot().procs).toEqual([join(v2, 'cgroup.procs')]);
+  });
+});
+
+describe('probe: a container with a writable cgroup namespace', () => {
+  test('its namespace root has cgroup.kill: not the real root, so the pool moves into a leaf', () => {
+    const tree = fakeTree();
+    tree.file('cgroup.controllers', 'memory pids');
+    tree.file('cgroup.subtree_control', '');
+    tree.file('cgroup.procs', '4242\n');
+    tree.file('cgroup.kill');
+    const { info, layout } = probe(tree.host('0::/\n'), 'auto');
+    expect(info.limits).toEqual(['memory', 'processes']);
+    expect(layout?.leaf).toBe(join(tree.root, LEAF));
+  });
+});
