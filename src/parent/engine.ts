@@ -342,7 +342,7 @@ export class Engine {
           );
       }
     }
-    this.#fleet.close(this.#dispatch.unassigned);
+    this.#fleet.close(this.#dispatch.unassigned, cancelFutures && !wait);
     const gone = this.#life.whenClosed();
     this.#life.check();
     return !wait && !cancelFutures ? Promise.resolve() : gone;
