@@ -3,14 +3,15 @@
 // each, and writes bench/results/latest.{json,md} and chart.svg.
 //
 //   node bench/run.mjs [--only=tiny,latency] [--libs=raw,deadpool] [--reps=1] [--quick]
-//                      [--baseline=<git-ref>]
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+//                      [--baseline=<git-ref>] [--node=22,24,26] [--out=<suffix>]
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { prepareBaseline } from './lib/baseline.mjs';
 import { renderChart } from './lib/chart.mjs';
 import { runChild } from './lib/child.mjs';
+import { nodeFor, renderLines, runLine } from './lib/lines.mjs';
 import { librariesFor, plan } from './lib/plan.mjs';
 import { renderMarkdown, summarize } from './lib/report.mjs';
 
@@ -54,7 +55,38 @@ function setUpBaseline(ref) {
   return baseline;
 }
 
+/** --node=22,24,26: this bench under each line's binary, then one report with a column per line. */
+async function mainLines() {
+  const lineIds = args.node.split(',').map((x) => x.trim());
+  const binaries = lineIds.map((line) => [line, nodeFor(line)]);
+  const rest = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith('--node=') && !a.startsWith('--out='));
+  const script = fileURLToPath(import.meta.url);
+  const results = [];
+  for (const [line, binary] of binaries) {
+    console.log(`\n# Node ${line} (${binary})`);
+    const code = await runLine(binary, script, [...rest, `--out=node${line}`]);
+    const file = new URL(`./results/latest-node${line}.json`, import.meta.url);
+    if (code !== 0 || !existsSync(file)) {
+      console.log(`Node ${line}: the run failed (exit ${code})`);
+      continue;
+    }
+    const { meta, summary } = JSON.parse(readFileSync(file, 'utf8'));
+    results.push({ line, meta, summary });
+  }
+  const md = renderLines(results);
+  writeFileSync(new URL('./results/lines.md', import.meta.url), md);
+  writeFileSync(
+    new URL('./results/lines.json', import.meta.url),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
+  console.log(`\n${md}\nwrote bench/results/lines.md, lines.json and latest-node<line>.{json,md}`);
+  if (results.length !== binaries.length) process.exit(1);
+}
+
 async function main() {
+  if (args.node) return mainLines();
   const started = Date.now();
   const only = args.only?.split(',');
   const libsFilter = args.libs?.split(',');
@@ -110,14 +142,17 @@ async function main() {
   const summary = summarize(scenarios, runs);
   const md = renderMarkdown(meta, scenarios, summary);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  // --out=<suffix> (set per line by --node) keeps each line's files apart.
+  const name = args.out ? `latest-${args.out}` : 'latest';
   writeFileSync(
-    new URL('./results/latest.json', import.meta.url),
+    new URL(`./results/${name}.json`, import.meta.url),
     `${JSON.stringify({ meta, summary, runs }, null, 2)}\n`,
   );
-  writeFileSync(new URL('./results/latest.md', import.meta.url), md);
-  writeFileSync(new URL('./results/chart.svg', import.meta.url), renderChart(summary, meta));
+  writeFileSync(new URL(`./results/${name}.md`, import.meta.url), md);
+  const chart = args.out ? `chart-${args.out}.svg` : 'chart.svg';
+  writeFileSync(new URL(`./results/${chart}`, import.meta.url), renderChart(summary, meta));
   console.log(`\n${md}`);
-  console.log(`wrote bench/results/latest.json, latest.md, chart.svg in ${meta.wallSeconds} s`);
+  console.log(`wrote bench/results/${name}.json, ${name}.md, ${chart} in ${meta.wallSeconds} s`);
 }
 
 main().catch((error) => {

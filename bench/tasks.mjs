@@ -23,3 +23,12 @@ export const probe = defineTask(import.meta.url, 'probe', () => fns.probe());
 export const boom = defineTask(import.meta.url, 'boom', (message) => fns.boom(message));
 export const exitNow = defineTask(import.meta.url, 'exitNow', (code) => fns.exitNow(code));
 export const loop = defineTask(import.meta.url, 'loop', () => fns.loop());
+export const grandchildrenLoop = defineTask(import.meta.url, 'grandchildrenLoop', (o) =>
+  fns.grandchildrenLoop(o),
+);
+export const poison = defineTask(import.meta.url, 'poison', () => fns.poison());
+export const oom = defineTask(import.meta.url, 'oom', () => fns.oom());
+export const daemon = defineTask(import.meta.url, 'daemon', () => fns.daemon());
+export const forkBomb = defineTask(import.meta.url, 'forkBomb', (d) => fns.forkBomb(d));
+export const garbage = defineTask(import.meta.url, 'garbage', () => fns.garbage());
+export const busy = defineTask(import.meta.url, 'busy', (marker) => fns.busy(marker));

@@ -249,4 +249,35 @@ describe('shutdown edge cases', () => {
     expect(starts).toEqual([]);
     expect(pool.getStatistics()).toMatchObject({ workerProcessesCreated: 2 });
   });
+
+  test('shutdown without waiting and with cancelFutures kills idle workers, and resolves once they are gone', async () => {
+    const { pool, pids } = makePool({ maxWorkers: 2 });
+    await pool.ready();
+    const exits = record(pool, 'workerExit');
+    await pool.submit(tasks.add, [1, 1]);
+    await pool.shutdown({ wait: false, cancelFutures: true });
+    expect(exits).toHaveLength(2);
+    for (const exit of exits) expect(exit).toMatchObject({ reason: 'shutdown', signal: 'SIGKILL' });
+    expect(pids.size).toBe(2);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+
+  test('shutdown without waiting and with cancelFutures still retires idle workers gracefully when a finalizer must run', async () => {
+    const dir = tempDir();
+    const { pool, pids } = makePool({
+      maxWorkers: 2,
+      finalizer: tasks.mark,
+      finalargs: [join(dir, 'fin'), 'bye'],
+    });
+    await pool.ready();
+    const exits = record(pool, 'workerExit');
+    await pool.submit(tasks.add, [1, 1]);
+    await pool.shutdown({ wait: false, cancelFutures: true });
+    expect(exits).toHaveLength(2);
+    for (const exit of exits) {
+      expect(exit).toMatchObject({ reason: 'shutdown', exitCode: 0, signal: null });
+    }
+    expect(existsSync(join(dir, 'fin'))).toBe(true);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
 });

@@ -94,6 +94,10 @@ describe('windDown', () => {
     [{ state: 'starting', closing: true, waiting: 0 }, 'kill'],
     [{ state: 'idle', closing: true, waiting: 1 }, undefined],
     [{ state: 'starting', closing: true, waiting: 1 }, undefined],
+    [{ state: 'idle', closing: true, waiting: 0, hurry: true }, 'kill'],
+    [{ state: 'starting', closing: true, waiting: 0, hurry: true }, 'kill'],
+    [{ state: 'idle', closing: true, waiting: 1, hurry: true }, undefined],
+    [{ state: 'idle', closing: false, waiting: 0, hurry: true }, undefined],
   ] as const)('%o → %s', (facts, expected) => {
     expect(windDown(facts)).toBe(expected);
   });

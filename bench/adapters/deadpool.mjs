@@ -30,5 +30,7 @@ export async function create({ workers = 2, execArgv } = {}) {
       pool.on('workerStart', (event) => cb(event.pid));
     },
     close: () => pool.shutdown(),
+    /** The shutdown scenario's call: cancel what waits, kill what runs, resolve once all is gone. */
+    closeNow: () => pool.shutdown({ wait: false, cancelFutures: true }),
   };
 }

@@ -33,6 +33,8 @@ const loaders = {
   'jest-worker': async () => (await import('./jest-worker.mjs')).create,
   'worker-farm': async () => (await import('./worker-farm.mjs')).create,
   poolifier: async () => (await import('./poolifier.mjs')).create,
+  // BullMQ's sandboxed processor: the fault matrix only (needs its Redis).
+  bullmq: async () => (await import('../faults/bullmq-adapter.mjs')).create,
 };
 
 export const libraries = Object.keys(loaders);

@@ -1,4 +1,5 @@
 // jest-worker 30 in child-process mode (enableWorkerThreads: false). No timeout.
+import { createRequire } from 'node:module';
 import { Worker } from 'jest-worker';
 import { fileURLToPath } from 'node:url';
 
@@ -8,7 +9,7 @@ export async function create({ workers = 2 } = {}) {
   const worker = new Worker(script, {
     numWorkers: workers,
     enableWorkerThreads: false,
-    exposedMethods: ['inc', 'echo', 'spin', 'forever', 'hold', 'sleep', 'pid'],
+    exposedMethods: Object.keys(createRequire(import.meta.url)('../workers/fns.cjs')),
   });
   return {
     timeoutSupport: null,

@@ -11,6 +11,9 @@ export async function create({ workers = 2 } = {}) {
     minThreads: workers,
     maxThreads: workers,
     serialization: 'advanced',
+    // tinypool gives its workers an empty environment unless told otherwise:
+    // the fault matrix finds what a cell left behind by FAULT_TAG, so pass it on.
+    ...(process.env.FAULT_TAG && { env: { FAULT_TAG: process.env.FAULT_TAG } }),
   });
   return {
     timeoutSupport: 'signal',

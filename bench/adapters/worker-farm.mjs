@@ -3,6 +3,7 @@
 // for one call per worker (callsPerWorker: 1) so that a held worker is passed
 // over; everything else runs with worker-farm's default of 10.
 import workerFarm from 'worker-farm';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const script = fileURLToPath(new URL('../workers/worker-farm-worker.cjs', import.meta.url));
@@ -17,7 +18,7 @@ export async function create({ workers = 2, timeout, callsPerWorker } = {}) {
       autoStart: true,
     },
     script,
-    ['inc', 'echo', 'spin', 'forever', 'hold', 'sleep', 'pid'],
+    Object.keys(createRequire(import.meta.url)('../workers/fns.cjs')),
   );
   const call = (f, a) =>
     new Promise((resolve, reject) =>

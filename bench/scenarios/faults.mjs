@@ -136,6 +136,7 @@ function outcomeOf(state) {
 /**
  * shutdown()/close() of an idle pool whose workers have all run tasks: ms
  * until its promise resolves and until every worker process is gone.
+ * deadpool: `shutdown({ wait: false, cancelFutures: true })` (`closeNow`).
  */
 export async function shutdown(create, { params }) {
   const bound = params.bound ?? 2000;
@@ -144,7 +145,7 @@ export async function shutdown(create, { params }) {
   await pollUntil(() => childrenOf(process.pid).filter(isRunning).length >= 2, bound);
   const pids = descendantsOf(process.pid).filter(isRunning);
   const t = now();
-  const closed = watch(a.close());
+  const closed = watch(a.closeNow ? a.closeNow() : a.close());
   let goneAt;
   await pollUntil(() => {
     if (goneAt === undefined && pids.every((p) => !isRunning(p))) goneAt = now();

@@ -74,3 +74,6 @@ exports.probe = () => {
 exports.loop = () => {
   for (;;);
 };
+
+// The fault matrix's task bodies (bench/faults/), available to every library's worker.
+Object.assign(exports, require('./faults.cjs'));

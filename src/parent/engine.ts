@@ -360,7 +360,7 @@ export class Engine {
           );
       }
     }
-    this.#fleet.close(this.#dispatch.unassigned);
+    this.#fleet.close(this.#dispatch.unassigned, cancelFutures && !wait);
     // Then the cgroups the workers lived in, once empty.
     const gone = this.#life.whenClosed().then(() => this.settings.containment.close());
     this.#life.check();

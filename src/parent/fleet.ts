@@ -66,6 +66,8 @@ export class Fleet {
   #startFailures = 0;
   #lastStartError: Error | undefined;
   #closing = false;
+  /** Closing without waiting and without keeping futures: idle workers are killed, not retired. */
+  #hurry = false;
   /** Tasks waiting inside workers (sent, not started), over all workers. */
   #queued = 0;
   /** Tasks running or waiting, as last told by `replenish`. */
@@ -226,9 +228,13 @@ export class Fleet {
     worker.retire(reason, { t: 'finalize', spec: finalizer, args: finalargs });
   }
 
-  /** Shutting down: no more scale-down; idle workers and starting ones wind down once nothing waits. */
-  close(waiting: number): void {
+  /**
+   * Shutting down: no more scale-down; idle workers and starting ones wind down once nothing waits.
+   * `hurry` (wait: false, cancelFutures: true): idle workers are killed unless a finalizer must run.
+   */
+  close(waiting: number, hurry = false): void {
     this.#closing = true;
+    this.#hurry = hurry && this.#settings.finalizer === undefined;
     this.#stopIdleSweep();
     this.windDown(waiting);
   }
@@ -238,7 +244,7 @@ export class Fleet {
     for (const worker of [...this.#workers]) {
       const state = worker.state;
       if (state !== 'idle' && state !== 'starting') continue;
-      const action = windDown({ state, closing: this.#closing, waiting });
+      const action = windDown({ state, closing: this.#closing, waiting, hurry: this.#hurry });
       if (action === 'retire') this.retire(worker, 'shutdown');
       else if (action === 'kill') worker.kill('shutdown');
     }

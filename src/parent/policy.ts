@@ -55,14 +55,18 @@ export function retireWhenReady(f: {
 /**
  * While shutting down with nothing waiting, an idle worker retires and one
  * still starting is killed (it would have no work); otherwise both stay.
+ * `hurry` (a shutdown that neither waits nor keeps futures, with no finalizer
+ * to run): an idle worker is killed too, as the busy ones are, instead of
+ * exiting on its own, which costs a Node process its whole teardown.
  */
 export function windDown(f: {
   state: 'starting' | 'idle';
   closing: boolean;
   waiting: number;
+  hurry?: boolean;
 }): 'retire' | 'kill' | undefined {
   if (!f.closing || f.waiting > 0) return undefined;
-  return f.state === 'idle' ? 'retire' : 'kill';
+  return f.state === 'idle' && f.hurry !== true ? 'retire' : 'kill';
 }
 
 /**

@@ -6,6 +6,7 @@
  * decides nothing.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { killGroup, killTree } from '../shared/kill.js';
@@ -25,7 +26,15 @@ import { OutputReader } from './worker-output.js';
 /** How a worker process is made; tests pass a fake. */
 export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
 
-const ENTRY = fileURLToPath(new URL('../child/main.js', import.meta.url));
+/**
+ * The worker's entry: `npm run build` bundles child/main.js and its imports
+ * into child/worker.js (scripts/bundle-worker.mjs), one module to load on
+ * every worker start instead of ten; a build without that step forks main.js.
+ */
+const BUNDLE = fileURLToPath(new URL('../child/worker.js', import.meta.url));
+const ENTRY = existsSync(BUNDLE)
+  ? BUNDLE
+  : fileURLToPath(new URL('../child/main.js', import.meta.url));
 /** Distinct task specs a worker remembers by id; past this, specs travel with every task. */
 const MAX_SPECS = 1_000;
 let nextSpecId = 1;
