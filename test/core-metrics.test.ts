@@ -133,10 +133,10 @@ describe('pool.metrics()', () => {
     // 1,000 tasks below wait; the later a task is submitted, the sooner it
     // runs (lower priority runs first), so the last names settle first.
     const open = gate();
-    const held = [0, 1].map(() => pool.submit(tasks.block, [open.path, 0], { name: names[0] }));
+    const held = [0, 1].map(() => pool.submit(tasks.block, [open.path, 0], { name: 'task-0' }));
     await Promise.all(held.map(started));
     const futures = Array.from({ length: 1_000 }, (_, i) =>
-      pool.submit(tasks.add, [i, 0], { name: names[Math.floor(i / 5)], priority: 1_000 - i }),
+      pool.submit(tasks.add, [i, 0], { name: `task-${Math.floor(i / 5)}`, priority: 1_000 - i }),
     );
     open.open();
     await Promise.all([...held, ...futures]);
