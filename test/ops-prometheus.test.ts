@@ -1,0 +1,268 @@
+/**
+ * The operations kit against a real Prometheus (docs/operating.md): a server
+ * scrapes the service example every second, with the rules of
+ * ops/prometheus loaded, while a short load with faults runs (requests, an
+ * endless loop that times out, process.exit, a runaway allocation, a leak,
+ * clients that leave). Then every query of the Grafana dashboard (its
+ * variables filled from their own label_values queries) and every rule's
+ * expression is asked of the server's HTTP API: each returns data, or the
+ * test names the series it needs and why there is none. Last, the
+ * counters Prometheus scraped equal the pool's own getStatistics().
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+import type { DeadpoolStatistics } from '../dist/index.js';
+import { waitFor } from './helpers/events.js';
+import { killAfterTest } from './helpers/processes.js';
+import {
+  dashboardQueries,
+  RULES_PATH,
+  ruleExpressions,
+  substitute,
+  variableQueries,
+} from './helpers/ops.js';
+import {
+  startPrometheus,
+  type InstantSample,
+  type PrometheusServer,
+} from './helpers/prometheus.js';
+import { startExampleService } from './helpers/service.js';
+import { describeWithCommands } from './helpers/tools.js';
+
+const JOB = 'deadpool-service';
+/** The faults, in turn: a timeout, a crash, a memoryLimit kill (or a timeout), a leak. */
+const POISONS = ['loop', 'exit', 'runaway', 'leak', 'exit', 'loop'];
+/** Scrapes of the load wanted before it stops, so that rates have points. */
+const SCRAPES = 8;
+
+const value = (samples: InstantSample[]): number => Number(samples[0]?.value[1] ?? NaN);
+const hasData = (samples: InstantSample[]): boolean =>
+  samples.some((s) => Number.isFinite(Number(s.value[1])));
+
+/** The deadpool counters of the service's own /metrics now. */
+async function scrape(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('deadpool_')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/** Requests on two connections, the poisons one at a time, and clients that leave. */
+async function runLoad(base: string, prometheus: PrometheusServer): Promise<void> {
+  let stopped = false;
+  const work = [0, 1].map(async (i) => {
+    for (let n = 0; !stopped; n++) {
+      const response =
+        (n + i) % 2 === 0
+          ? await fetch(`${base}/hash`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ password: `p${n}` }),
+            })
+          : await fetch(`${base}/render?rows=300`);
+      await response.arrayBuffer();
+    }
+  });
+  const leavers = Array.from({ length: 10 }, async (_, i) => {
+    const request = fetch(`${base}/render?rows=20000&title=${i}`, {
+      signal: AbortSignal.timeout(5 + i),
+    });
+    await request.then((r) => r.arrayBuffer()).catch(() => undefined);
+  });
+  for (const kind of POISONS) {
+    const response = await fetch(`${base}/poison/${kind}`, { method: 'POST' });
+    await response.arrayBuffer();
+  }
+  await waitFor(async () => value(await prometheus.query('count_over_time(up[1m])')) >= SCRAPES, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    what: `${SCRAPES} scrapes during the load`,
+  });
+  stopped = true;
+  await Promise.all([...work, ...leavers]);
+}
+
+/** Every worker created has exited and been counted, or is idle; nothing waits. */
+function quiet(m: Map<string, number>): boolean {
+  const get = (key: string): number => m.get(key) ?? NaN;
+  const exits = [...m].filter(([k]) => k.startsWith('deadpool_worker_exits_total'));
+  const idle = get('deadpool_workers{state="idle"}');
+  const others = ['starting', 'busy', 'retiring'].map((s) => get(`deadpool_workers{state="${s}"}`));
+  return (
+    get('deadpool_backlog_tasks') === 0 &&
+    others.every((n) => n === 0) &&
+    get('deadpool_workers_created_total') === exits.reduce((a, [, n]) => a + n, 0) + idle
+  );
+}
+
+describeWithCommands(
+  'a real Prometheus scraping the service example',
+  ['prometheus'],
+  ([binary]) => {
+    test(
+      'answers every dashboard query and rule expression with data that agrees with getStatistics()',
+      { timeout: 90_000 },
+      async () => {
+        const begun = performance.now();
+        const service = startExampleService({
+          SERVICE_WORKERS: '2',
+          SERVICE_TIMEOUT_MS: '1000',
+          SERVICE_QUEUE_TIMEOUT_MS: '20000',
+          SERVICE_MEMORY_LIMIT_MIB: '160',
+          LOG_LEVEL: 'info',
+        });
+        // A last resort should the test time out before its finally: never leave it running.
+        killAfterTest([service.pid]);
+        let prometheus: PrometheusServer | undefined;
+        const answers = new Map<string, InstantSample[]>();
+        const counters = new Map<string, number>();
+        let cpuExported = false;
+        let stats: DeadpoolStatistics | undefined;
+        try {
+          const base = await service.ready;
+          prometheus = await startPrometheus(binary!, {
+            target: base.slice('http://'.length),
+            job: JOB,
+            ruleFiles: [fileURLToPath(RULES_PATH)],
+          });
+          killAfterTest([prometheus.pid]);
+          const loadStart = Date.now() / 1000;
+          await runLoad(base, prometheus);
+          const own = await waitFor(
+            async () => {
+              const m = await scrape(base);
+              return quiet(m) ? m : undefined;
+            },
+            { timeoutMs: 20_000, intervalMs: 100, what: 'the pool at rest' },
+          );
+          cpuExported = [...own.keys()].some((k) => k.startsWith('deadpool_task_cpu_seconds'));
+          // A scrape after the pool came to rest: Prometheus has its final counters.
+          const rest = Date.now() / 1000;
+          await waitFor(
+            async () =>
+              value(await prometheus!.query('timestamp(deadpool_tasks_received_total)')) > rest,
+            { timeoutMs: 10_000, intervalMs: 100, what: 'a scrape after the pool came to rest' },
+          );
+          await waitFor(
+            async () => {
+              const groups = await fetch(`${prometheus!.url}/api/v1/rules`).then((r) => r.json());
+              const rules = (
+                groups as {
+                  data: { groups: { rules: { health: string; lastEvaluation: string }[] }[] };
+                }
+              ).data.groups.flatMap((g) => g.rules);
+              return (
+                rules.length > 0 &&
+                rules.every((r) => r.health === 'ok' && Date.parse(r.lastEvaluation) / 1000 > rest)
+              );
+            },
+            {
+              timeoutMs: 10_000,
+              intervalMs: 100,
+              what: 'every rule evaluated, healthy, after the rest',
+            },
+          );
+
+          // The variables, filled as Grafana would: from their own label_values queries.
+          const values: Record<string, string[]> = { __rate_interval: ['1m'] };
+          for (const [name, query] of variableQueries()) {
+            const [, selector, label] = /^label_values\((.*), (\w+)\)$/.exec(query)!;
+            const found = await prometheus.labelValues(label!, substitute(selector!, values));
+            // The example labels no pool: Grafana's "All" (.*) also matches a missing label.
+            if (name === 'pool') expect(found).toEqual([]);
+            else expect(found.length, `the values of $${name}`).toBeGreaterThan(0);
+            values[name] = found.length > 0 ? found : ['.*'];
+          }
+          expect(values.job).toEqual([JOB]);
+
+          for (const { panel, expr } of dashboardQueries()) {
+            answers.set(`${panel}: ${expr}`, await prometheus.query(substitute(expr, values)));
+          }
+          for (const rule of ruleExpressions()) {
+            answers.set(
+              `${rule.kind} ${rule.name}: ${rule.expr}`,
+              await prometheus.query(rule.expr),
+            );
+            if (rule.kind === 'record')
+              answers.set(`recorded ${rule.name}`, await prometheus.query(rule.name));
+          }
+          for (const key of [
+            'deadpool_tasks_received_total',
+            'deadpool_tasks_timed_out_total',
+            'deadpool_workers_created_total',
+          ])
+            counters.set(key, value(await prometheus.query(key)));
+          for (const s of await prometheus.query('sum by (outcome) (deadpool_tasks_total)'))
+            counters.set(`outcome ${s.metric.outcome}`, Number(s.value[1]));
+          for (const s of await prometheus.query('deadpool_worker_exits_total'))
+            counters.set(`exit ${s.metric.reason}`, Number(s.value[1]));
+          if (process.env.DEADPOOL_OPS_CAPTURE) {
+            const end = Date.now() / 1000;
+            const series: Record<string, unknown> = {};
+            for (const { panel, expr } of dashboardQueries()) {
+              const query = substitute(expr, { ...values, __rate_interval: ['5s'] });
+              series[`${panel}\n${expr}`] = await prometheus.queryRange(
+                query,
+                loadStart - 2,
+                end,
+                1,
+              );
+            }
+            writeFileSync(
+              process.env.DEADPOOL_OPS_CAPTURE,
+              JSON.stringify({ loadStart, end, series }),
+            );
+          }
+        } finally {
+          await prometheus?.stop();
+          stats = (await service.stop()).statistics;
+        }
+
+        // Every query answered with data, but the CPU panel's, before the pool exports it.
+        const empty = [...answers].filter(([, samples]) => !hasData(samples)).map(([key]) => key);
+        const alerts = empty.filter((key) => key.startsWith('alert '));
+        const fired = [...answers.keys()].filter(
+          (k) => k.startsWith('alert ') && !alerts.includes(k),
+        );
+        console.info(
+          `[deadpool] ${answers.size} expressions asked of Prometheus; alert conditions met by the faults: ${fired.map((k) => k.split(':')[0]).join(', ') || 'none'}; statistics: ${JSON.stringify({ received: stats?.tasksReceived, failed: stats?.tasksFailed, timedOut: stats?.tasksTimedOut, cancelled: stats?.tasksCancelled, exits: stats?.workerExits })}`,
+        );
+        const cpu = empty.filter((key) => key.includes('deadpool_task_cpu_seconds'));
+        if (!cpuExported && cpu.length > 0)
+          console.info(
+            `[deadpool] no data, as expected: ${cpu.length} CPU query: the pool does not export deadpool_task_cpu_seconds yet`,
+          );
+        // An alert's expression is empty while its condition does not hold: not an error.
+        expect(
+          empty.filter((key) => !alerts.includes(key) && !(!cpuExported && cpu.includes(key))),
+        ).toEqual([]);
+        expect(answers.size).toBeGreaterThan(20);
+
+        // The faults happened, and Prometheus's counters are the pool's statistics.
+        expect(stats, service.stderr()).toBeDefined();
+        const s = stats!;
+        expect(s.tasksTimedOut).toBeGreaterThanOrEqual(1);
+        expect(s.workerExits.crashed).toBeGreaterThanOrEqual(2);
+        expect(counters.get('deadpool_tasks_received_total')).toBe(s.tasksReceived);
+        expect(counters.get('deadpool_tasks_timed_out_total')).toBe(s.tasksTimedOut);
+        expect(counters.get('deadpool_workers_created_total')).toBe(s.workerProcessesCreated);
+        expect(counters.get('outcome completed')).toBe(s.tasksCompleted);
+        expect(counters.get('outcome failed')).toBe(s.tasksFailed);
+        expect(counters.get('outcome cancelled')).toBe(s.tasksCancelled);
+        for (const [reason, n] of Object.entries(s.workerExits)) {
+          const scraped = counters.get(`exit ${reason}`);
+          // Shutdown came after the last scrape; an idle worker may retire between the two.
+          if (reason === 'shutdown') expect(scraped).toBe(0);
+          else if (reason === 'idle') expect(scraped).toBeLessThanOrEqual(n);
+          else expect(scraped, reason).toBe(n);
+        }
+        expect(performance.now() - begun).toBeLessThan(60_000);
+      },
+    );
+  },
+);
