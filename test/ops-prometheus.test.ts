@@ -70,7 +70,7 @@ async function runLoad(base: string, prometheus: PrometheusServer): Promise<void
   });
   const leavers = Array.from({ length: 10 }, async (_, i) => {
     const request = fetch(`${base}/render?rows=20000&title=${i}`, {
-      signal: AbortSignal.timeout(5 + i),
+      signal: AbortSignal.timeout(20 + 15 * i),
     });
     await request.then((r) => r.arrayBuffer()).catch(() => undefined);
   });
@@ -111,7 +111,7 @@ describeWithCommands(
         const begun = performance.now();
         const service = startExampleService({
           SERVICE_WORKERS: '2',
-          SERVICE_TIMEOUT_MS: '1000',
+          SERVICE_TIMEOUT_MS: '2000',
           SERVICE_QUEUE_TIMEOUT_MS: '20000',
           SERVICE_MEMORY_LIMIT_MIB: '160',
           LOG_LEVEL: 'info',
@@ -203,15 +203,12 @@ describeWithCommands(
             counters.set(`exit ${s.metric.reason}`, Number(s.value[1]));
           if (process.env.DEADPOOL_OPS_CAPTURE) {
             const end = Date.now() / 1000;
-            const series: Record<string, unknown> = {};
-            for (const { panel, expr } of dashboardQueries()) {
+            // For docs/img (docs/img/panels.mjs draws them): each panel's series over the run.
+            const series: { panel: string; legend: string; result: unknown }[] = [];
+            for (const { panel, expr, legend } of dashboardQueries()) {
               const query = substitute(expr, { ...values, __rate_interval: ['5s'] });
-              series[`${panel}\n${expr}`] = await prometheus.queryRange(
-                query,
-                loadStart - 2,
-                end,
-                1,
-              );
+              const result = await prometheus.queryRange(query, loadStart - 2, end, 1);
+              series.push({ panel, legend, result });
             }
             writeFileSync(
               process.env.DEADPOOL_OPS_CAPTURE,

@@ -43,10 +43,18 @@ export function readDashboard(): DashboardJson {
 }
 
 /** Every query of every panel (rows have none), with the panel's title. */
-export function dashboardQueries(dashboard = readDashboard()): { panel: string; expr: string }[] {
+export function dashboardQueries(
+  dashboard = readDashboard(),
+): { panel: string; expr: string; legend: string }[] {
   return dashboard.panels
     .filter((p) => p.type !== 'row')
-    .flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: String(t.expr) })));
+    .flatMap((p) =>
+      (p.targets ?? []).map((t) => ({
+        panel: p.title,
+        expr: String(t.expr),
+        legend: String(t.legendFormat),
+      })),
+    );
 }
 
 /** The variables' own queries (`label_values(...)`), by name. */
