@@ -15,6 +15,8 @@ export interface ExampleService {
   /** `http://127.0.0.1:PORT`, once it listens. */
   readonly ready: Promise<string>;
   stderr(): string;
+  /** The JSON log lines so far. */
+  logs(): Record<string, unknown>[];
   /** SIGTERM, then the exit; SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<{
     code: number | null;
@@ -60,6 +62,7 @@ export function startExampleService(env: Record<string, string>): ExampleService
     pid: child.pid!,
     ready,
     stderr: () => stderr,
+    logs: () => logs,
     async stop(graceMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
