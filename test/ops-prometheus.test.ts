@@ -10,7 +10,6 @@
  * counters Prometheus scraped equal the pool's own getStatistics().
  */
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import type { DeadpoolStatistics } from '../dist/index.js';
@@ -29,6 +28,7 @@ import {
   type PrometheusServer,
 } from './helpers/prometheus.js';
 import { startExampleService } from './helpers/service.js';
+import { quiet, runLoad, scrape } from './helpers/service-load.js';
 import { describeWithCommands } from './helpers/tools.js';
 
 const JOB = 'deadpool-service';
@@ -41,87 +41,6 @@ const SCRAPES = CAPTURE ? 45 : 8;
 const value = (samples: InstantSample[]): number => Number(samples[0]?.value[1] ?? NaN);
 const hasData = (samples: InstantSample[]): boolean =>
   samples.some((s) => Number.isFinite(Number(s.value[1])));
-
-/** The deadpool counters of the service's own /metrics now. */
-async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('deadpool_')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
-
-/** GET `url` on a connection of its own, and close it after `ms` whatever happened. */
-function leave(url: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const request = http.get(url, { agent: false }, (response) => response.resume());
-    request.on('error', () => {}); // the reset we cause
-    request.on('close', () => resolve());
-    setTimeout(() => request.destroy(), ms);
-  });
-}
-
-/** Requests on two connections, the poisons one at a time, and clients that leave. */
-async function runLoad(base: string, prometheus: PrometheusServer): Promise<void> {
-  let stopped = false;
-  const work = [0, 1].map(async (i) => {
-    for (let n = 0; !stopped; n++) {
-      const response =
-        (n + i) % 2 === 0
-          ? await fetch(`${base}/hash`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ password: `p${n}` }),
-            })
-          : await fetch(`${base}/render?rows=300`);
-      await response.arrayBuffer();
-    }
-  });
-  // A client that gives up on a slow request after 20-170 ms, one after another.
-  const leavers = (async () => {
-    for (let n = 0; !stopped; n++) {
-      await leave(`${base}/render?rows=20000&title=${n}`, 20 + 15 * (n % 11));
-    }
-  })();
-  // The poisons, one at a time, in turn, until a round is done and the scrapes are in.
-  let poisoned = 0;
-  const poisons = (async () => {
-    for (let n = 0; !stopped; n++) {
-      const kind = POISONS[n % POISONS.length]!;
-      const response = await fetch(`${base}/poison/${kind}`, { method: 'POST' });
-      await response.arrayBuffer();
-      poisoned = n + 1;
-    }
-  })();
-  await waitFor(
-    async () =>
-      poisoned >= POISONS.length &&
-      value(await prometheus.query('count_over_time(up[1m])')) >= SCRAPES,
-    {
-      timeoutMs: 20_000 + SCRAPES * 1_000,
-      intervalMs: 250,
-      what: `${SCRAPES} scrapes and the poisons`,
-    },
-  );
-  stopped = true;
-  await Promise.all([...work, leavers, poisons]);
-}
-
-/** Every worker created has exited and been counted, or is idle; nothing waits. */
-function quiet(m: Map<string, number>): boolean {
-  const get = (key: string): number => m.get(key) ?? NaN;
-  const exits = [...m].filter(([k]) => k.startsWith('deadpool_worker_exits_total'));
-  const idle = get('deadpool_workers{state="idle"}');
-  const others = ['starting', 'busy', 'retiring'].map((s) => get(`deadpool_workers{state="${s}"}`));
-  return (
-    get('deadpool_backlog_tasks') === 0 &&
-    others.every((n) => n === 0) &&
-    get('deadpool_workers_created_total') === exits.reduce((a, [, n]) => a + n, 0) + idle
-  );
-}
 
 describeWithCommands(
   'a real Prometheus scraping the service example',
@@ -156,7 +75,12 @@ describeWithCommands(
           });
           killAfterTest([prometheus.pid]);
           const loadStart = Date.now() / 1000;
-          await runLoad(base, prometheus);
+          const server = prometheus;
+          await runLoad(base, POISONS, {
+            enough: async () => value(await server.query('count_over_time(up[1m])')) >= SCRAPES,
+            timeoutMs: 20_000 + SCRAPES * 1_000,
+            what: `${SCRAPES} scrapes during the load`,
+          });
           const own = await waitFor(
             async () => {
               const m = await scrape(base);
