@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { mergeMetrics, type Deadpool } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { runaway } from './fixtures/faults/memory.mjs';
-import { makePool, rejection, started, waitFor } from './helpers/index.js';
+import { gate, makePool, rejection, started, waitFor } from './helpers/index.js';
 
 const MB = 1_000_000;
 
@@ -123,6 +123,39 @@ describe('pool.metrics()', () => {
     waiting.cancel();
     running.cancelAndKill();
     await rejection(running);
+  });
+
+  test('the first 64 names submitted keep their own series, though later names settle first', async () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    await pool.ready();
+    const names = Array.from({ length: 200 }, (_, i) => `task-${i}`);
+    // Both workers hold a task named task-0 until the gate opens, so the
+    // 1,000 tasks below wait; the later a task is submitted, the sooner it
+    // runs (lower priority runs first), so the last names settle first.
+    const open = gate();
+    const held = [0, 1].map(() => pool.submit(tasks.block, [open.path, 0], { name: 'task-0' }));
+    await Promise.all(held.map(started));
+    const futures = Array.from({ length: 1_000 }, (_, i) =>
+      pool.submit(tasks.add, [i, 0], { name: `task-${Math.floor(i / 5)}`, priority: 1_000 - i }),
+    );
+    open.open();
+    await Promise.all([...held, ...futures]);
+    const m = samples(pool.metrics());
+    const own = names.filter((name) =>
+      m.has(`deadpool_tasks_total{name="${name}",outcome="completed"}`),
+    );
+    expect(own).toEqual(names.slice(0, 64));
+    expect(m.get('deadpool_tasks_total{name="other",outcome="completed"}')).toBe((200 - 64) * 5);
+    expect(m.get('deadpool_tasks_total{name="task-0",outcome="completed"}')).toBe(2 + 5);
+    expect(m.has('deadpool_tasks_total{name="unnamed",outcome="completed"}')).toBe(false);
+  });
+
+  test('deadpool_backlog_limit is maxBacklog, and absent when the backlog is unbounded', async () => {
+    const bounded = makePool({ maxWorkers: 1, maxBacklog: 7 }).pool;
+    expect(samples(bounded.metrics()).get('deadpool_backlog_limit')).toBe(7);
+    expectPromtoolPasses(bounded.metrics());
+    const unbounded = makePool({ maxWorkers: 1 }).pool;
+    expect(unbounded.metrics()).not.toContain('backlog_limit');
   });
 
   test('prefix and labels reach every series', async () => {

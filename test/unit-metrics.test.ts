@@ -22,9 +22,14 @@ const NO_WORKERS = { starting: 0, idle: 0, busy: 0, retiring: 0, dying: 0, exite
 const SAMPLE =
   /^[a-zA-Z_][a-zA-Z0-9_]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? (\+Inf|-Inf|NaN|-?[0-9.]+(e[+-]?[0-9]+)?)$/;
 
-function render(tasks = new TaskMetrics(), stats = new Stats(), options = {}): string {
+function render(
+  tasks = new TaskMetrics(),
+  stats = new Stats(),
+  options = {},
+  backlogLimit = Infinity,
+): string {
   return renderMetrics(
-    { stats, tasks, workers: { ...NO_WORKERS, idle: 2, busy: 1 }, backlog: 5 },
+    { stats, tasks, workers: { ...NO_WORKERS, idle: 2, busy: 1 }, backlog: 5, backlogLimit },
     normalizeMetricsOptions(options),
   );
 }
@@ -216,6 +221,16 @@ describe('renderMetrics', () => {
         `\np_worker_exits_total{reason="${reason}"} ${stats.exits[reason as 'crashed']}\n`,
       );
     }
+  });
+
+  test('the backlog limit is a gauge when maxBacklog is finite, and absent when unbounded', () => {
+    expect(render(new TaskMetrics(), new Stats(), { prefix: 'p' }, 64)).toContain(
+      '\n# TYPE p_backlog_limit gauge\np_backlog_limit 64\n',
+    );
+    expect(render(new TaskMetrics(), new Stats(), { prefix: 'p' }, 0)).toContain(
+      '\np_backlog_limit 0\n',
+    );
+    expect(render(new TaskMetrics(), new Stats(), { prefix: 'p' })).not.toContain('backlog_limit');
   });
 
   test('a histogram per name: cumulative buckets up to +Inf, _sum and _count, in seconds', () => {

@@ -379,6 +379,7 @@ export class Engine {
         tasks: this.#observer.tasks,
         workers: this.#fleet.counts,
         backlog: this.#dispatch.waiting,
+        backlogLimit: this.settings.maxBacklog,
       },
       settings,
     );

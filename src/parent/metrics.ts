@@ -70,10 +70,12 @@ export interface MetricsSource {
   workers: Readonly<Record<WorkerState, number>>;
   /** Tasks waiting for a worker now. */
   backlog: number;
+  /** `maxBacklog`: Infinity when the backlog is unbounded. */
+  backlogLimit: number;
 }
 
 export function renderMetrics(source: MetricsSource, settings: MetricsSettings): string {
-  const { stats, tasks, workers, backlog } = source;
+  const { stats, tasks, workers, backlog, backlogLimit } = source;
   const p = settings.prefix;
   const out = new Exposition(settings.labels);
 
@@ -148,6 +150,18 @@ export function renderMetrics(source: MetricsSource, settings: MetricsSettings):
   );
   for (const [name, m] of tasks.entries()) {
     out.sample(`${p}_task_cpu_seconds_total`, [['name', name]], m.cpuSeconds);
+  }
+
+  // Only a bounded backlog has a limit to alert on; an unbounded one has no series
+  // (a ratio against it then has no result, rather than a +Inf to plot).
+  if (Number.isFinite(backlogLimit)) {
+    out
+      .family(
+        `${p}_backlog_limit`,
+        'gauge',
+        `maxBacklog: submit refuses a task while this many wait (${p}_backlog_tasks); absent when unbounded.`,
+      )
+      .sample(`${p}_backlog_limit`, [], backlogLimit);
   }
 
   histograms(

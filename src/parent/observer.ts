@@ -1,6 +1,6 @@
 /**
  * The engine's one door to observability: a job was submitted, a job
- * settled. It records the per-name metrics (task-metrics.ts) and publishes
+ * settled. It takes a name's label slot at submit and records the per-name metrics (task-metrics.ts) and publishes
  * the tracing events (tracing.ts); the hand-off to a worker is traced by the
  * dispatcher itself (`traceRun`). Cheap on the hot path: a map lookup and two
  * bucket increments per settled task, and nothing for tracing unless someone
@@ -20,7 +20,13 @@ export class Observer {
     this.#pool = pool;
   }
 
+  /**
+   * A job was accepted. Its name takes its `name` label slot now, if one is
+   * free, so the names submitted first keep their own series whatever order
+   * their tasks settle in.
+   */
   submitted(job: Job): void {
+    this.tasks.of(job.options.name);
     traceSubmit(job, this.#pool);
   }
 

@@ -1,8 +1,9 @@
 /**
  * What the metrics know per task name: outcomes, queue wait and run time,
  * recorded when a task settles. Names are bounded so a pool given endless
- * distinct names keeps a fixed size: the first MAX_NAMES label values get
- * their own series, later ones share `name="other"`. Rendering is metrics.ts's.
+ * distinct names keeps a fixed size: the first MAX_NAMES label values
+ * submitted (observer.ts takes a name's slot at submit, with `of`) get their
+ * own series, later ones share `name="other"`. Rendering is metrics.ts's.
  */
 import { Histogram } from './histogram.js';
 
