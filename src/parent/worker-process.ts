@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { killGroup } from '../shared/kill.js';
+import { identify, killGroup, killTree, type ProcessIdentity } from '../shared/kill.js';
 import type {
   BootConfig,
   ParentMessage,
@@ -56,6 +56,12 @@ export interface ProcessHooks {
 
 export class WorkerProcess {
   readonly pid: number;
+  /**
+   * Its pid and start time, read right after the fork: until this thread
+   * reaps it, /proc/<pid> can be no one else. Every signal the pool sends
+   * about this worker checks it first (docs/signals.md).
+   */
+  readonly #identity: ProcessIdentity | undefined;
   readonly #child: ChildProcess;
   readonly #hooks: ProcessHooks;
   readonly #output: OutputReader;
@@ -73,12 +79,15 @@ export class WorkerProcess {
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
+    this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));
     child.on('disconnect', () => hooks.disconnect());
     child.once('exit', (code, signal) => {
-      // Whatever is left of its process group (a task's children) goes with it, at once.
-      if (this.pid > 0) killGroup(this.pid);
+      // Whatever is left of its process group (a task's children) goes with it,
+      // at once. It was just reaped: killGroup signals the group only while a
+      // member keeps its id from being handed out again.
+      if (this.#identity !== undefined) killGroup(this.#identity);
       this.#drainThenExit(code, signal);
     });
     this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => hooks.taskName());
@@ -99,6 +108,15 @@ export class WorkerProcess {
   /** The process has not exited (as far as the parent has heard). */
   get running(): boolean {
     return this.pid > 0 && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /**
+   * SIGKILL its whole tree (itself, its group, its descendants) if it has
+   * not exited: checked against its start time, as libuv may have reaped it
+   * already in a batch whose 'exit' events have not all been emitted.
+   */
+  killTree(): void {
+    if (this.running && this.#identity !== undefined) killTree(this.#identity);
   }
 
   get stderrTail(): string {

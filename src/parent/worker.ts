@@ -8,7 +8,6 @@
  * and the fleet's (policy.ts). Whoever needs to know about a change (counts,
  * the idle stack, memory sampling) hears of it through `hooks.transition`.
  */
-import { killTree } from '../shared/kill.js';
 import { fromWire, type ParentMessage, type WorkerMessage } from '../shared/protocol.js';
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
@@ -332,13 +331,11 @@ export class Worker {
     this.#clearDeadline();
     const job = this.#job;
     this.#job = undefined;
-    if (this.#process.running) {
-      // The whole tree, now: killTree stops the worker, reads its children
-      // from /proc (a few small files per process, well under a millisecond
-      // for a worker that started none) and SIGKILLs them all, so the worker
-      // is dead before the future settles and before anything else runs.
-      killTree(this.pid);
-    }
+    // The whole tree, now: killTree stops the worker, reads its children
+    // from /proc (a few small files per process, well under a millisecond
+    // for a worker that started none) and SIGKILLs them all, so the worker
+    // is dead before the future settles and before anything else runs.
+    this.#process.killTree();
     this.#move('dying');
     return job;
   }
