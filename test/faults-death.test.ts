@@ -17,13 +17,14 @@ import {
 } from './fixtures/faults/death.mjs';
 import {
   isAlive,
+  killChild,
   makePool,
-  waitFor,
   nextEvent,
   record,
   rejection,
   started,
   tempDir,
+  waitFor,
   within,
 } from './helpers/index.js';
 
@@ -33,7 +34,7 @@ describe('a worker killed from outside', () => {
     await pool.ready();
     const [victim] = [...pids];
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === victim);
-    process.kill(victim!, 'SIGKILL');
+    expect(killChild(victim!)).toBe(true);
     expect(await exit).toMatchObject({ pid: victim, reason: 'crashed', signal: 'SIGKILL' });
 
     const futures = Array.from({ length: 20 }, (_, i) => pool.submit(twice, [i]));
@@ -50,7 +51,7 @@ describe('a worker killed from outside', () => {
     const { pool, pids } = makePool({ maxWorkers: 1 });
     await pool.ready();
     const [victim] = [...pids];
-    process.kill(victim!, 'SIGKILL');
+    expect(killChild(victim!)).toBe(true);
     const futures = Array.from({ length: 5 }, (_, i) => pool.submit(twice, [i]));
     const settled = await Promise.allSettled(futures);
     expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
@@ -63,7 +64,7 @@ describe('a worker killed from outside', () => {
     const bystander = pool.submit(twice, [21]);
     const pid = await started(busy);
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
-    process.kill(pid, 'SIGKILL');
+    expect(killChild(pid)).toBe(true);
     const error = await rejection(busy);
     expect(error).toBeInstanceOf(ProcessError);
     expect(error).toMatchObject({
@@ -85,7 +86,7 @@ describe('a worker killed from outside', () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const busy = pool.submit(forever, []);
     const pid = await started(busy);
-    process.kill(pid, 'SIGKILL');
+    expect(killChild(pid)).toBe(true);
     expect(await rejection(busy)).toMatchObject({
       name: 'ProcessError',
       pid,

@@ -7,7 +7,7 @@
 import { afterEach } from 'vitest';
 import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
 import { waitFor } from './events.js';
-import { expectAllGone, testDescendants } from './processes.js';
+import { expectAllGone, rememberChild, testDescendants } from './processes.js';
 
 const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
 
@@ -19,7 +19,10 @@ const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
 export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids: Set<number> } {
   const pool = new Deadpool(options);
   const pids = new Set<number>();
-  pool.on('workerStart', ({ pid }: { pid: number }) => pids.add(pid));
+  pool.on('workerStart', ({ pid }: { pid: number }) => {
+    rememberChild(pid);
+    pids.add(pid);
+  });
   const entry = { pool, pids };
   live.add(entry);
   return entry;
