@@ -3,12 +3,12 @@
  * does not have is never signalled (what a reused pid looks like), and the
  * group of a reaped leader is killed only while a member of it is left
  * (docs/signals.md). The fake-/proc side, with pids really reused, is
- * unit-kill.test.ts.
+ * unit-kill.test.ts. Also the tests' own helpers, which follow the same rule.
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { identify, killGroup, killTree } from '../src/shared/kill.js';
-import { isAlive, killAfterTest, waitFor } from './helpers/index.js';
+import { isAlive, killAfterTest, killChild, waitFor } from './helpers/index.js';
 
 /** A detached `sleep 1000` (its own process group) held by this test, and its identity. */
 function sleeper(): { pid: number; start: number; exited: Promise<unknown> } {
@@ -62,5 +62,35 @@ describe('the group of a reaped leader', () => {
     const id = identify(leader.pid!)!;
     await new Promise((resolve) => leader.once('exit', resolve));
     expect(killGroup(id)).toBe(false);
+  });
+});
+
+describe("the tests' own helpers", () => {
+  it('killChild signals only a child of the test process', async () => {
+    // sh is our child; the sleep it starts is not.
+    const sh = spawn('sh', ['-c', 'sleep 1000 & echo $!; wait'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    sh.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    await waitFor(() => out.includes('\n'), { what: 'the grandchild pid on stdout' });
+    const grandchild = Number(out.trim());
+    killAfterTest([sh.pid!, grandchild]);
+    expect(killChild(grandchild)).toBe(false);
+    expect(isAlive(grandchild)).toBe(true);
+    expect(killChild(sh.pid!)).toBe(true);
+    await new Promise((resolve) => sh.once('exit', resolve));
+  });
+
+  it('a pid known with another start time is neither alive nor killed: it is a later process', async () => {
+    const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const id = identify(child.pid!)!;
+    // As if the test had known an earlier process with this pid.
+    killAfterTest([{ pid: id.pid, start: id.start - 1 }]);
+    expect(isAlive(id.pid)).toBe(false);
+    expect(killChild(id.pid)).toBe(false);
+    child.kill('SIGKILL');
+    await exited;
   });
 });
