@@ -6,11 +6,18 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeadpoolError, ProcessError, TimeoutError, WorkerStartError } from '../dist/index.js';
+import {
+  DeadpoolError,
+  ProcessError,
+  TimeoutError,
+  WorkerStartError,
+  type Deadpool,
+} from '../dist/index.js';
 import { forever, hang, pid as pidTask, twice, waitForFile } from './fixtures/faults/basic.mjs';
 import {
   disconnectSelf,
   exitWith,
+  large,
   lateRejection,
   lateThrow,
   selfKill,
@@ -110,6 +117,26 @@ describe('a worker that ends itself', () => {
     expect(await exit).toMatchObject({ reason: 'crashed', exitCode: 3 });
     expect((await pool.submit(twice, [3])).value).toBe(7);
   });
+
+  // A large result is written out in the background; the task after it, already
+  // waiting in the worker, must not start (and end the process) before it is out.
+  it.each([
+    ['SIGKILL to itself', (pool: Deadpool) => pool.submit(selfKill, []), { signal: 'SIGKILL' }],
+    ['process.exit(7)', (pool: Deadpool) => pool.submit(exitWith, [7]), { exitCode: 7 }],
+  ] as const)(
+    'by %s in the task after a large result: that result arrives, only the next task fails',
+    async (_, submitNext, death) => {
+      const { pool } = makePool({ maxWorkers: 1 });
+      // Short tasks of the same module first: the pool pipelines once it has seen
+      // tasks run short, and only tasks whose module the worker has loaded.
+      for (let i = 0; i < 20; i++) await pool.submit(large, [1]);
+      const big = pool.submit(large, [8_000_000]);
+      const ender = submitNext(pool);
+      expect((await big).length).toBe(8_000_000);
+      expect(await rejection(ender)).toMatchObject({ name: 'ProcessError', ...death });
+      expect(big.pid).toBe(ender.pid);
+    },
+  );
 
   it('by SIGKILL to itself fails its task with a ProcessError carrying the signal', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
