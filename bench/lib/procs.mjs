@@ -6,7 +6,12 @@ function stat(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]), start: rest[19] };
+    return {
+      state: rest[0],
+      ppid: Number(rest[1]),
+      pgid: Number(rest[2]),
+      start: Number(rest[19]),
+    };
   } catch {
     return undefined;
   }
