@@ -182,9 +182,14 @@ export class Runner {
     }
     const go = (fn: Callable): void => {
       current.since = performance.now(); // the run time leaves out loading the module
-      if (announce) this.#send({ t: 'started', id });
-      if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
-      else this.#invoke(id, spec, fn, args);
+      const invoke = (): void => {
+        if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
+        else this.#invoke(id, spec, fn, args);
+      };
+      // Invoked once the announcement is out: a task that ends this process
+      // at once must not take it along (the pool would run the task again).
+      if (announce) this.#send({ t: 'started', id }, invoke);
+      else invoke();
     };
     if (loaded instanceof Promise) {
       loaded.then(go, (error: unknown) => this.#finish(id, spec, false, error));
