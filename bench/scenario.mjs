@@ -4,7 +4,13 @@
 // scenario (bench/scenarios/*.mjs), closes the pool, kills and reports whatever
 // the library left behind, and prints exactly one line `BENCH_RESULT {json}`.
 import { loadAdapter } from './adapters/index.mjs';
-import { descendantsOf, isRunning, processesWithEnv } from './lib/procs.mjs';
+import {
+  descendantsOf,
+  identities,
+  isRunning,
+  killIdentities,
+  processesWithEnv,
+} from './lib/procs.mjs';
 import { now, round } from './lib/stats.mjs';
 import { bounded, pollUntil } from './lib/wait.mjs';
 import { backlog, million } from './scenarios/load.mjs';
@@ -45,13 +51,8 @@ async function killLeftovers() {
   const leftover = new Set(descendantsOf(process.pid).filter(isRunning));
   if (process.env.BENCH_TAG)
     for (const p of processesWithEnv('BENCH_TAG', process.env.BENCH_TAG)) leftover.add(p);
-  for (const p of leftover) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  // By identity, read as they were found: a pid freed meanwhile may be anyone's.
+  killIdentities(identities([...leftover]));
   return leftover;
 }
 

@@ -15,6 +15,7 @@ import {
   gate,
   isAlive,
   killAfterTest,
+  type ProcessId,
   rejection,
   tempDir,
 } from './helpers/index.js';
@@ -28,7 +29,8 @@ import {
 } from './helpers/bullmq.js';
 import { describeWithRedis } from './helpers/redis.js';
 
-type TreeMarker = Where & { grandchildren: number[] };
+/** `identities`: the worker's and each grandchild's pid and start time, read as they started. */
+type TreeMarker = Where & { grandchildren: number[]; identities: ProcessId[] };
 
 describeWithRedis('deadpool/bullmq faults', (redis) => {
   it('kills a timed-out job’s grandchildren on the machine running it, and BullMQ retries it per attempts', async () => {
@@ -38,13 +40,13 @@ describeWithRedis('deadpool/bullmq faults', (redis) => {
     const dir = tempDir();
     const future = queue.submit(tree, [dir], { timeout: 1_000, attempts: 2 });
     const [first] = await waitForMarkers<TreeMarker>(dir, /^tree\./);
-    killAfterTest([first!.pid, ...first!.grandchildren]);
+    killAfterTest(first!.identities);
     expect(first!.grandchildren.every(isAlive)).toBe(true);
     // The first attempt's tree dies; the second attempt runs on a fresh worker.
     await expectAllGone([first!.pid, ...first!.grandchildren], 5_000);
     const both = await waitForMarkers<TreeMarker>(dir, /^tree\./, 2);
     const second = both.find((m) => m.pid !== first!.pid)!;
-    killAfterTest([second.pid, ...second.grandchildren]);
+    killAfterTest(second.identities);
     const error = await rejection(future);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error).toMatchObject({ code: 'ERR_DEADPOOL_TIMEOUT' });
@@ -85,7 +87,7 @@ describeWithRedis('deadpool/bullmq faults', (redis) => {
     const dir = tempDir();
     const future = queue.submit(tree, [dir], { attempts: 3 });
     const [marker] = await waitForMarkers<TreeMarker>(dir, /^tree\./);
-    killAfterTest([marker!.pid, ...marker!.grandchildren]);
+    killAfterTest(marker!.identities);
     expect(marker!.machine).toBe(remote.pid);
     expect(await future.cancel('stop it')).toBe(true);
     const error = await rejection(future);

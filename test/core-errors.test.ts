@@ -7,13 +7,14 @@ import { DeadpoolError, ProcessError, SerializationError, TimeoutError } from '.
 import * as errs from './fixtures/core/errors.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import {
-  isAlive,
-  makePool,
-  waitFor,
   gate,
+  isAlive,
+  killChild,
+  makePool,
   nextEvent,
   rejection,
   started,
+  waitFor,
 } from './helpers/index.js';
 
 describe('errors thrown by the task', () => {
@@ -235,7 +236,7 @@ describe('workers killed from outside', () => {
       const [pid, otherPid] = await Promise.all([started(victim), started(bystander)]);
       expect(pid).not.toBe(otherPid);
       const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
-      process.kill(pid, signal);
+      expect(killChild(pid, signal)).toBe(true);
       const error = (await rejection(victim)) as ProcessError;
       expect(error).toBeInstanceOf(ProcessError);
       expect(error.code).toBe('ERR_DEADPOOL_PROCESS');

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { mergeMetrics, type Deadpool } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { runaway } from './fixtures/faults/memory.mjs';
-import { gate, makePool, rejection, started, waitFor } from './helpers/index.js';
+import { gate, killChild, makePool, rejection, started, waitFor } from './helpers/index.js';
 
 const MB = 1_000_000;
 
@@ -64,7 +64,7 @@ async function everyOutcome(pool: Deadpool): Promise<void> {
   killed.cancelAndKill();
   await rejection(killed);
   const victim = pool.submit(tasks.forever, [], { name: 'victim' });
-  process.kill(await started(victim), 'SIGKILL');
+  expect(killChild(await started(victim))).toBe(true);
   await rejection(victim);
   await rejection(pool.submit(runaway, [10, 3_000], { name: 'runaway' }));
   // Exits are counted when reaped, a little after the futures settle.

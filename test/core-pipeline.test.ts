@@ -20,6 +20,7 @@ import {
 import { logged, loggedGate, loggedSleep } from './fixtures/core/pipeline.mjs';
 import {
   gate,
+  killChild,
   makePool,
   mulberry32,
   rejection,
@@ -150,7 +151,7 @@ describe('pipelining', () => {
     await waitFor(() => pool.getStatistics().tasksWaitingInWorkers >= 1, {
       what: 'tasks queued inside the worker',
     });
-    process.kill(victim, 'SIGKILL');
+    expect(killChild(victim)).toBe(true);
     expect(await rejection(blocker)).toBeInstanceOf(ProcessError);
     expect(await Promise.all(queued)).toEqual(queued.map((_, i) => `q${i}`));
     for (const f of queued) expect(f.pid).not.toBe(victim);

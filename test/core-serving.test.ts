@@ -11,6 +11,7 @@ import { chatter, finGate, ignoreAbort, noticeAbort } from './fixtures/core/serv
 import { block, fail, forever, mark, pid, sleep } from './fixtures/core/tasks.mjs';
 import {
   gate,
+  killChild,
   makePool,
   nextEvent,
   record,
@@ -247,7 +248,7 @@ describe('workers by state in the statistics', () => {
 
     const [victim] = [...pids];
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === victim);
-    process.kill(victim!, 'SIGKILL');
+    expect(killChild(victim!)).toBe(true);
     await exit;
     await waitFor(() => pool.getStatistics().workerProcessesStarting === 1, {
       what: 'the replacement to be seen starting',

@@ -20,7 +20,7 @@ import {
   yieldThenHang,
 } from './fixtures/core/streams.mjs';
 import { delayed, pid } from './fixtures/core/tasks.mjs';
-import { makePool, nextEvent, rejection, tempDir, waitFor } from './helpers/index.js';
+import { killChild, makePool, nextEvent, rejection, tempDir, waitFor } from './helpers/index.js';
 
 const MB = 1_000_000;
 
@@ -115,7 +115,7 @@ describe('pool.stream', () => {
       try {
         for await (const value of stream) {
           seen.push(value);
-          if (seen.length === 5) process.kill(stream.future.pid!, 'SIGKILL');
+          if (seen.length === 5) expect(killChild(stream.future.pid!)).toBe(true);
         }
       } catch (thrown) {
         return thrown;

@@ -14,7 +14,16 @@ import {
   type TaskTraceContext,
 } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { gate, makePool, nextEvent, record, rejection, started, waitFor } from './helpers/index.js';
+import {
+  gate,
+  killChild,
+  makePool,
+  nextEvent,
+  record,
+  rejection,
+  started,
+  waitFor,
+} from './helpers/index.js';
 
 type Phase = 'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error';
 const PHASES: Phase[] = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'];
@@ -129,7 +138,7 @@ describe('the deadpool:task tracing channel', () => {
     const { future, context } = traced(() => pool.submit(tasks.forever, [], { name: 'victim' }));
     const pid = await started(future);
     expect(phases(context)).toEqual(['start', 'end', 'asyncStart']);
-    process.kill(pid, 'SIGKILL');
+    expect(killChild(pid)).toBe(true);
     const error = await rejection(future);
     expect(error).toBeInstanceOf(ProcessError);
     expect(phases(context)).toEqual(RAN_FAILED);
@@ -210,7 +219,7 @@ describe('the worker channels', () => {
       await pool.ready();
       const victim = [...pids][0]!;
       const exit = nextEvent(pool, 'workerExit', (e) => e.pid === victim);
-      process.kill(victim, 'SIGKILL');
+      expect(killChild(victim)).toBe(true);
       await exit;
       await waitFor(() => pids.size === 3, { what: 'a replacement worker' });
       await pool.shutdown();

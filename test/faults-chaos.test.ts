@@ -24,6 +24,7 @@ import {
   expectAllGone,
   isAlive,
   killAfterTest,
+  killChild,
   makePool,
   mulberry32,
   tempDir,
@@ -110,13 +111,11 @@ describe('chaos', () => {
         if (alive.length < 2 || kills >= MAX_KILLS) return;
         const victim = alive[Math.floor(random() * alive.length)];
         if (victim === undefined) return;
-        try {
-          killed.add(victim);
-          process.kill(victim, 'SIGKILL');
-          kills++;
-        } catch {
-          // it died by other means
-        }
+        // `running` learns of an exit only after the pool has drained the dead
+        // worker's messages: its pid may be free by now, even someone else's.
+        // killChild signals only a live child of this process with the worker's start time.
+        killed.add(victim);
+        if (killChild(victim)) kills++;
         running.delete(victim);
       }, KILL_EVERY_MS);
 
@@ -180,10 +179,20 @@ describe('chaos', () => {
       expect(descendantsOf(process.pid)).toEqual([]);
       // The children of tasks that exited, timed out or were killed mid-task
       // were in their worker's process group: none is left, reparented or not.
-      const orphans = readFileSync(pidLog, 'utf8').split('\n').filter(Boolean).map(Number);
+      // Each logged with its start time: most died long ago, and their pids may be anyone's now.
+      const orphans = readFileSync(pidLog, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [pid, start] = line.split(' ').map(Number) as [number, number];
+          return { pid, start };
+        });
       killAfterTest(orphans);
       expect(orphans.length).toBeGreaterThan(0);
-      await expectAllGone(orphans, 3_000);
+      await expectAllGone(
+        orphans.map(({ pid }) => pid),
+        3_000,
+      );
 
       const byKind = Object.fromEntries(
         MIX.map(([kind]) => [kind, kinds.filter((k) => k === kind).length]),

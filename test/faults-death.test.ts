@@ -6,24 +6,32 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeadpoolError, ProcessError, TimeoutError, WorkerStartError } from '../dist/index.js';
+import {
+  DeadpoolError,
+  ProcessError,
+  TimeoutError,
+  WorkerStartError,
+  type Deadpool,
+} from '../dist/index.js';
 import { forever, hang, pid as pidTask, twice, waitForFile } from './fixtures/faults/basic.mjs';
 import {
   disconnectSelf,
   exitWith,
+  large,
   lateRejection,
   lateThrow,
   selfKill,
 } from './fixtures/faults/death.mjs';
 import {
   isAlive,
+  killChild,
   makePool,
-  waitFor,
   nextEvent,
   record,
   rejection,
   started,
   tempDir,
+  waitFor,
   within,
 } from './helpers/index.js';
 
@@ -33,7 +41,7 @@ describe('a worker killed from outside', () => {
     await pool.ready();
     const [victim] = [...pids];
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === victim);
-    process.kill(victim!, 'SIGKILL');
+    expect(killChild(victim!)).toBe(true);
     expect(await exit).toMatchObject({ pid: victim, reason: 'crashed', signal: 'SIGKILL' });
 
     const futures = Array.from({ length: 20 }, (_, i) => pool.submit(twice, [i]));
@@ -50,7 +58,7 @@ describe('a worker killed from outside', () => {
     const { pool, pids } = makePool({ maxWorkers: 1 });
     await pool.ready();
     const [victim] = [...pids];
-    process.kill(victim!, 'SIGKILL');
+    expect(killChild(victim!)).toBe(true);
     const futures = Array.from({ length: 5 }, (_, i) => pool.submit(twice, [i]));
     const settled = await Promise.allSettled(futures);
     expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
@@ -63,7 +71,7 @@ describe('a worker killed from outside', () => {
     const bystander = pool.submit(twice, [21]);
     const pid = await started(busy);
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
-    process.kill(pid, 'SIGKILL');
+    expect(killChild(pid)).toBe(true);
     const error = await rejection(busy);
     expect(error).toBeInstanceOf(ProcessError);
     expect(error).toMatchObject({
@@ -85,7 +93,7 @@ describe('a worker killed from outside', () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const busy = pool.submit(forever, []);
     const pid = await started(busy);
-    process.kill(pid, 'SIGKILL');
+    expect(killChild(pid)).toBe(true);
     expect(await rejection(busy)).toMatchObject({
       name: 'ProcessError',
       pid,
@@ -109,6 +117,26 @@ describe('a worker that ends itself', () => {
     expect(await exit).toMatchObject({ reason: 'crashed', exitCode: 3 });
     expect((await pool.submit(twice, [3])).value).toBe(7);
   });
+
+  // A large result is written out in the background; the task after it, already
+  // waiting in the worker, must not start (and end the process) before it is out.
+  it.each([
+    ['SIGKILL to itself', (pool: Deadpool) => pool.submit(selfKill, []), { signal: 'SIGKILL' }],
+    ['process.exit(7)', (pool: Deadpool) => pool.submit(exitWith, [7]), { exitCode: 7 }],
+  ] as const)(
+    'by %s in the task after a large result: that result arrives, only the next task fails',
+    async (_, submitNext, death) => {
+      const { pool } = makePool({ maxWorkers: 1 });
+      // Short tasks of the same module first: the pool pipelines once it has seen
+      // tasks run short, and only tasks whose module the worker has loaded.
+      for (let i = 0; i < 20; i++) await pool.submit(large, [1]);
+      const big = pool.submit(large, [8_000_000]);
+      const ender = submitNext(pool);
+      expect((await big).length).toBe(8_000_000);
+      expect(await rejection(ender)).toMatchObject({ name: 'ProcessError', ...death });
+      expect(big.pid).toBe(ender.pid);
+    },
+  );
 
   it('by SIGKILL to itself fails its task with a ProcessError carrying the signal', async () => {
     const { pool } = makePool({ maxWorkers: 1 });

@@ -14,6 +14,7 @@ import {
   expectAllGone,
   isAlive,
   killAfterTest,
+  killChild,
   makePool,
   readMarker,
   rejection,
@@ -23,7 +24,7 @@ import {
 /** The marker's [plain, detached, setsid] grandchildren, all alive now. */
 async function grandchildren(markerPath: string): Promise<{ worker: number; kids: number[] }> {
   const marker = await readMarker(markerPath);
-  killAfterTest(marker.grandchildren);
+  killAfterTest(marker.identities);
   expect(marker.grandchildren).toHaveLength(3);
   expect(marker.grandchildren.every(isAlive)).toBe(true);
   return { worker: marker.pid, kids: marker.grandchildren };
@@ -37,7 +38,7 @@ describe('a worker that dies during a task takes the task’s processes with it'
     const task = pool.submit(treeAndSpin, [marker]);
     const { worker, kids } = await grandchildren(marker);
     const [plain, detached, setsid] = kids as [number, number, number];
-    process.kill(worker, 'SIGKILL');
+    expect(killChild(worker)).toBe(true);
     const error = await rejection(task);
     expect(error).toBeInstanceOf(ProcessError);
     expect(error).toMatchObject({ pid: worker, signal: 'SIGKILL' });
@@ -54,8 +55,8 @@ describe('a worker that dies during a task takes the task’s processes with it'
     const marker = join(tempDir(), 'tree.json');
     const task = pool.submit(treeAndExit, [marker, 3]);
     const error = await rejection(task);
-    const { grandchildren: kids, pid: worker } = await readMarker(marker);
-    killAfterTest(kids);
+    const { grandchildren: kids, pid: worker, identities } = await readMarker(marker);
+    killAfterTest(identities);
     expect(error).toMatchObject({ pid: worker, exitCode: 3 });
     await expectAllGone([worker, ...kids], 3_000);
     expect((await pool.submit(twice, [4])).value).toBe(9);
@@ -66,8 +67,8 @@ describe('a worker that dies during a task takes the task’s processes with it'
     const marker = join(tempDir(), 'tree.json');
     const task = pool.submit(treeAndThrow, [marker]);
     const error = await rejection(task);
-    const { grandchildren: kids, pid: worker } = await readMarker(marker);
-    killAfterTest(kids);
+    const { grandchildren: kids, pid: worker, identities } = await readMarker(marker);
+    killAfterTest(identities);
     expect(error).toBeInstanceOf(ProcessError);
     expect((error as Error).message).toMatch(/uncaught exception .*fatal error after starting/);
     await expectAllGone([worker, ...kids], 3_000);

@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import {
   descendantsOf,
   isAlive,
-  waitFor,
   killAfterTest,
+  killChild,
   runScript,
   survivors,
   tempDir,
+  waitFor,
   within,
 } from './helpers/index.js';
 
@@ -47,7 +48,7 @@ describe('the parent process dies', () => {
     expect(report.grandchildren).toHaveLength(6);
     expect(survivors([...report.workers, ...report.grandchildren])).toHaveLength(8);
 
-    process.kill(report.parent, 'SIGKILL');
+    expect(killChild(report.parent)).toBe(true);
     const { signal } = await within(script.exited, 5_000, 'the parent to die');
     const diedAt = Date.now();
     expect(signal).toBe('SIGKILL');

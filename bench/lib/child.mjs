@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { processesWithEnv } from './procs.mjs';
+import { identities, killIdentities, processesWithEnv } from './procs.mjs';
 
 const script = fileURLToPath(new URL('../scenario.mjs', import.meta.url));
 
@@ -32,13 +32,7 @@ export function runChild(
       clearTimeout(timer);
       // Anything with our tag that outlived the child is a leak; kill it.
       const orphans = processesWithEnv('BENCH_TAG', tag);
-      for (const pid of orphans) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      killIdentities(identities(orphans)); // checked again right before each kill
       const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
       let result;
       try {

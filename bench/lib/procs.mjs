@@ -6,7 +6,12 @@ function stat(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]), start: rest[19] };
+    return {
+      state: rest[0],
+      ppid: Number(rest[1]),
+      pgid: Number(rest[2]),
+      start: Number(rest[19]),
+    };
   } catch {
     return undefined;
   }
@@ -93,4 +98,49 @@ export function rssOf(pid) {
   } catch {
     return 0;
   }
+}
+
+/** `{ pid, start }` of each pid still there: who it is now (its start time), to kill it later. */
+export function identities(pids) {
+  return pids.flatMap((pid) => {
+    const s = stat(pid);
+    return s ? [{ pid, start: s.start }] : [];
+  });
+}
+
+/**
+ * SIGKILL each of `ids` that is still that very process (same start time,
+ * checked right before): a pid freed since it was found may be anyone's now
+ * (pid_max can be 32,768). Returns the pids signalled.
+ */
+export function killIdentities(ids) {
+  const out = [];
+  for (const { pid, start } of ids) {
+    if (stat(pid)?.start !== start) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGKILL `pid` only if it is a live child of this process: it cannot be
+ * reaped (and its pid reused) but by this thread, so /proc names it. Returns
+ * whether the signal was sent.
+ */
+export function killChild(pid) {
+  const s = stat(pid);
+  if (!s || s.ppid !== process.pid || s.state === 'Z') return false;
+  process.kill(pid, 'SIGKILL');
+  return true;
+}
+
+/** True while `id` (`{ pid, start }`) still names a running process (not a zombie, not a later one). */
+export function isStillRunning({ pid, start }) {
+  const s = stat(pid);
+  return s !== undefined && s.state !== 'Z' && s.start === start;
 }

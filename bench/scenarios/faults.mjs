@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childrenOf, descendantsOf, isRunning } from '../lib/procs.mjs';
+import { childrenOf, descendantsOf, isRunning, killChild } from '../lib/procs.mjs';
 import { now, since } from '../lib/stats.mjs';
 import { bounded, pollUntil, watch } from '../lib/wait.mjs';
 
@@ -81,7 +81,9 @@ async function faultRun(a, mode, ms, bound) {
     let origin = submitted + ms;
     if (mode === 'kill') {
       origin = now();
-      process.kill(pid, 'SIGKILL');
+      // Every library here forks its workers from this process: the task's
+      // worker is our child, checked in /proc right before the signal.
+      if (!killChild(pid)) throw new Error(`the forever task's worker ${pid} is not running`);
     }
     let goneAt;
     let spawnAt;

@@ -4,9 +4,12 @@
  * a later task of higher priority waits behind at most the task that runs.
  * Each start is announced: the result of a task names the next one it starts
  * (`next`), and a task that asked for it (`ack`) and starts on arrival gets a
- * 'started' message. A task still waiting here can be dropped. Each result
- * is written before the next task starts: a task that kills this process
- * must not take the results of the tasks before it along.
+ * 'started' message. A task still waiting here can be dropped. No task
+ * starts while a result is still being written (a large one, or any when
+ * the pool reads slowly and the channel is full, is written in the
+ * background): a task that kills this process must not take the results of
+ * the tasks before it along, or the pool would fail them with its death
+ * (docs/signals.md, "The stray SIGKILL").
  */
 import { TimeoutError } from '../shared/errors.js';
 import {
@@ -50,7 +53,7 @@ class Unsendable extends Error {
 
 export class Runner {
   readonly #loader: TaskLoader;
-  readonly #send: (message: WorkerMessage) => void;
+  readonly #send: (message: WorkerMessage, then?: () => void) => void;
   readonly #progress: ProgressSender;
   readonly #maxRss: number | undefined;
   readonly #queue: Run[] = [];
@@ -59,10 +62,12 @@ export class Runner {
   #current: Current | undefined;
   /** Past maxWorkerMemoryBytes: it starts no more tasks; the pool retires it. */
   #held = false;
+  /** Results handed to the channel and not yet written out. */
+  #writing = 0;
 
   constructor(
     loader: TaskLoader,
-    send: (message: WorkerMessage) => void,
+    send: (message: WorkerMessage, then?: () => void) => void,
     progress: ProgressSender,
     maxRss: number | undefined,
   ) {
@@ -73,8 +78,9 @@ export class Runner {
   }
 
   /**
-   * Tasks arrived: each waits in priority order; if nothing runs, the first
-   * starts now, and the others run back to back after it.
+   * Tasks arrived: each waits in priority order; if nothing runs (and no
+   * result is being written), the first starts now, and the others run back
+   * to back after it.
    */
   run(received: readonly RunTask[]): void {
     for (const one of received) {
@@ -86,9 +92,14 @@ export class Runner {
       while (i > 0 && before(task, this.#queue[i - 1]!)) i--;
       this.#queue.splice(i, 0, task);
     }
-    if (this.#current !== undefined || this.#held) return;
-    const first = this.#queue.shift()!;
-    this.#start(first, first.ack === true);
+    this.#startWaiting();
+  }
+
+  /** Start the first waiting task, if nothing runs and every result is written out. */
+  #startWaiting(): void {
+    if (this.#current !== undefined || this.#held || this.#writing > 0) return;
+    const first = this.#queue.shift();
+    if (first) this.#start(first, first.ack === true);
   }
 
   /** Take the tasks among `ids` that still wait; returns their ids. */
@@ -142,16 +153,26 @@ export class Runner {
    * loaded, so the parent's deadline does not count the import.
    */
   #start(task: Run, announce: boolean): void {
-    const { id, spec, args } = task;
-    const batch = task.batch === true;
+    this.#begin(task, this.#enter(task), announce);
+  }
+
+  /** Make `task` the running one (its signal, credits and abort apply from now), without invoking it. */
+  #enter(task: Run): Current {
     const current: Current = {
-      id,
-      batch,
+      id: task.id,
+      batch: task.batch === true,
       since: performance.now(),
       controller: undefined,
       credits: task.stream === undefined ? undefined : new Credits(task.stream),
     };
     this.#current = current;
+    return current;
+  }
+
+  /** Load `task`'s module and invoke it; `current` is its record from #enter. */
+  #begin(task: Run, current: Current, announce: boolean): void {
+    const { id, spec, args } = task;
+    const batch = current.batch;
     let loaded: ReturnType<TaskLoader['load']>;
     try {
       loaded = this.#loader.load(spec);
@@ -161,9 +182,14 @@ export class Runner {
     }
     const go = (fn: Callable): void => {
       current.since = performance.now(); // the run time leaves out loading the module
-      if (announce) this.#send({ t: 'started', id });
-      if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
-      else this.#invoke(id, spec, fn, args);
+      const invoke = (): void => {
+        if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
+        else this.#invoke(id, spec, fn, args);
+      };
+      // Invoked once the announcement is out: a task that ends this process
+      // at once must not take it along (the pool would run the task again).
+      if (announce) this.#send({ t: 'started', id }, invoke);
+      else invoke();
     };
     if (loaded instanceof Promise) {
       loaded.then(go, (error: unknown) => this.#finish(id, spec, false, error));
@@ -203,7 +229,10 @@ export class Runner {
     this.#finish(id, spec, true, result);
   }
 
-  /** Send the task's result, naming the task that starts next; then start it. */
+  /**
+   * Send the task's result, naming the task that starts next; start it once
+   * the result is written out (see the file header).
+   */
   #finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
     const current = this.#current;
     if (current?.id !== id) return;
@@ -221,23 +250,30 @@ export class Runner {
     }
     const next = this.#held ? undefined : this.#queue.shift();
     if (next) tail.next = next.id;
+    // The next task is announced (and so abortable) now, invoked once the result is out.
+    const entered = next && this.#enter(next);
+    this.#writing++;
+    const written = (): void => {
+      this.#writing--;
+      if (next && entered) this.#begin(next, entered, false);
+      else this.#startWaiting();
+    };
     if (ok) {
-      this.#reply({ t: 'ok', id, value, ...tail }, current.batch);
+      this.#reply({ t: 'ok', id, value, ...tail }, current.batch, written);
     } else {
       explainReferenceError(value, spec);
       const error = value instanceof Unsendable ? value.wire : toWire(value);
-      this.#reply({ t: 'err', id, error, ...tail }, false);
+      this.#reply({ t: 'err', id, error, ...tail }, false, written);
     }
-    if (next) this.#start(next, false);
   }
 
   /**
    * Send a result; one that cannot cross becomes a SerializationError for
    * this task only (for a batch, for the items whose results cannot cross).
    */
-  #reply(message: Result, batch: boolean): void {
+  #reply(message: Result, batch: boolean, written: () => void): void {
     try {
-      this.#send(message);
+      this.#send(message, written);
     } catch (error) {
       const { id, ms, rss, next, held } = message;
       const tail = {
@@ -252,11 +288,11 @@ export class Runner {
             ? outcome
             : [false, unsendable('the result', 'it cannot be cloned')],
         );
-        this.#reply({ t: 'ok', id, value: outcomes, ...tail }, false);
+        this.#reply({ t: 'ok', id, value: outcomes, ...tail }, false, written);
         return;
       }
       const what = message.t === 'ok' ? 'the result' : 'the error';
-      this.#send({ t: 'err', id, error: unsendable(what, error), ...tail });
+      this.#send({ t: 'err', id, error: unsendable(what, error), ...tail }, written);
     }
   }
 }

@@ -9,7 +9,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { killGroup, killTree } from '../shared/kill.js';
+import {
+  identify,
+  isSameProcess,
+  killGroup,
+  killTree,
+  type ProcessIdentity,
+} from '../shared/kill.js';
 import type { WorkerCgroup } from './containment/worker-cgroup.js';
 import { ProcMeter, type Meter } from './containment/usage.js';
 import type {
@@ -71,6 +77,12 @@ export class WorkerProcess {
   readonly cgroup: WorkerCgroup | undefined;
   /** What its tasks use: its cgroup's figures, or its own from /proc. */
   readonly meter: Meter;
+  /**
+   * Its pid and start time, read right after the fork: until this thread
+   * reaps it, /proc/<pid> can be no one else. Every signal the pool sends
+   * about this worker checks it first (docs/signals.md).
+   */
+  readonly #identity: ProcessIdentity | undefined;
   readonly #child: ChildProcess;
   readonly #hooks: ProcessHooks;
   readonly #output: OutputReader;
@@ -93,14 +105,17 @@ export class WorkerProcess {
     this.pid = child.pid ?? -1;
     this.meter = cgroup ?? new ProcMeter(this.pid);
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
+    this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));
     child.on('disconnect', () => hooks.disconnect());
     child.once('exit', (code, signal) => {
       // Whatever is left of its cgroup (daemons included), or of its process
-      // group (a task's children), goes with it, at once.
+      // group (a task's children), goes with it, at once. It was just reaped:
+      // killGroup signals the group only while a member keeps its id from
+      // being handed out again.
       if (cgroup) containment.release(cgroup);
-      else if (this.pid > 0) killGroup(this.pid);
+      else if (this.#identity !== undefined) killGroup(this.#identity);
       this.#drainThenExit(code, signal);
     });
     this.#output = new OutputReader(this.pid, settings.onWorkerOutput, () => hooks.taskName());
@@ -124,21 +139,23 @@ export class WorkerProcess {
   }
 
   /**
-   * SIGKILL the worker and everything it started, now: its cgroup as one
-   * (and the worker itself by its handle, in case it had not moved in yet),
-   * or its tree found from /proc.
+   * SIGKILL the worker and everything it started, now, if it has not
+   * exited: its cgroup as one (and the worker itself, in case it had not
+   * moved in yet), or its tree found from /proc. The worker is checked
+   * against its start time first, as libuv may have reaped it already in a
+   * batch whose 'exit' events have not all been emitted.
    */
   kill(): void {
-    if (!this.running) return;
+    if (!this.running || this.#identity === undefined) return;
     if (this.cgroup) {
       this.cgroup.kill();
-      this.#child.kill('SIGKILL'); // a live child of ours, not yet reaped: its pid is still its own
+      if (isSameProcess(this.#identity)) this.#child.kill('SIGKILL');
     } else {
       // The whole tree, now: killTree stops the worker, reads its children
       // from /proc (a few small files per process, well under a millisecond
       // for a worker that started none) and SIGKILLs them all, so the worker
       // is dead before the future settles and before anything else runs.
-      killTree(this.pid);
+      killTree(this.#identity);
     }
   }
 

@@ -10,16 +10,17 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { waitFor } from './events.js';
+import { startTime } from './processes.js';
 
 const ROOT = '/sys/fs/cgroup';
 const NAME = /^deadpool-(\d+)-(\d+)-(\d+)-\d+$/;
 
 export interface Daemon {
   pid: number;
-  start: string;
+  start: number;
 }
 
-const registered = new Map<number, string>();
+const registered = new Map<number, number>();
 
 afterEach(async () => {
   for (const [pid, start] of registered) {
@@ -37,21 +38,12 @@ afterEach(async () => {
   });
 });
 
-export function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** The daemon is still running: its pid has its start time and is no zombie. */
 export function daemonAlive({ pid, start }: Daemon): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] === start && fields[0] !== 'Z' && fields[0] !== 'X';
+    return Number(fields[19]) === start && fields[0] !== 'Z' && fields[0] !== 'X';
   } catch {
     return false;
   }
@@ -64,8 +56,8 @@ export function readDaemons(pidFile: string): Daemon[] {
   for (const line of readFileSync(pidFile, 'utf8').split('\n')) {
     const [pid, start] = line.trim().split(' ');
     if (!pid || !start) continue;
-    out.push({ pid: Number(pid), start });
-    registered.set(Number(pid), start);
+    out.push({ pid: Number(pid), start: Number(start) });
+    registered.set(Number(pid), Number(start));
   }
   return out;
 }
@@ -131,7 +123,7 @@ export function removeDeadOwners(): number {
   let left = 0;
   for (const dir of deadpoolCgroups()) {
     const match = NAME.exec(dir.slice(dir.lastIndexOf('/') + 1))!;
-    if (startTime(Number(match[2])) === match[3]) continue; // a live pool's
+    if (startTime(Number(match[2])) === Number(match[3])) continue; // a live pool's
     if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
     if (!removeTree(dir)) left++;
   }

@@ -39,6 +39,8 @@ export function gate(dir: string = tempDir()): Gate {
 export interface TreeMarker {
   pid: number;
   grandchildren: number[];
+  /** Each grandchild's pid and start time (the BullMQ `tree` task puts the worker's first). */
+  identities: { pid: number; start: number }[];
 }
 
 /** Waits for the marker file at `path` and parses it. */

@@ -8,7 +8,7 @@ import { afterEach } from 'vitest';
 import { Deadpool, type DeadpoolOptions } from '../../dist/index.js';
 import { waitFor } from './events.js';
 import { deadpoolCgroups } from './cgroups.js';
-import { expectAllGone, testDescendants } from './processes.js';
+import { expectAllGone, rememberChild, testDescendants } from './processes.js';
 
 const live = new Set<{ pool: Deadpool; pids: Set<number> }>();
 
@@ -22,7 +22,10 @@ export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids:
   const containment = process.env.DEADPOOL_TEST_CONTAINMENT as DeadpoolOptions['containment'];
   const pool = new Deadpool(containment ? { containment, ...options } : options);
   const pids = new Set<number>();
-  pool.on('workerStart', ({ pid }: { pid: number }) => pids.add(pid));
+  pool.on('workerStart', ({ pid }: { pid: number }) => {
+    rememberChild(pid);
+    pids.add(pid);
+  });
   const entry = { pool, pids };
   live.add(entry);
   return entry;

@@ -2,6 +2,10 @@
  * Processes: is a pid alive (a zombie counts as gone), the descendants of a
  * pid from /proc, waiting for pids to be gone, scripts run as a separate
  * parent process, and a last-resort kill of strays after each test.
+ *
+ * Pids are reused (docs/signals.md): a test signals only a live child of its
+ * own process (killChild), or a process named by pid and start time, checked
+ * right before (the strays).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -10,8 +14,16 @@ import { afterEach } from 'vitest';
 import { waitFor } from './events.js';
 import { fixture } from './pools.js';
 
-/** pid → its start time (from /proc) when registered, so a reused pid is never killed. */
-const strays = new Map<number, string>();
+/** A process: its pid and its start time (clock ticks after boot, from /proc). */
+export interface ProcessId {
+  pid: number;
+  start: number;
+}
+
+/** Processes to SIGKILL after the test if they still run, by pid → start time. */
+const strays = new Map<number, number>();
+/** The start time of each process a test knows by pid (its workers, its strays). */
+const known = new Map<number, number>();
 /** Children that outlive single tests on purpose (a test file's redis-server). */
 const longLived = new Set<number>();
 
@@ -19,8 +31,8 @@ afterEach(() => {
   // Last resort after the assertions ran: never leave a `sleep 1000` behind for the next test.
   // Only the very process registered: after it exits, the busy machine may
   // give its pid to a stranger (pid_max can be as low as 32,768).
-  for (const [pid, started] of strays) {
-    if (startTime(pid) !== started) continue;
+  for (const [pid, start] of strays) {
+    if (statOf(pid)?.start !== start) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -30,15 +42,61 @@ afterEach(() => {
   strays.clear();
 });
 
-/** True while `pid` is a live process (a zombie counts as gone). */
-export function isAlive(pid: number): boolean {
+interface Stat {
+  state: string;
+  ppid: number;
+  start: number;
+}
+
+function statOf(pid: number): Stat | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, ppid: Number(fields[1]), start: Number(fields[19]) };
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** The start time of `pid` (clock ticks after boot, from /proc), or undefined when it is gone. */
+export function startTime(pid: number): number | undefined {
+  return statOf(pid)?.start;
+}
+
+/**
+ * Remember which process `pid` is, if it is a child of this process now: a
+ * child cannot be reaped (and its pid handed out again) but by us, so /proc
+ * names it. makePool calls it for every worker it starts.
+ */
+export function rememberChild(pid: number): void {
+  const stat = statOf(pid);
+  if (stat !== undefined && stat.ppid === process.pid) known.set(pid, stat.start);
+}
+
+/**
+ * Send `signal` to `pid` only if it is a live child of this process (a pool's
+ * worker) and, when the test knows its start time, still that very process:
+ * checked in /proc right before the signal, with no chance for this thread
+ * to reap it in between. Returns whether it was sent.
+ */
+export function killChild(pid: number, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+  const stat = statOf(pid);
+  if (stat === undefined || stat.ppid !== process.pid || stat.state === 'Z') return false;
+  const start = known.get(pid);
+  if (start !== undefined && start !== stat.start) return false;
+  process.kill(pid, signal);
+  return true;
+}
+
+/**
+ * True while `pid` is a live process (a zombie counts as gone) and, when the
+ * test knows its start time, still that process (not a later one with its pid).
+ */
+export function isAlive(pid: number): boolean {
+  const stat = statOf(pid);
+  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false;
+  const start = known.get(pid);
+  return start === undefined || start === stat.start;
 }
 
 /** True if `pid` exists at all, zombie included. */
@@ -104,24 +162,20 @@ export async function expectAllGone(pids: Iterable<number>, timeoutMs = 5_000): 
 }
 
 /**
- * Remember pids that must be SIGKILLed after the test whatever happened, for
- * processes that are not descendants of the test process (orphaned
- * grandchildren, workers of a killed parent). Call it before asserting they are gone.
+ * Remember processes that must be SIGKILLed after the test whatever happened,
+ * for processes that are not descendants of the test process (orphaned
+ * grandchildren, workers of a killed parent). Call it before asserting they
+ * are gone. A bare pid must name the process meant *now* (just found in
+ * /proc, or blocked for good): its start time is read here. A process that
+ * may have died already (its pid free for anyone) must come with the start
+ * time it had when it was started (the fixtures' markers carry it).
  */
-export function killAfterTest(pids: Iterable<number>): void {
-  for (const pid of pids) {
-    const started = startTime(pid);
-    if (started !== undefined) strays.set(pid, started);
-  }
-}
-
-/** The start time of `pid` (clock ticks after boot, from /proc), or undefined when it is gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+export function killAfterTest(processes: Iterable<number | ProcessId>): void {
+  for (const item of processes) {
+    const id = typeof item === 'number' ? { pid: item, start: startTime(item) } : item;
+    if (id.start === undefined) continue;
+    strays.set(id.pid, id.start);
+    known.set(id.pid, id.start);
   }
 }
 

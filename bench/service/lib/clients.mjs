@@ -3,6 +3,7 @@
 // starts at once and has an async `stop()` that resolves when its last
 // request is done; what each saw is in its `record`.
 import http from 'node:http';
+import { isStillRunning } from '../../lib/procs.mjs';
 
 /** One HTTP request; resolves with `{ status, body }` (body parsed as JSON when it can be). */
 export function request(url, { method = 'GET', body, agent } = {}) {
@@ -56,7 +57,9 @@ export function startPoisoner(base, kinds, { gapMs = 250 } = {}) {
  * Every `everyMs`, SIGKILLs a random worker among those the service lists at
  * /debug/workers (workers that have started a task), sparing any that runs a
  * poison: the poison's own fault is what the test wants to see. `random`
- * gives [0, 1).
+ * gives [0, 1). The list is stale by the time it arrives (a worker that died
+ * may still be on it, and its pid be someone else's): a victim is shot only
+ * if its pid still has the start time the service listed, checked right before.
  */
 export function startKiller(base, { everyMs = 500, random = Math.random } = {}) {
   const record = { killed: new Set(), shots: 0, empty: 0 };
@@ -66,13 +69,14 @@ export function startKiller(base, { everyMs = 500, random = Math.random } = {}) 
     busy = (async () => {
       try {
         const { body } = await request(`${base}/debug/workers`);
-        const pids = (body.workers ?? [])
-          .filter(({ task }) => !task?.startsWith('poison:'))
-          .map(({ pid }) => pid);
-        if (pids.length === 0) return void record.empty++;
-        const victim = pids[Math.floor(random() * pids.length)];
-        record.killed.add(victim); // before the kill: its 502 may arrive before we look again
-        process.kill(victim, 'SIGKILL');
+        const targets = (body.workers ?? []).filter(
+          ({ task, start }) => !task?.startsWith('poison:') && start !== undefined,
+        );
+        if (targets.length === 0) return void record.empty++;
+        const victim = targets[Math.floor(random() * targets.length)];
+        if (!isStillRunning(victim)) return; // it died meanwhile
+        record.killed.add(victim.pid); // before the kill: its 502 may arrive before we look again
+        process.kill(victim.pid, 'SIGKILL');
         record.shots++;
       } catch {
         // the worker was already gone, or the service is closing

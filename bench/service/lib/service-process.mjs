@@ -3,7 +3,13 @@
 // stopped with SIGTERM, and checked afterwards for processes left behind.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { descendantsOf, isRunning, processesWithEnv } from '../../lib/procs.mjs';
+import {
+  descendantsOf,
+  identities,
+  isStillRunning,
+  killIdentities,
+  processesWithEnv,
+} from '../../lib/procs.mjs';
 
 const SERVER = fileURLToPath(new URL('../../../examples/service/server.mjs', import.meta.url));
 /** Every process the service starts inherits this variable: what carries it after the end was left behind. */
@@ -82,7 +88,9 @@ export function startService({ mode, faults, env = {}, tag }) {
  * the tag, looked for at the exit and again after up to `settleMs`.
  */
 export async function terminate(service, tag, { graceMs = 60_000, settleMs = 2_000 } = {}) {
-  const before = descendantsOf(service.pid);
+  // Known by identity from here on: by the time they are checked again, a
+  // pid that exited may have been handed to someone else.
+  const before = identities(descendantsOf(service.pid));
   const started = performance.now();
   service.child.kill('SIGTERM');
   let hung = false;
@@ -93,19 +101,17 @@ export async function terminate(service, tag, { graceMs = 60_000, settleMs = 2_0
   const { code, signal } = await service.exited;
   clearTimeout(timer);
   const exitMs = performance.now() - started;
-  const left = () => [...new Set([...before.filter(isRunning), ...processesWithEnv(TAG_KEY, tag)])];
+  const left = () => {
+    const ids = [...before, ...identities(processesWithEnv(TAG_KEY, tag))].filter(isStillRunning);
+    return [...new Map(ids.map((id) => [id.pid, id])).values()];
+  };
   const atExit = left();
   let after = atExit;
   for (const deadline = Date.now() + settleMs; after.length > 0 && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     after = left();
   }
-  for (const pid of after) {
-    try {
-      process.kill(pid, 'SIGKILL'); // never leave them running on the machine
-    } catch {
-      // gone
-    }
-  }
-  return { code, signal, hung, exitMs, leftAtExit: atExit, left: after };
+  killIdentities(after); // never leave them running on the machine
+  const pids = (ids) => ids.map(({ pid }) => pid);
+  return { code, signal, hung, exitMs, leftAtExit: pids(atExit), left: pids(after) };
 }
