@@ -12,7 +12,12 @@ import { mapItems } from './map.js';
 import { normalizeMetricsOptions, type MetricsOptions } from './metrics.js';
 import { Observer } from './observer.js';
 import { normalizeBounds, normalizeOptions, type DeadpoolOptions } from './options.js';
-import { normalizeSubmitOptions, type SubmitOptions } from './submit-options.js';
+import {
+  MAP_KEYS,
+  normalizeSubmitOptions,
+  STREAM_KEYS,
+  type SubmitOptions,
+} from './submit-options.js';
 import { integer, invalid } from './validate.js';
 import type { DeadpoolStatistics } from './stats.js';
 import type { TaskStream } from './stream.js';
@@ -45,7 +50,8 @@ export interface StreamOptions extends SubmitOptions {
   highWaterMark?: number;
 }
 
-export interface MapOptions extends Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'> {
+/** `submit`'s options, and `ordered`. */
+export interface MapOptions extends SubmitOptions {
   /** Results in input order (true), or in the order they complete (false). @default true */
   ordered?: boolean;
 }
@@ -110,9 +116,8 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const { highWaterMark, ...submitOptions } = options;
-    const hwm = integer('highWaterMark', highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
-    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, STREAM_KEYS);
+    const hwm = integer('highWaterMark', options.highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
     this.#admit();
     return this.#engine.stream(spec, args, jobOptions, hwm);
   }
@@ -134,9 +139,9 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ) {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
-    const { ordered = true, ...submitOptions } = options ?? {};
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, MAP_KEYS);
+    const ordered = options?.ordered ?? true;
     if (typeof ordered !== 'boolean') invalid('ordered', 'a boolean', ordered);
-    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
     return mapItems<Awaited<ReturnType<F>>>(
       {
         submit: (items) => {

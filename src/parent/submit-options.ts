@@ -4,7 +4,7 @@
  */
 import type { ProgressCallback } from './future.js';
 import type { Settings } from './options.js';
-import { duration, integer, invalid } from './validate.js';
+import { duration, integer, invalid, knownKeys } from './validate.js';
 
 export interface SubmitOptions {
   /** Milliseconds of execution before the worker's tree is SIGKILLed. @default the pool's `timeout` */
@@ -33,6 +33,26 @@ export interface SubmitOptions {
   onProgress?: ProgressCallback;
 }
 
+/**
+ * The keys `submit` accepts, and so the one place a new submit option is
+ * listed (the compiler insists every key of SubmitOptions is here). `map` and
+ * `stream` accept these and their own.
+ */
+const SUBMIT_KEY_TABLE = {
+  timeout: true,
+  softTimeout: true,
+  priority: true,
+  queueTimeout: true,
+  signal: true,
+  abort: true,
+  name: true,
+  onProgress: true,
+} as const satisfies Record<keyof SubmitOptions, true>;
+
+export const SUBMIT_KEYS: readonly string[] = Object.keys(SUBMIT_KEY_TABLE);
+export const MAP_KEYS: readonly string[] = [...SUBMIT_KEYS, 'ordered'];
+export const STREAM_KEYS: readonly string[] = [...SUBMIT_KEYS, 'highWaterMark'];
+
 export interface JobOptions {
   timeout: number | undefined;
   softTimeout: number | undefined;
@@ -44,10 +64,15 @@ export interface JobOptions {
   onProgress: ProgressCallback | undefined;
 }
 
-/** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
+/**
+ * Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the
+ * defaults. A key outside `allowed` (`map`'s and `stream`'s add their own,
+ * which their callers read) is refused.
+ */
 export function normalizeSubmitOptions(
   options: SubmitOptions | undefined,
   pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
+  allowed: readonly string[] = SUBMIT_KEYS,
 ): JobOptions {
   if (options === undefined) {
     return {
@@ -62,6 +87,7 @@ export function normalizeSubmitOptions(
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  knownKeys(options, allowed);
   const timeout = duration('timeout', options.timeout) ?? pool.timeout;
   const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;
   const abort = options.abort ?? 'kill';
