@@ -34,6 +34,7 @@ export {
   CancelledError,
   DeadpoolError,
   MemoryLimitError,
+  NestedPoolError,
   PoolClosedError,
   ProcessError,
   SerializationError,

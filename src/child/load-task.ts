@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importingTaskModule } from '../shared/nesting.js';
 import type { TaskSpec } from '../shared/protocol.js';
 import { FN, TASK } from '../shared/task.js';
 
@@ -66,7 +67,8 @@ export class TaskLoader {
     defined: boolean,
     key: string,
   ): Promise<Callable> {
-    const ns = (await import(module)) as Record<string, unknown>;
+    // A pool created while the module loads would make workers without end: refused.
+    const ns = (await importingTaskModule(module, () => import(module))) as Record<string, unknown>;
     let value = ns[exportName];
     // CommonJS exports that Node's lexer could not name live on `default`.
     if (value === undefined && exportName !== 'default' && ns.default != null) {

@@ -16,10 +16,13 @@ import {
   type WorkerMessage,
   type WireError,
 } from '../shared/protocol.js';
+import { workerEntryRan } from '../shared/nesting.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
 
+// From here on, a pool created outside a task module's import is a task's own.
+workerEntryRan();
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
 

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { BacklogFullError, PoolClosedError } from '../shared/errors.js';
+import { refuseNestedPool } from '../shared/nesting.js';
 import { specOf, type Task, type TaskFunction } from '../shared/task.js';
 import { Engine } from './engine.js';
 import type { DeadpoolEvents } from './events.js';
@@ -70,6 +71,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
 
   constructor(options: DeadpoolOptions = {}) {
     super();
+    refuseNestedPool();
     const settings = normalizeOptions(options);
     // EventEmitter's typed emit cannot follow a generic event name; Emit (events.ts) types the call sites.
     const emit = this.emit.bind(this) as (name: string, ...args: unknown[]) => boolean;
