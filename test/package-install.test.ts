@@ -182,7 +182,7 @@ export const used = [sum, DeadpoolQueue, reportProgress, taskSignal, own.Deadpoo
       timeout: 120_000,
     }).then(
       () => '',
-      (error: { stdout?: string }) => error.stdout ?? String(error),
+      (error: Error & { stdout?: string }) => error.stdout || error.message,
     );
     expect(result).toBe('');
   }, 150_000);
