@@ -46,13 +46,13 @@ export type Yielded<F extends TaskFunction> = [ReturnType<F>] extends [never]
     ? T
     : Awaited<ReturnType<F>>;
 
-export interface StreamOptions extends SubmitOptions {
+export interface StreamOptions<P = unknown> extends SubmitOptions<P> {
   /** How many values the worker may produce ahead of the consumer. @default 16 */
   highWaterMark?: number;
 }
 
 /** `submit`'s options, and `ordered`. */
-export interface MapOptions extends SubmitOptions {
+export interface MapOptions<P = unknown> extends SubmitOptions<P> {
   /** Results in input order (true), or in the order they complete (false). @default true */
   ordered?: boolean;
 }
@@ -88,8 +88,14 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     });
   }
 
-  /** Run `fn(...args)` in a worker. Returns at once; never blocks. */
-  submit<F extends TaskFunction>(fn: Task<F>, ...rest: SubmitArgs<F>): Future<TaskResult<F>> {
+  /**
+   * Run `fn(...args)` in a worker. Returns at once; never blocks. `P`, the
+   * type of the progress values, is read from `onProgress`'s annotation.
+   */
+  submit<F extends TaskFunction, P = unknown>(
+    fn: Task<F>,
+    ...rest: SubmitArgs<F, SubmitOptions<P>>
+  ): Future<TaskResult<F>> {
     const [args = [], options] = rest as unknown as [
       unknown[] | undefined,
       SubmitOptions | undefined,
@@ -107,9 +113,9 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
    * most `highWaterMark` values ahead. Leaving the loop early ends the
    * generator in the worker (its `finally` blocks run).
    */
-  stream<F extends TaskFunction>(
+  stream<F extends TaskFunction, P = unknown>(
     fn: Task<F>,
-    ...rest: SubmitArgs<F, StreamOptions>
+    ...rest: SubmitArgs<F, StreamOptions<P>>
   ): TaskStream<Yielded<F>> {
     const [args = [], options = {}] = rest as unknown as [
       unknown[] | undefined,
@@ -129,10 +135,10 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
    * (or, with `ordered: false`, as they complete). The input is read lazily,
    * with a bounded number of tasks in flight.
    */
-  map<F extends (item: never) => unknown>(
+  map<F extends (item: never) => unknown, P = unknown>(
     fn: Task<F>,
     iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
-    options?: MapOptions,
+    options?: MapOptions<P>,
   ): AsyncIterable<Awaited<ReturnType<F>>> {
     const spec = specOf(fn);
     if (

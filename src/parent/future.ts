@@ -7,8 +7,13 @@ import { TimeoutError } from '../shared/errors.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
-/** Receives each value the task passes to `reportProgress`, with the future. */
-export type ProgressCallback<T = unknown> = (value: unknown, future: Future<T>) => void;
+/**
+ * Receives each value the task passes to `reportProgress`, with the future.
+ * `P` is the type the caller expects the values to have: it is not checked
+ * at run time (the values are structured clones of what the task sent), so
+ * keep it in step with the task's `reportProgress` calls. @default unknown
+ */
+export type ProgressCallback<T = unknown, P = unknown> = (value: P, future: Future<T>) => void;
 
 /** @internal What the pool does when a future asks to be cancelled; shared by all its futures. */
 export interface CancelHooks<Token> {
@@ -137,12 +142,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * `cb(value, future)` for each value the task reports with `reportProgress`
-   * from now on, in order, before the future settles.
+   * from now on, in order, before the future settles. Annotate `value` to
+   * type it (`(value: { percent: number }) => ...`); it is `unknown` otherwise.
    */
-  addProgressCallback(cb: ProgressCallback<T>): void {
+  addProgressCallback<P = unknown>(cb: ProgressCallback<T, P>): void {
     if (typeof cb !== 'function')
       throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
-    if (!this.done()) (this.#progressCallbacks ??= []).push(cb);
+    // The value's type is the caller's word (see ProgressCallback).
+    if (!this.done()) (this.#progressCallbacks ??= []).push(cb as ProgressCallback<T>);
   }
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the task goes on). */

@@ -6,7 +6,11 @@ import type { ProgressCallback } from './future.js';
 import type { Settings } from './options.js';
 import { duration, integer, invalid, knownKeys } from './validate.js';
 
-export interface SubmitOptions {
+/**
+ * `P`: the type of the progress values `onProgress` receives (the caller's
+ * word, not checked at run time; see ProgressCallback). @default unknown
+ */
+export interface SubmitOptions<P = unknown> {
   /** Milliseconds of execution before the worker's tree is SIGKILLed. @default the pool's `timeout` */
   timeout?: number;
   /** Milliseconds of execution before `taskSignal()` is aborted; must be less than `timeout`. */
@@ -30,7 +34,7 @@ export interface SubmitOptions {
   /** A label shown in errors, events and debug output. */
   name?: string;
   /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressCallback<unknown, P>;
 }
 
 /**
@@ -69,8 +73,8 @@ export interface JobOptions {
  * defaults. A key outside `allowed` (`map`'s and `stream`'s add their own,
  * which their callers read) is refused.
  */
-export function normalizeSubmitOptions(
-  options: SubmitOptions | undefined,
+export function normalizeSubmitOptions<P>(
+  options: SubmitOptions<P> | undefined,
   pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
   allowed: readonly string[] = SUBMIT_KEYS,
 ): JobOptions {
@@ -109,5 +113,15 @@ export function normalizeSubmitOptions(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     invalid('onProgress', 'a function', onProgress);
   }
-  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
+  return {
+    timeout,
+    softTimeout,
+    queueTimeout,
+    abort,
+    priority,
+    signal,
+    name,
+    // The values' type is the caller's word (see ProgressCallback).
+    onProgress: onProgress as ProgressCallback | undefined,
+  };
 }
