@@ -7,9 +7,17 @@
  * come from npm's cache when it has them.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -92,6 +100,25 @@ describe('the packed package, installed', () => {
       ) as { name: string };
       expect(manifest.name).toBe('deadpool-executor');
     }
+  });
+
+  test('every source map and declaration map points to a file the package ships', () => {
+    const installed = join(app, 'node_modules', 'deadpool');
+    const maps = (readdirSync(join(installed, 'dist'), { recursive: true }) as string[]).filter(
+      (file) => file.endsWith('.map'),
+    );
+    expect(maps.some((file) => file.endsWith('.d.ts.map'))).toBe(true);
+    const missing: string[] = [];
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(join(installed, 'dist', file), 'utf8')) as {
+        sources: string[];
+      };
+      for (const source of map.sources) {
+        const path = join(installed, 'dist', dirname(file), source);
+        if (!existsSync(path)) missing.push(`${file} -> ${source}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   test('every entry point imports as ESM under both names, with the exports of the build', async () => {
