@@ -107,7 +107,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#state === 'cancelled';
   }
 
-  /** Cancel a waiting task. `false` once it runs or has finished; `true` if already cancelled. */
+  /**
+   * Cancel a task that has not been handed to a worker: it never runs, and
+   * the future rejects with CancelledError. Returns `true` if the task is
+   * cancelled (now or before), `false` once it has been handed to a worker
+   * or has finished; a running task is never stopped by `cancel()`.
+   *
+   * A task submitted while a worker is idle is handed to that worker at once,
+   * inside `submit()`: it is already running for `cancel()`, even though
+   * `running()` stays `false` until the worker reports the start. So
+   * `cancel()` right after `submit()` may return `false`, and the task runs
+   * to its end. To stop it whatever its state, use `cancelAndKill()` or the
+   * `signal` option. A task queued inside a busy worker ahead of time still
+   * counts as waiting: `cancel()` returns `true` for it.
+   */
   cancel(): boolean {
     if (this.#state === 'cancelled') return true;
     if (this.#state !== 'pending') return false;
