@@ -19,6 +19,8 @@ import { NestedPoolError } from './errors.js';
 interface NestingState {
   /** The task module a worker is importing, in the import's async context. */
   readonly importing: AsyncLocalStorage<string>;
+  /** Task-module imports in flight. */
+  imports: number;
   /** Set by the worker's entry: past it, a pool outside an import is a task's own. */
   entryRan: boolean;
 }
@@ -27,12 +29,27 @@ const SLOT = Symbol.for('deadpool.nesting.v1');
 
 function state(): NestingState {
   const slots = globalThis as Record<symbol, NestingState | undefined>;
-  return (slots[SLOT] ??= { importing: new AsyncLocalStorage<string>(), entryRan: false });
+  return (slots[SLOT] ??= {
+    importing: new AsyncLocalStorage<string>(),
+    imports: 0,
+    entryRan: false,
+  });
 }
 
 /** The worker imports task module `module`: a pool constructed meanwhile is refused. */
-export function importingTaskModule<T>(module: string, load: () => Promise<T>): Promise<T> {
-  return state().importing.run(module, load);
+export async function importingTaskModule<T>(
+  module: string,
+  load: () => Promise<T>,
+): Promise<T> {
+  const nesting = state();
+  nesting.imports++;
+  try {
+    return await nesting.importing.run(module, load);
+  } finally {
+    // Before Node 24, an enabled AsyncLocalStorage slows every promise of the
+    // process (async hooks): it is on only while a task module loads.
+    if (--nesting.imports === 0) nesting.importing.disable();
+  }
 }
 
 /** The worker's entry module calls this first thing. */
