@@ -37,10 +37,7 @@ function state(): NestingState {
 }
 
 /** The worker imports task module `module`: a pool constructed meanwhile is refused. */
-export async function importingTaskModule<T>(
-  module: string,
-  load: () => Promise<T>,
-): Promise<T> {
+export async function importingTaskModule<T>(module: string, load: () => Promise<T>): Promise<T> {
   const nesting = state();
   nesting.imports++;
   try {
