@@ -42,6 +42,7 @@ export {
   ContainmentError,
   DeadpoolError,
   MemoryLimitError,
+  NestedPoolError,
   PoolClosedError,
   ProcessError,
   SerializationError,

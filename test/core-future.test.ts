@@ -79,6 +79,16 @@ describe('cancel', () => {
     expect(await blocker).toBe('blocker');
   });
 
+  test('cancel() right after submit to an idle worker returns false: the task was handed over at once and runs to its end', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    await pool.ready();
+    const future = pool.submit(tasks.add, [1, 2]);
+    expect(future.running()).toBe(false);
+    expect(future.cancel()).toBe(false);
+    expect(future.cancelled()).toBe(false);
+    expect(await future).toBe(3);
+  });
+
   test('cancel() of a finished task returns false', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const future = pool.submit(tasks.add, [1, 2]);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { type DeadpoolOptions } from '../dist/index.js';
+import * as streams from './fixtures/core/streams.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { makePool, waitFor } from './helpers/index.js';
 
@@ -150,6 +151,57 @@ describe('submit options', () => {
   test('args that are not an array are refused with a TypeError', () => {
     const { pool } = makePool({ maxWorkers: 1 });
     expect(() => pool.submit(tasks.add, 'nope' as never)).toThrow(TypeError);
+  });
+});
+
+describe('unknown option keys', () => {
+  const SUBMIT = 'timeout, softTimeout, priority, queueTimeout, signal, abort, name, onProgress';
+
+  test('submit refuses a misspelt key instead of running the task without its timeout', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(tasks.add, [1, 2], { timeOut: 5000 } as never)).toThrow(
+      new TypeError(`Unknown option \`timeOut\`; the options are: ${SUBMIT}`),
+    );
+    expect(pool.getStatistics().tasksReceived).toBe(0);
+  });
+
+  test('submit refuses the keys that only map and stream know', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(tasks.add, [1, 2], { ordered: false } as never)).toThrow(
+      /^Unknown option `ordered`; the options are: timeout, /,
+    );
+    expect(() => pool.submit(tasks.add, [1, 2], { highWaterMark: 4 } as never)).toThrow(
+      /^Unknown option `highWaterMark`/,
+    );
+  });
+
+  test("map refuses an unknown key, listing submit's keys and ordered", () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.map(tasks.square, [1, 2], { timeOut: 5000 } as never)).toThrow(
+      new TypeError(`Unknown option \`timeOut\`; the options are: ${SUBMIT}, ordered`),
+    );
+  });
+
+  test("stream refuses an unknown key, listing submit's keys and highWaterMark", () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.stream(streams.count, [3], { highwatermark: 2 } as never)).toThrow(
+      new TypeError(`Unknown option \`highwatermark\`; the options are: ${SUBMIT}, highWaterMark`),
+    );
+  });
+
+  test('map and stream still take every key they took before', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const seen: number[] = [];
+    const options = { timeout: 5_000, priority: 1, name: 'sq', queueTimeout: 5_000 };
+    for await (const n of pool.map(tasks.square, [1, 2, 3], { ...options, ordered: false })) {
+      seen.push(n);
+    }
+    expect(seen.sort()).toEqual([1, 4, 9]);
+    const values: number[] = [];
+    for await (const n of pool.stream(streams.count, [3], { ...options, highWaterMark: 2 })) {
+      values.push(n);
+    }
+    expect(values).toEqual([0, 1, 2]);
   });
 });
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { Future, SerializationError, task } from '../dist/index.js';
 import * as errs from './fixtures/core/errors.mjs';
+import * as misnamed from './fixtures/core/misnamed.mjs';
 import * as mismatch from './fixtures/core/mismatch.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { fixture, makePool, rejection, tempDir } from './helpers/index.js';
@@ -41,6 +42,27 @@ describe('defined tasks (form 1)', () => {
     expect(outcome).not.toBe('an unrelated function');
     if (outcome instanceof Error) expect(outcome.message).toMatch(/otherName/);
     else expect(outcome).toBe('the defined task');
+  });
+
+  test('a defineTask name that differs from its export name fails with a hint naming the export', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const error = await rejection(pool.submit(misnamed.resize, [8]));
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(
+      'the name given to defineTask() must equal the name of its export; ' +
+        "the task defined as `resizeImage` is exported as `resize`, so write defineTask(import.meta.url, 'resize', ...)",
+    );
+  });
+
+  test('a defined task the module does not export fails with a hint listing the exports', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const error = await rejection(pool.submit(misnamed.unexportedTask(), [8]));
+    expect((error as Error).message).toMatch(
+      /^export `thumbnail` of .*misnamed\.mjs is not a function/,
+    );
+    expect((error as Error).message).toContain(
+      'must equal the name of its export; the module exports `resize`, `unexportedTask`',
+    );
   });
 
   test('a task with no arguments can be submitted without an argument list', async () => {

@@ -13,6 +13,7 @@ import {
   defineTask,
   Future,
   MemoryLimitError,
+  NestedPoolError,
   PoolClosedError,
   ProcessError,
   SerializationError,
@@ -22,7 +23,11 @@ import {
   wait,
   WorkerStartError,
   type DeadpoolOptions,
+  type ProgressCallback,
+  type SubmitOptions,
 } from '../dist/index.js';
+import * as progress from './fixtures/core/progress.mjs';
+import * as streams from './fixtures/core/streams.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 
 function submitTypes(pool: Deadpool): void {
@@ -165,7 +170,53 @@ function optionTypes(): void {
   new Deadpool({ serialization: 'xml' });
 }
 
+interface Percent {
+  percent: number;
+}
+
+function progressTypes(pool: Deadpool): void {
+  // Annotating onProgress's value types it; the future's result stays inferred.
+  const future = pool.submit(progress.count, [3], {
+    onProgress: (value: Percent, f) => {
+      expectTypeOf(value.percent).toEqualTypeOf<number>();
+      expectTypeOf(f).toEqualTypeOf<Future<unknown>>();
+    },
+  });
+  expectTypeOf(future).toEqualTypeOf<Future<number>>();
+  // Unannotated, a progress value is unknown: it must be narrowed before use.
+  pool.submit(progress.count, [3], {
+    onProgress: (value) => {
+      expectTypeOf(value).toEqualTypeOf<unknown>();
+      // @ts-expect-error an unknown value has no property `percent`
+      void value.percent;
+    },
+  });
+  // map and stream take the same annotation.
+  pool.map(progress.count, [1, 2], { onProgress: (value: Percent) => void value.percent });
+  pool.stream(streams.count, [3], { onProgress: (value: Percent) => void value.percent });
+
+  // A future's progress callback is generic in the same way, and gets the typed future.
+  future.addProgressCallback((value: Percent, f) => {
+    expectTypeOf(value.percent).toEqualTypeOf<number>();
+    expectTypeOf(f).toEqualTypeOf<Future<number>>();
+  });
+  future.addProgressCallback((value) => {
+    expectTypeOf(value).toEqualTypeOf<unknown>();
+  });
+
+  // The option types name the value type; unknown by default.
+  expectTypeOf<SubmitOptions['onProgress']>().toEqualTypeOf<
+    ProgressCallback<unknown, unknown> | undefined
+  >();
+  expectTypeOf<NonNullable<SubmitOptions<Percent>['onProgress']>>()
+    .parameter(0)
+    .toEqualTypeOf<Percent>();
+  expectTypeOf<ProgressCallback<number, Percent>>().parameter(1).toEqualTypeOf<Future<number>>();
+}
+
 function errorTypes(): void {
+  expectTypeOf<NestedPoolError>().toExtend<DeadpoolError>();
+  expectTypeOf<NestedPoolError['code']>().toEqualTypeOf<DeadpoolError['code']>();
   expectTypeOf<TimeoutError>().toExtend<DeadpoolError>();
   expectTypeOf<ProcessError>().toExtend<DeadpoolError>();
   expectTypeOf<MemoryLimitError>().toExtend<DeadpoolError>();
@@ -189,5 +240,6 @@ describe('types', () => {
     expectTypeOf(poolTypes).toBeFunction();
     expectTypeOf(optionTypes).toBeFunction();
     expectTypeOf(errorTypes).toBeFunction();
+    expectTypeOf(progressTypes).toBeFunction();
   });
 });

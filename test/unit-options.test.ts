@@ -89,3 +89,20 @@ describe('normalizeSubmitOptions', () => {
     ).toBe(50);
   });
 });
+
+describe('option keys', () => {
+  test('every key of SubmitOptions is listed once; map and stream add their own', async () => {
+    const { MAP_KEYS, STREAM_KEYS, SUBMIT_KEYS } = await import('../src/parent/submit-options.js');
+    expect(new Set(SUBMIT_KEYS).size).toBe(SUBMIT_KEYS.length);
+    expect(MAP_KEYS).toEqual([...SUBMIT_KEYS, 'ordered']);
+    expect(STREAM_KEYS).toEqual([...SUBMIT_KEYS, 'highWaterMark']);
+  });
+
+  test('normalizeSubmitOptions refuses a key outside the allowed list', () => {
+    const pool = { timeout: undefined, queueTimeout: undefined };
+    expect(() => normalizeSubmitOptions({ timeOut: 1 } as never, pool)).toThrow(
+      /^Unknown option `timeOut`; the options are: timeout, softTimeout, /,
+    );
+    expect(normalizeSubmitOptions({ ordered: true } as never, pool, ['ordered']).priority).toBe(0);
+  });
+});

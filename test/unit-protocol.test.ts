@@ -1,9 +1,21 @@
 import { describe, expect, test } from 'vitest';
+import { NestedPoolError } from '../src/shared/errors.js';
 import { fromWire, toWire } from '../src/shared/protocol.js';
 
 const roundTrip = (value: unknown) => fromWire(structuredClone(toWire(value)));
 
 describe('error wire format', () => {
+  test('a nested-pool refusal, from any copy of the library, comes back as the pool error', () => {
+    const original = new NestedPoolError('refused');
+    const copy = roundTrip(original) as NestedPoolError;
+    expect(copy).toBeInstanceOf(NestedPoolError);
+    expect(copy.code).toBe('ERR_DEADPOOL_NESTED');
+    expect(copy.stack).toBe(original.stack);
+    // Another copy's class: only its code says what it is.
+    const foreign = Object.assign(new Error('refused elsewhere'), { code: 'ERR_DEADPOOL_NESTED' });
+    expect(roundTrip(foreign)).toBeInstanceOf(NestedPoolError);
+  });
+
   test('a built-in class keeps its class, message and stack', () => {
     const original = new RangeError('out of range');
     const copy = roundTrip(original) as RangeError;

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importingTaskModule } from '../shared/nesting.js';
 import type { TaskSpec } from '../shared/protocol.js';
 import { FN, TASK } from '../shared/task.js';
 
@@ -66,7 +67,8 @@ export class TaskLoader {
     defined: boolean,
     key: string,
   ): Promise<Callable> {
-    const ns = (await import(module)) as Record<string, unknown>;
+    // A pool created while the module loads would make workers without end: refused.
+    const ns = (await importingTaskModule(module, () => import(module))) as Record<string, unknown>;
     let value = ns[exportName];
     // CommonJS exports that Node's lexer could not name live on `default`.
     if (value === undefined && exportName !== 'default' && ns.default != null) {
@@ -74,13 +76,14 @@ export class TaskLoader {
     }
     if (typeof value !== 'function') {
       throw new TypeError(
-        `export \`${exportName}\` of ${module} is not a function (got ${typeof value})`,
+        `export \`${exportName}\` of ${module} is not a function (got ${typeof value})` +
+          (defined ? nameHint(ns, exportName) : ''),
       );
     }
-    const brand = (value as unknown as Record<symbol, { exportName: string } | undefined>)[TASK];
+    const brand = brandOf(value);
     if (defined && brand === undefined) {
       throw new TypeError(
-        `export \`${exportName}\` of ${module} is not a task made by defineTask(); the defineTask() name must be the name of its export`,
+        `export \`${exportName}\` of ${module} is not a task made by defineTask()${nameHint(ns, exportName)}`,
       );
     }
     if (brand !== undefined && brand.exportName !== exportName) {
@@ -116,6 +119,28 @@ export class TaskLoader {
     }
     return fn;
   }
+}
+
+function brandOf(value: unknown): { exportName: string } | undefined {
+  if (typeof value !== 'function') return undefined;
+  return (value as unknown as Record<symbol, { exportName: string } | undefined>)[TASK];
+}
+
+/**
+ * A task defined as `name` was not found under that export: the name given
+ * to defineTask() must be its export's name. Say under which export the task
+ * is, or which exports the module has.
+ */
+function nameHint(ns: Record<string, unknown>, name: string): string {
+  const rule = `: the name given to defineTask() must equal the name of its export`;
+  const holder = Object.keys(ns).find((key) => brandOf(ns[key])?.exportName === name);
+  if (holder !== undefined) {
+    return `${rule}; the task defined as \`${name}\` is exported as \`${holder}\`, so write defineTask(import.meta.url, '${holder}', ...)`;
+  }
+  const exports = Object.keys(ns).filter((key) => key !== 'default' || ns[key] !== undefined);
+  const listed = exports.slice(0, 20).map((key) => `\`${key}\``);
+  if (exports.length > 20) listed.push(`and ${exports.length - 20} more`);
+  return `${rule}; the module exports ${listed.length > 0 ? listed.join(', ') : 'nothing'}`;
 }
 
 /**

@@ -17,10 +17,13 @@ import {
   type WireError,
 } from '../shared/protocol.js';
 import { enterCgroup, limitProcesses, whenDisconnected } from './cgroup.js';
+import { workerEntryRan } from '../shared/nesting.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
 
+// From here on, a pool created outside a task module's import is a task's own.
+workerEntryRan();
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 // Into its cgroups before anything else runs: whatever it starts is born inside.
 enterCgroup(boot.cgroup);

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { BacklogFullError, PoolClosedError } from '../shared/errors.js';
+import { refuseNestedPool } from '../shared/nesting.js';
 import { specOf, type Task, type TaskFunction } from '../shared/task.js';
 import type { ContainmentInfo } from './containment/probe.js';
 import { Engine } from './engine.js';
@@ -13,7 +14,12 @@ import { mapItems } from './map.js';
 import { normalizeMetricsOptions, type MetricsOptions } from './metrics.js';
 import { Observer } from './observer.js';
 import { normalizeBounds, normalizeOptions, type DeadpoolOptions } from './options.js';
-import { normalizeSubmitOptions, type SubmitOptions } from './submit-options.js';
+import {
+  MAP_KEYS,
+  normalizeSubmitOptions,
+  STREAM_KEYS,
+  type SubmitOptions,
+} from './submit-options.js';
 import { integer, invalid } from './validate.js';
 import type { DeadpoolStatistics } from './stats.js';
 import type { TaskStream } from './stream.js';
@@ -41,12 +47,13 @@ export type Yielded<F extends TaskFunction> = [ReturnType<F>] extends [never]
     ? T
     : Awaited<ReturnType<F>>;
 
-export interface StreamOptions extends SubmitOptions {
+export interface StreamOptions<P = unknown> extends SubmitOptions<P> {
   /** How many values the worker may produce ahead of the consumer. @default 16 */
   highWaterMark?: number;
 }
 
-export interface MapOptions extends Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'> {
+/** `submit`'s options, and `ordered`. */
+export interface MapOptions<P = unknown> extends SubmitOptions<P> {
   /** Results in input order (true), or in the order they complete (false). @default true */
   ordered?: boolean;
 }
@@ -65,6 +72,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
 
   constructor(options: DeadpoolOptions = {}) {
     super();
+    refuseNestedPool();
     const settings = normalizeOptions(options);
     // EventEmitter's typed emit cannot follow a generic event name; Emit (events.ts) types the call sites.
     const emit = this.emit.bind(this) as (name: string, ...args: unknown[]) => boolean;
@@ -81,8 +89,14 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     });
   }
 
-  /** Run `fn(...args)` in a worker. Returns at once; never blocks. */
-  submit<F extends TaskFunction>(fn: Task<F>, ...rest: SubmitArgs<F>): Future<TaskResult<F>> {
+  /**
+   * Run `fn(...args)` in a worker. Returns at once; never blocks. `P`, the
+   * type of the progress values, is read from `onProgress`'s annotation.
+   */
+  submit<F extends TaskFunction, P = unknown>(
+    fn: Task<F>,
+    ...rest: SubmitArgs<F, SubmitOptions<P>>
+  ): Future<TaskResult<F>> {
     const [args = [], options] = rest as unknown as [
       unknown[] | undefined,
       SubmitOptions | undefined,
@@ -100,9 +114,9 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
    * most `highWaterMark` values ahead. Leaving the loop early ends the
    * generator in the worker (its `finally` blocks run).
    */
-  stream<F extends TaskFunction>(
+  stream<F extends TaskFunction, P = unknown>(
     fn: Task<F>,
-    ...rest: SubmitArgs<F, StreamOptions>
+    ...rest: SubmitArgs<F, StreamOptions<P>>
   ): TaskStream<Yielded<F>> {
     const [args = [], options = {}] = rest as unknown as [
       unknown[] | undefined,
@@ -111,9 +125,8 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
     if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    const { highWaterMark, ...submitOptions } = options;
-    const hwm = integer('highWaterMark', highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
-    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, STREAM_KEYS);
+    const hwm = integer('highWaterMark', options.highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
     this.#admit();
     return this.#engine.stream(spec, args, jobOptions, hwm);
   }
@@ -123,10 +136,10 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
    * (or, with `ordered: false`, as they complete). The input is read lazily,
    * with a bounded number of tasks in flight.
    */
-  map<F extends (item: never) => unknown>(
+  map<F extends (item: never) => unknown, P = unknown>(
     fn: Task<F>,
     iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
-    options?: MapOptions,
+    options?: MapOptions<P>,
   ): AsyncIterable<Awaited<ReturnType<F>>> {
     const spec = specOf(fn);
     if (
@@ -135,9 +148,9 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ) {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
-    const { ordered = true, ...submitOptions } = options ?? {};
+    const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, MAP_KEYS);
+    const ordered = options?.ordered ?? true;
     if (typeof ordered !== 'boolean') invalid('ordered', 'a boolean', ordered);
-    const jobOptions = normalizeSubmitOptions(submitOptions, this.#engine.settings);
     return mapItems<Awaited<ReturnType<F>>>(
       {
         submit: (items) => {

@@ -316,8 +316,7 @@ export class Fleet {
       (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
     if (reason === 'startFailed') {
       this.#startFailed(
-        worker.startError ??
-          new Error(`worker ${worker.pid} exited with code ${exitCode} before it was ready`),
+        worker.startError ?? new Error(beforeReady(worker.pid, exitCode, worker.stderrTail)),
       );
     }
     this.#stats.exits[reason]++;
@@ -365,4 +364,15 @@ export class Fleet {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
   }
+}
+
+/**
+ * Why a worker that exited before it was ready failed: its exit code, and the
+ * last error its stderr shows (an error thrown by a preload, say).
+ */
+function beforeReady(pid: number, exitCode: number | null, stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim());
+  const error = lines.findLast((line) => /^[\w.]*Error\b[^:]*: /.test(line));
+  const said = error === undefined ? '' : `; its stderr shows ${error.slice(0, 1_000)}`;
+  return `worker ${pid} exited with code ${exitCode} before it was ready${said}`;
 }

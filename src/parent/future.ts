@@ -8,8 +8,13 @@ import { NO_USAGE, type TaskUsage } from './containment/usage.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
-/** Receives each value the task passes to `reportProgress`, with the future. */
-export type ProgressCallback<T = unknown> = (value: unknown, future: Future<T>) => void;
+/**
+ * Receives each value the task passes to `reportProgress`, with the future.
+ * `P` is the type the caller expects the values to have: it is not checked
+ * at run time (the values are structured clones of what the task sent), so
+ * keep it in step with the task's `reportProgress` calls. @default unknown
+ */
+export type ProgressCallback<T = unknown, P = unknown> = (value: P, future: Future<T>) => void;
 
 /** @internal What the pool does when a future asks to be cancelled; shared by all its futures. */
 export interface CancelHooks<Token> {
@@ -118,7 +123,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#state === 'cancelled';
   }
 
-  /** Cancel a waiting task. `false` once it runs or has finished; `true` if already cancelled. */
+  /**
+   * Cancel a task that has not been handed to a worker: it never runs, and
+   * the future rejects with CancelledError. Returns `true` if the task is
+   * cancelled (now or before), `false` once it has been handed to a worker
+   * or has finished; a running task is never stopped by `cancel()`.
+   *
+   * A task submitted while a worker is idle is handed to that worker at once,
+   * inside `submit()`: it is already running for `cancel()`, even though
+   * `running()` stays `false` until the worker reports the start. So
+   * `cancel()` right after `submit()` may return `false`, and the task runs
+   * to its end. To stop it whatever its state, use `cancelAndKill()` or the
+   * `signal` option. A task queued inside a busy worker ahead of time still
+   * counts as waiting: `cancel()` returns `true` for it.
+   */
   cancel(): boolean {
     if (this.#state === 'cancelled') return true;
     if (this.#state !== 'pending') return false;
@@ -153,12 +171,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * `cb(value, future)` for each value the task reports with `reportProgress`
-   * from now on, in order, before the future settles.
+   * from now on, in order, before the future settles. Annotate `value` to
+   * type it (`(value: { percent: number }) => ...`); it is `unknown` otherwise.
    */
-  addProgressCallback(cb: ProgressCallback<T>): void {
+  addProgressCallback<P = unknown>(cb: ProgressCallback<T, P>): void {
     if (typeof cb !== 'function')
       throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
-    if (!this.done()) (this.#progressCallbacks ??= []).push(cb);
+    // The value's type is the caller's word (see ProgressCallback).
+    if (!this.done()) (this.#progressCallbacks ??= []).push(cb as ProgressCallback<T>);
   }
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the task goes on). */

@@ -7,7 +7,7 @@
  */
 import { Exposition, LABEL_NAME, METRIC_NAME, type Labels } from './exposition.js';
 import { BUCKETS, type Histogram } from './histogram.js';
-import { invalid } from './validate.js';
+import { invalid, knownKeys } from './validate.js';
 import type { Stats } from './stats.js';
 import type { NameMetrics, TaskMetrics } from './task-metrics.js';
 import type { WorkerState } from './worker.js';
@@ -32,10 +32,7 @@ const ALIVE: readonly WorkerState[] = ['starting', 'idle', 'busy', 'retiring'];
 
 export function normalizeMetricsOptions(options: MetricsOptions = {}): MetricsSettings {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key))
-      throw new TypeError(`Unknown option \`${key}\`; the options are: ${KNOWN.join(', ')}`);
-  }
+  knownKeys(options, KNOWN);
   const { prefix = 'deadpool', labels = {} } = options;
   if (typeof prefix !== 'string' || !METRIC_NAME.test(prefix) || prefix.startsWith('__')) {
     invalid(

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TaskSpec } from '../shared/protocol.js';
 import { specOf, type Task } from '../shared/task.js';
-import { bool, callback, duration, integer, invalid } from './validate.js';
+import { bool, callback, duration, integer, invalid, knownKeys } from './validate.js';
 import { Containment, type ContainmentMode } from './containment/containment.js';
 
 export interface DeadpoolOptions {
@@ -162,20 +162,17 @@ function env(value: unknown): () => NodeJS.ProcessEnv {
   return () => fixed;
 }
 
-const KNOWN = new Set<string>([
+const KNOWN: readonly string[] = [
   'maxWorkers', 'minWorkers', 'idleTimeout', 'maxTasksPerChild', 'maxWorkerMemoryBytes',
   'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
   'onWorkerOutput', 'initializer', 'initargs',
   'finalizer', 'finalargs', 'startTimeout', 'env', 'execArgv', 'cwd', 'serialization',
   'shutdownWait', 'shutdownCancelFutures', 'containment', 'maxTaskProcesses',
-]); // prettier-ignore
+]; // prettier-ignore
 
 export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key))
-      throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
-  }
+  knownKeys(options, KNOWN);
   const { minWorkers, maxWorkers } = normalizeBounds(options);
   const execArgv = options.execArgv ?? process.execArgv;
   if (!Array.isArray(execArgv) || !execArgv.every((arg) => typeof arg === 'string')) {

@@ -4,9 +4,13 @@
  */
 import type { ProgressCallback } from './future.js';
 import type { Settings } from './options.js';
-import { duration, integer, invalid } from './validate.js';
+import { duration, integer, invalid, knownKeys } from './validate.js';
 
-export interface SubmitOptions {
+/**
+ * `P`: the type of the progress values `onProgress` receives (the caller's
+ * word, not checked at run time; see ProgressCallback). @default unknown
+ */
+export interface SubmitOptions<P = unknown> {
   /** Milliseconds of execution before the worker's tree is SIGKILLed. @default the pool's `timeout` */
   timeout?: number;
   /** Milliseconds of execution before `taskSignal()` is aborted; must be less than `timeout`. */
@@ -30,8 +34,28 @@ export interface SubmitOptions {
   /** A label shown in errors, events and debug output. */
   name?: string;
   /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressCallback<unknown, P>;
 }
+
+/**
+ * The keys `submit` accepts, and so the one place a new submit option is
+ * listed (the compiler insists every key of SubmitOptions is here). `map` and
+ * `stream` accept these and their own.
+ */
+const SUBMIT_KEY_TABLE = {
+  timeout: true,
+  softTimeout: true,
+  priority: true,
+  queueTimeout: true,
+  signal: true,
+  abort: true,
+  name: true,
+  onProgress: true,
+} as const satisfies Record<keyof SubmitOptions, true>;
+
+export const SUBMIT_KEYS: readonly string[] = Object.keys(SUBMIT_KEY_TABLE);
+export const MAP_KEYS: readonly string[] = [...SUBMIT_KEYS, 'ordered'];
+export const STREAM_KEYS: readonly string[] = [...SUBMIT_KEYS, 'highWaterMark'];
 
 export interface JobOptions {
   timeout: number | undefined;
@@ -44,10 +68,15 @@ export interface JobOptions {
   onProgress: ProgressCallback | undefined;
 }
 
-/** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
-export function normalizeSubmitOptions(
-  options: SubmitOptions | undefined,
+/**
+ * Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the
+ * defaults. A key outside `allowed` (`map`'s and `stream`'s add their own,
+ * which their callers read) is refused.
+ */
+export function normalizeSubmitOptions<P>(
+  options: SubmitOptions<P> | undefined,
   pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
+  allowed: readonly string[] = SUBMIT_KEYS,
 ): JobOptions {
   if (options === undefined) {
     return {
@@ -62,6 +91,7 @@ export function normalizeSubmitOptions(
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  knownKeys(options, allowed);
   const timeout = duration('timeout', options.timeout) ?? pool.timeout;
   const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;
   const abort = options.abort ?? 'kill';
@@ -83,5 +113,15 @@ export function normalizeSubmitOptions(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     invalid('onProgress', 'a function', onProgress);
   }
-  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
+  return {
+    timeout,
+    softTimeout,
+    queueTimeout,
+    abort,
+    priority,
+    signal,
+    name,
+    // The values' type is the caller's word (see ProgressCallback).
+    onProgress: onProgress as ProgressCallback | undefined,
+  };
 }

@@ -25,6 +25,18 @@ export function invalid(
   throw new Ctor(`Expected \`${name}\` to be ${expected}, got ${show(value)}`);
 }
 
+/**
+ * Refuse a key of `options` that is not in `allowed`, naming it and listing
+ * the allowed ones: a typo such as `timeOut` must never be ignored.
+ */
+export function knownKeys(options: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`Unknown option \`${key}\`; the options are: ${allowed.join(', ')}`);
+    }
+  }
+}
+
 function numberError(value: unknown): ErrorConstructor {
   return typeof value === 'number' ? RangeError : TypeError;
 }

@@ -13,7 +13,8 @@ export type DeadpoolErrorCode =
   | 'ERR_DEADPOOL_BACKLOG_FULL'
   | 'ERR_DEADPOOL_SERIALIZATION'
   | 'ERR_DEADPOOL_WORKER_START'
-  | 'ERR_DEADPOOL_CONTAINMENT';
+  | 'ERR_DEADPOOL_CONTAINMENT'
+  | 'ERR_DEADPOOL_NESTED';
 
 export class DeadpoolError extends Error {
   declare readonly code: DeadpoolErrorCode;
@@ -114,6 +115,12 @@ export class WorkerStartError extends DeadpoolError {}
  */
 export class ContainmentError extends DeadpoolError {}
 
+/**
+ * A pool was created while a worker imported a task module (or in a worker's
+ * preload): its workers would import that module and create pools without end.
+ */
+export class NestedPoolError extends DeadpoolError {}
+
 brand(DeadpoolError, 'DeadpoolError', undefined);
 brand(ContainmentError, 'ContainmentError', 'ERR_DEADPOOL_CONTAINMENT');
 brand(TimeoutError, 'TimeoutError', 'ERR_DEADPOOL_TIMEOUT');
@@ -124,3 +131,4 @@ brand(PoolClosedError, 'PoolClosedError', 'ERR_DEADPOOL_CLOSED');
 brand(BacklogFullError, 'BacklogFullError', 'ERR_DEADPOOL_BACKLOG_FULL');
 brand(SerializationError, 'SerializationError', 'ERR_DEADPOOL_SERIALIZATION');
 brand(WorkerStartError, 'WorkerStartError', 'ERR_DEADPOOL_WORKER_START');
+brand(NestedPoolError, 'NestedPoolError', 'ERR_DEADPOOL_NESTED');

@@ -3,7 +3,13 @@
  * (src/parent) and the child (src/child) meet only here; both also use the
  * leaf modules beside this one (errors, kill, task, task-signal).
  */
-import { CancelledError, SerializationError, TimeoutError, type DeadpoolError } from './errors.js';
+import {
+  CancelledError,
+  NestedPoolError,
+  SerializationError,
+  TimeoutError,
+  type DeadpoolError,
+} from './errors.js';
 
 /** How a worker finds the code to run. */
 export type TaskSpec =
@@ -133,13 +139,14 @@ export type WireError =
     }
   | { kind: 'thrown'; value: unknown }
   /** One of the pool's own errors, raised in the worker (a result that cannot be sent). */
-  | { kind: 'pool'; code: PoolErrorCode; message: string };
+  | { kind: 'pool'; code: PoolErrorCode; message: string; stack?: string };
 
 /** The pool errors a worker can raise itself. */
 const POOL_ERRORS = {
   ERR_DEADPOOL_SERIALIZATION: SerializationError,
   ERR_DEADPOOL_TIMEOUT: TimeoutError,
   ERR_DEADPOOL_CANCELLED: CancelledError,
+  ERR_DEADPOOL_NESTED: NestedPoolError,
 } satisfies Record<string, new (message: string) => DeadpoolError>;
 
 export type PoolErrorCode = keyof typeof POOL_ERRORS;
@@ -174,6 +181,12 @@ export function toWire(thrown: unknown, depth = 0): WireError {
       `the task threw a value that cannot be serialized: ${String(thrown)}`,
     );
     return toWire(error, depth);
+  }
+  // A pool refused in the worker (any copy of the library's) stays the pool's error.
+  if ((thrown as { code?: unknown }).code === 'ERR_DEADPOOL_NESTED') {
+    const wire: WireError = { kind: 'pool', code: 'ERR_DEADPOOL_NESTED', message: thrown.message };
+    if (typeof thrown.stack === 'string') wire.stack = thrown.stack;
+    return wire;
   }
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(thrown)) {
@@ -218,7 +231,18 @@ export function toWire(thrown: unknown, depth = 0): WireError {
  */
 export function fromWire(wire: WireError): unknown {
   if (wire.kind === 'thrown') return wire.value;
-  if (wire.kind === 'pool') return new POOL_ERRORS[wire.code](wire.message);
+  if (wire.kind === 'pool') {
+    const error = new POOL_ERRORS[wire.code](wire.message);
+    // The worker's stack shows where the pool was created.
+    if (wire.stack !== undefined) {
+      Object.defineProperty(error, 'stack', {
+        value: wire.stack,
+        configurable: true,
+        writable: true,
+      });
+    }
+    return error;
+  }
   const errors = wire.errors?.map(fromWire);
   const error =
     wire.ctor === 'AggregateError'
