@@ -120,12 +120,24 @@ function before(a: Entry, b: Entry): boolean {
   return a.rank !== b.rank ? a.rank > b.rank : a.seq < b.seq;
 }
 
-export class Backlog<J extends Queued> {
+/** What the backlog orders: a priority and a submission order (`seq`; a task put back keeps it). */
+export interface Ranked {
+  readonly priority: number;
+  readonly seq: number;
+}
+
+/** A job's place in the heap; the backlog keeps it, the job carries nothing. */
+interface Holder<J> extends Queued {
+  readonly job: J;
+}
+
+export class Backlog<J extends Ranked> {
   readonly #queue: PQueue;
-  #heap!: TaskHeap;
+  readonly #heap = new TaskHeap();
   readonly #start: (job: J) => Promise<void>;
   readonly #shrunk: () => void;
-  readonly #jobs = new Set<J>();
+  /** Every waiting job and its place in the heap. */
+  readonly #waiting = new Map<J, Holder<J>>();
 
   /**
    * `start(job)` is called when a slot is free; its promise settles when the
@@ -134,18 +146,26 @@ export class Backlog<J extends Queued> {
   constructor(start: (job: J) => Promise<void>, shrunk: () => void = () => {}) {
     this.#start = start;
     this.#shrunk = shrunk;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const backlog = this;
-    this.#queue = new PQueue({
-      autoStart: false,
-      concurrency: 1,
-      queueClass: class extends TaskHeap {
-        constructor() {
-          super();
-          backlog.#heap = this;
-        }
-      },
-    });
+    const heap = this.#heap;
+    // p-queue makes its queue itself; this one hands every call to the backlog's heap.
+    class Queue {
+      get size(): number {
+        return heap.size;
+      }
+      enqueue(run: Run, options?: Partial<AddOptions>): void {
+        heap.enqueue(run, options);
+      }
+      dequeue(): Run | undefined {
+        return heap.dequeue();
+      }
+      filter(): Run[] {
+        return heap.filter();
+      }
+      setPriority(): void {
+        heap.setPriority();
+      }
+    }
+    this.#queue = new PQueue({ autoStart: false, concurrency: 1, queueClass: Queue });
   }
 
   get size(): number {
@@ -163,36 +183,40 @@ export class Backlog<J extends Queued> {
   }
 
   add(job: J): void {
-    this.#jobs.add(job);
-    const options: AddOptions = { priority: -job.priority, id: '', queued: job };
+    const holder: Holder<J> = { priority: job.priority, seq: job.seq, job };
+    this.#waiting.set(job, holder);
+    const options: AddOptions = { priority: -job.priority, id: '', queued: holder };
     void this.#queue.add(() => this.#take(job), options);
   }
 
   #take(job: J): Promise<void> {
-    this.#jobs.delete(job);
-    job.entry = undefined;
+    this.#waiting.delete(job);
     this.#shrunk();
     return this.#start(job);
   }
 
   /** Take a waiting job out. False if it is not waiting. */
   remove(job: J): boolean {
-    const entry = job.entry;
+    const entry = this.#waiting.get(job)?.entry;
     if (entry === undefined || !this.#heap.discard(entry)) return false;
-    job.entry = undefined;
-    this.#jobs.delete(job);
+    this.#waiting.delete(job);
     this.#shrunk();
     return true;
   }
 
+  /** Take the waiting job `peek()` showed, to run it elsewhere (pipelining). */
+  take(job: J): boolean {
+    return this.remove(job);
+  }
+
   /** The best waiting job, without taking it. */
   peek(): J | undefined {
-    return this.#heap.peek() as J | undefined;
+    return (this.#heap.peek() as Holder<J> | undefined)?.job;
   }
 
   /** Take every waiting job out, in no particular order. */
   drain(): J[] {
-    const jobs = [...this.#jobs];
+    const jobs = [...this.#waiting.keys()];
     for (const job of jobs) this.remove(job);
     return jobs;
   }

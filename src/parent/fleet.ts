@@ -220,6 +220,17 @@ export class Fleet {
     });
   }
 
+  /**
+   * The one way a busy worker is marked to retire after its task: what waits
+   * inside it goes back (the `draining` hook). A worker marked already is
+   * left as it is.
+   */
+  drainAndRetire(worker: Worker, reason: ExitReason): void {
+    if (worker.retireAfterTask !== undefined) return;
+    worker.retireAfter(reason);
+    this.#hooks.draining(worker);
+  }
+
   /** Ask a worker to run its finalizer and exit. */
   retire(worker: Worker, reason: ExitReason): void {
     const { finalizer, finalargs } = this.#settings;
@@ -256,8 +267,7 @@ export class Fleet {
     for (const worker of this.#workers) {
       if (excess <= 0) break;
       if (worker.state === 'busy' && !worker.retireAfterTask) {
-        worker.retireAfter('idle');
-        this.#hooks.draining(worker);
+        this.drainAndRetire(worker, 'idle');
         excess--;
       }
     }
@@ -271,10 +281,7 @@ export class Fleet {
     this.#generation++;
     for (const worker of old) {
       if (worker.state === 'idle') this.retire(worker, 'recycle');
-      else if (worker.state === 'busy') {
-        worker.retireAfter('recycle');
-        this.#hooks.draining(worker);
-      }
+      else if (worker.state === 'busy') this.drainAndRetire(worker, 'recycle');
     }
     const { minWorkers, maxWorkers } = this.#bounds;
     const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));
