@@ -45,7 +45,10 @@ export interface StreamOptions extends SubmitOptions {
   highWaterMark?: number;
 }
 
-export interface MapOptions extends Pick<SubmitOptions, 'timeout' | 'priority' | 'signal'> {
+export interface MapOptions extends Pick<
+  SubmitOptions,
+  'timeout' | 'priority' | 'signal' | 'tenant' | 'affinity'
+> {
   /** Results in input order (true), or in the order they complete (false). @default true */
   ordered?: boolean;
 }

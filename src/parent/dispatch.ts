@@ -68,6 +68,7 @@ export class Dispatcher {
     this.#backlog = new Backlog<Job>(
       (job) => this.#take(job),
       () => this.#wake(),
+      settings.maxRunningPerTenant,
     );
     this.#pipeline = new Pipeline(this.#backlog, fleet, settings, {
       queue: (worker, job) => {
@@ -148,12 +149,23 @@ export class Dispatcher {
 
   /** The job left its worker (settled, or dropped after it settled). */
   release(job: Job): void {
+    this.#returned(job);
     job.leave();
   }
 
-  /** Called by the backlog when a slot is free: hand the job to an idle worker, which holds the slot. */
+  /** A job taken from the backlog comes back (it leaves, or waits again): its tenant's count drops. */
+  #returned(job: Job): void {
+    if (!job.taken) return;
+    this.#backlog.returned(job);
+    this.#pipeline.schedule();
+  }
+
+  /**
+   * Called by the backlog when a slot is free: hand the job to an idle worker
+   * (by its affinity, fleet.pickIdle), which holds the slot.
+   */
   #take(job: Job): Promise<void> {
-    const worker = this.#fleet.peekIdle();
+    const worker = this.#fleet.pickIdle(job.options.affinity);
     if (worker === undefined) {
       // Slots follow the workers, so this should not happen; never lose the job if it does.
       debug('no idle worker for job %d; re-queued', job.id);
@@ -211,6 +223,7 @@ export class Dispatcher {
     if (!worker.unqueue(job)) worker.finishTask({ counted: false });
     if (!worker.connected) {
       if (worker.state === 'idle') worker.lost();
+      this.#returned(job);
       job.backToWaiting();
       this.#backlog.add(job); // never handed over: it waits for another worker
       return;
@@ -321,6 +334,7 @@ export class Dispatcher {
   }
 
   #putBack(job: Job): void {
+    this.#returned(job);
     job.backToWaiting();
     if (job.future.done()) this.#hooks.dropped(job);
     else this.#backlog.add(job);
@@ -338,6 +352,7 @@ export class Dispatcher {
     if (queueTimeout !== undefined) {
       this.#deadlines.queue(job, queueTimeout - (performance.now() - job.submittedAt));
     }
+    this.#returned(job);
     if (job.backToWaiting()) this.#stats.launched -= job.size;
     debug('task %s goes back to the backlog: its worker died before starting it', label(job));
     this.#backlog.add(job);

@@ -125,9 +125,18 @@ export class Fleet {
     return [...this.#workers].filter((w) => w.state === 'busy');
   }
 
-  /** The most recently idle worker, if any; it stays idle until assigned. */
-  peekIdle(): Worker | undefined {
-    return this.#idle[this.#idle.length - 1];
+  /**
+   * The idle worker for a task with `affinity`: the most recently idle one
+   * that last ran that affinity; else one holding no affinity; else any
+   * (most recently idle first). It stays idle until assigned.
+   */
+  pickIdle(affinity?: string): Worker | undefined {
+    const idle = this.#idle;
+    if (affinity !== undefined) {
+      for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.affinity === affinity) return idle[i];
+    }
+    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.affinity === undefined) return idle[i];
+    return idle[idle.length - 1];
   }
 
   /** Start the workers that are missing for `demand` tasks running or waiting. */

@@ -48,6 +48,8 @@ export class Job {
   readonly batch: boolean;
   readonly options: JobOptions;
   readonly priority: number;
+  /** Whose turn it waits for in the backlog (fair-queue.ts). */
+  readonly tenant: string | undefined;
   /** Its place among tasks of the same priority: its id, kept when it is put back. */
   readonly seq: number;
   readonly submittedAt = performance.now();
@@ -76,6 +78,7 @@ export class Job {
     this.batch = batch;
     this.size = batch ? args.length : 1;
     this.priority = options.priority;
+    this.tenant = options.tenant;
     this.seq = id;
     const made =
       typeof outlet === 'function'
@@ -132,6 +135,12 @@ export class Job {
   /** Waits inside a busy worker, or came from there and is not yet confirmed. */
   get pipelined(): boolean {
     return this.#place === 'queued' || (this.#place === 'sent' && !this.#launched);
+  }
+
+  /** Taken from the backlog and not back: queued inside a worker, sent, or running. */
+  get taken(): boolean {
+    const p = this.#place;
+    return p === 'queued' || p === 'sent' || p === 'running';
   }
 
   /** Put back once already because its worker died before starting it. */

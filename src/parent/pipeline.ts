@@ -2,7 +2,8 @@
  * Pipelining: while recent tasks are short, the best waiting tasks are
  * queued ahead inside busy workers, taken from the top of the backlog's heap
  * (so in priority order), a batch per worker per turn. It sizes the queues
- * from the average run time of recent tasks (policy.pipelineDepth), lets a
+ * from the average run time of recent tasks (policy.pipelineDepth), queues a
+ * task with an `affinity` only inside a worker that holds it, lets a
  * later task of higher priority overtake those waiting inside a worker, asks
  * workers to hand tasks back (drop: a cancel, a retirement, an idle worker
  * with nothing left to take), and never moves a job itself (the
@@ -84,6 +85,8 @@ export class Pipeline {
       while (open > 0) {
         const job = this.#backlog.peek();
         if (job === undefined) break;
+        // A task with an affinity waits only inside a worker that holds it.
+        if (!holds(worker, job.options.affinity)) break;
         const task = {
           needsImport: needsImport(job, worker),
           timeout: job.options.timeout,
@@ -131,6 +134,15 @@ export class Pipeline {
       this.drop(worker, lastToStart.slice(0, n));
     }
   }
+}
+
+/** `worker` holds `affinity` (or will, by a task queued inside it); no affinity: any worker does. */
+function holds(worker: Worker, affinity: string | undefined): boolean {
+  if (affinity === undefined) return true;
+  if (worker.affinity === affinity && worker.queued.every((j) => j.options.affinity === undefined))
+    return true;
+  const last = [...worker.queued].reverse().find((j) => j.options.affinity !== undefined);
+  return last?.options.affinity === affinity;
 }
 
 /** How long the worker's running task has run, in ms (0 until it is known to have started). */

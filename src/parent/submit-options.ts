@@ -31,6 +31,18 @@ export interface SubmitOptions {
   name?: string;
   /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
   onProgress?: ProgressCallback;
+  /**
+   * Who the task is for: within one priority, waiting tasks are taken
+   * round-robin across tenants, so one that submits a flood cannot starve the
+   * others. Tasks without a tenant are one tenant of their own.
+   */
+  tenant?: string;
+  /**
+   * A key for a warm worker cache: the task goes to a free worker that last
+   * ran this key, else to one holding none, else to any free worker. It never
+   * waits for a particular worker.
+   */
+  affinity?: string;
 }
 
 export interface JobOptions {
@@ -42,6 +54,8 @@ export interface JobOptions {
   signal: AbortSignal | undefined;
   name: string | undefined;
   onProgress: ProgressCallback | undefined;
+  tenant: string | undefined;
+  affinity: string | undefined;
 }
 
 /** Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the defaults. */
@@ -59,6 +73,8 @@ export function normalizeSubmitOptions(
       signal: undefined,
       name: undefined,
       onProgress: undefined,
+      tenant: undefined,
+      affinity: undefined,
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
@@ -83,5 +99,21 @@ export function normalizeSubmitOptions(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     invalid('onProgress', 'a function', onProgress);
   }
-  return { timeout, softTimeout, queueTimeout, abort, priority, signal, name, onProgress };
+  const { tenant, affinity } = options;
+  if (tenant !== undefined && typeof tenant !== 'string') invalid('tenant', 'a string', tenant);
+  if (affinity !== undefined && typeof affinity !== 'string') {
+    invalid('affinity', 'a string', affinity);
+  }
+  return {
+    timeout,
+    softTimeout,
+    queueTimeout,
+    abort,
+    priority,
+    signal,
+    name,
+    onProgress,
+    tenant,
+    affinity,
+  };
 }
