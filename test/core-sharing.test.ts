@@ -70,7 +70,7 @@ describe('tenant', () => {
 describe('tenant with pipelining', () => {
   test('in a warm pool, tasks queued inside the worker keep the round-robin order', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
-    for (let i = 0; i < 5; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
+    for (let i = 0; i < 30; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
     const g = gate();
     const blocker = pool.submit(tasks.block, [g.path]);
     await started(blocker);
@@ -175,7 +175,7 @@ describe('affinity with pipelining', () => {
   test('a keyed task waits inside a busy worker only if that worker holds its key', async () => {
     const { pool } = makePool({ maxWorkers: 2 });
     await pool.ready();
-    for (let i = 0; i < 5; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
+    for (let i = 0; i < 30; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
     const g = gate();
     const holder = pool.submit(tasks.block, [g.path, 'x'], { affinity: 'x' });
     const plain = pool.submit(tasks.block, [g.path, 'plain']);
