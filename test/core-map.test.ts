@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { CancelledError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, rejection, settleTurns, within } from './helpers/index.js';
+import { isAlive, makePool, rejection, turn, within } from './helpers/index.js';
 
 describe('map', () => {
   test('map over an array yields the results in input order', async () => {
@@ -98,7 +98,7 @@ describe('map', () => {
     const afterBreak = pulled;
     expect(afterBreak).toBeGreaterThanOrEqual(5);
     expect(afterBreak).toBeLessThan(1_000);
-    await settleTurns(10);
+    await turn();
     expect(pulled).toBe(afterBreak);
     await within(pool.shutdown(), 10_000, 'shutdown after breaking out of map');
     for (const pid of pids) expect(isAlive(pid)).toBe(false);

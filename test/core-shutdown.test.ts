@@ -14,9 +14,10 @@ import {
   isAlive,
   makePool,
   gate,
+  nextEvent,
   record,
   rejection,
-  settleTurns,
+  turn,
   started,
   tempDir,
   within,
@@ -70,7 +71,8 @@ const rows: Array<[string, Row, (s: Scenario, shutdown: () => Promise<void>) => 
     { wait: true, cancelFutures: false },
     async (s, shutdown) => {
       const done = observe(s, shutdown());
-      await settleTurns(10);
+      // Only workers exiting could resolve it, and none can while the gate is closed.
+      await turn();
       expect(s.events).not.toContain('shutdown resolved');
       s.open();
       await within(done, 10_000, 'shutdown');
@@ -193,13 +195,17 @@ describe('shutdown edge cases', () => {
     const { pool, pids } = makePool({ maxWorkers: 2 });
     const g = gate();
     const running = pool.submit(tasks.block, [g.path, 'done']);
-    await started(running);
+    const busy = await started(running);
     const order: string[] = [];
+    // The handshake: the first call retires the idle worker; by its exit both calls have acted.
+    const idleGone = nextEvent(pool, 'workerExit', (e) => e.pid !== busy);
     const first = pool.shutdown({ wait: true }).then(() => order.push('first'));
     const second = pool
       .shutdown({ wait: false, cancelFutures: true })
       .then(() => order.push('second'));
-    await settleTurns(10);
+    expect(await within(idleGone, 10_000, 'the idle worker to retire')).toMatchObject({
+      reason: 'shutdown',
+    });
     // The second call does not override the first: the running task is not killed.
     const early = running.done()
       ? `it settled early with ${String(await running.exception())}`

@@ -5,42 +5,20 @@
  * which stays readable in any BullMQ dashboard; the submitter parses it back
  * into the same class (deadpool's or a built-in) with `name` and `code`.
  */
-import {
-  BacklogFullError,
-  CancelledError,
-  DeadpoolError,
-  MemoryLimitError,
-  PoolClosedError,
-  ProcessError,
-  SerializationError,
-  TimeoutError,
-  WorkerStartError,
-} from '../index.js';
+import { POOL_ERRORS_BY_NAME } from '../shared/errors.js';
+import { BUILTINS } from '../shared/protocol.js';
 
 /** The code of the error a job fails with when its name is not a registered task. */
 export const UNKNOWN_TASK = 'ERR_DEADPOOL_UNKNOWN_TASK';
 
 type Build = (message: string) => Error;
 
-const noProcess = { pid: undefined, exitCode: null, signal: null };
-
+/** The classes a failed job's error is made again as: the pool's own and the built-ins. */
 const CLASSES: Record<string, Build> = {
-  DeadpoolError: (m) => new DeadpoolError(m),
-  TimeoutError: (m) => new TimeoutError(m),
-  ProcessError: (m) => new ProcessError(m, noProcess),
-  MemoryLimitError: (m) => new MemoryLimitError(m, { ...noProcess, rss: Number.NaN }),
-  CancelledError: (m) => new CancelledError(m),
-  PoolClosedError: (m) => new PoolClosedError(m),
-  BacklogFullError: (m) => new BacklogFullError(m),
-  SerializationError: (m) => new SerializationError(m),
-  WorkerStartError: (m) => new WorkerStartError(m),
-  Error: (m) => new Error(m),
-  TypeError: (m) => new TypeError(m),
-  RangeError: (m) => new RangeError(m),
-  SyntaxError: (m) => new SyntaxError(m),
-  ReferenceError: (m) => new ReferenceError(m),
-  EvalError: (m) => new EvalError(m),
-  URIError: (m) => new URIError(m),
+  ...POOL_ERRORS_BY_NAME,
+  ...Object.fromEntries(
+    Object.entries(BUILTINS).map(([name, Ctor]): [string, Build] => [name, (m) => new Ctor(m)]),
+  ),
 };
 
 /** `Name [CODE]: message`, or `Name: message` without a code. */

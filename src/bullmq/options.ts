@@ -1,6 +1,6 @@
 /**
  * The options of `createQueueWorker`, `DeadpoolQueue` and its `submit`, their
- * validation (one message template, as the core's), and the job data the two
+ * validation (the core's validate.ts, so one message template), and the job data the two
  * sides share: `{ args, timeout? }`, never a module or a path.
  */
 import type {
@@ -13,6 +13,7 @@ import type {
 } from 'bullmq';
 import { availableParallelism } from 'node:os';
 import type { Deadpool, DeadpoolOptions, TaskRef } from '../index.js';
+import { callback, duration, integerIn, invalid, objectOrUndefined } from '../parent/validate.js';
 import { TASK } from '../shared/task.js';
 
 export interface QueueWorkerOptions {
@@ -73,47 +74,6 @@ export interface JobData {
 /** The highest BullMQ priority, 2^21 - 1; deadpool's priority is one less. */
 export const MAX_BULLMQ_PRIORITY = 2 ** 21 - 1;
 
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'string' ? value : String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
-
-export function invalid(name: string, expected: string, value: unknown): never {
-  const Ctor = typeof value === 'number' ? RangeError : TypeError;
-  throw new Ctor(`Expected \`${name}\` to be ${expected}, got ${show(value)}`);
-}
-
-function integerIn(name: string, value: unknown, min: number, max = Infinity): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    invalid(
-      name,
-      max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
-      value,
-    );
-  }
-  return value;
-}
-
-function milliseconds(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    invalid(name, 'a finite number of milliseconds > 0', value);
-  }
-  return value;
-}
-
-function objectOrUndefined(name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    invalid(name, 'an object', value);
-  }
-}
-
 /** The export name of a `defineTask` handle; anything else is refused. */
 export function taskName(task: unknown, what: string): string {
   const spec = typeof task === 'function' ? (task as Partial<TaskRef>)[TASK] : undefined;
@@ -158,15 +118,12 @@ function maxWorkersOf(pool: Deadpool | DeadpoolOptions | undefined): number {
 export function normalizeWorkerOptions(options: QueueWorkerOptions): WorkerSettings {
   checkQueueName(options.queue);
   objectOrUndefined('workerOptions', options.workerOptions);
-  const { retryOn } = options;
-  if (retryOn !== undefined && typeof retryOn !== 'function') {
-    invalid('retryOn', 'a function', retryOn);
-  }
+  const retryOn = callback('retryOn', options.retryOn);
   return {
     concurrency: integerIn('concurrency', options.concurrency, 1) ?? maxWorkersOf(options.pool),
-    drainTimeout: milliseconds('drainTimeout', options.drainTimeout) ?? 30_000,
+    drainTimeout: duration('drainTimeout', options.drainTimeout) ?? 30_000,
     retryOn: retryOn ?? (() => true),
-    progressInterval: milliseconds('progressInterval', options.progressInterval) ?? 100,
+    progressInterval: duration('progressInterval', options.progressInterval) ?? 100,
   };
 }
 
@@ -189,7 +146,7 @@ export function jobOf(
   if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
   objectOrUndefined('options', options);
   const o = options ?? {};
-  const timeout = milliseconds('timeout', o.timeout);
+  const timeout = duration('timeout', o.timeout);
   const priority = integerIn('priority', o.priority, 0, MAX_BULLMQ_PRIORITY - 1) ?? 0;
   const attempts = integerIn('attempts', o.attempts, 1);
   const delay = integerIn('delay', o.delay, 0);
@@ -217,10 +174,8 @@ export function jobOf(
   if (delay !== undefined) opts.delay = delay;
   if (o.backoff !== undefined) opts.backoff = o.backoff;
   if (o.jobId !== undefined) opts.jobId = o.jobId;
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-    invalid('onProgress', 'a function', o.onProgress);
-  }
-  return { data, opts, signal: o.signal, onProgress: o.onProgress };
+  const onProgress = callback('onProgress', o.onProgress);
+  return { data, opts, signal: o.signal, onProgress };
 }
 
 /** The job data a machine accepts: anything else fails the job without retries. */

@@ -9,12 +9,8 @@ import { Worker, type WorkerOptions } from 'bullmq';
 import { Deadpool, type DeadpoolOptions } from '../index.js';
 import { listenForCancels, type StreamOptions } from './control.js';
 import { JobRunner } from './job-runner.js';
-import {
-  invalid,
-  normalizeWorkerOptions,
-  taskRegistry,
-  type QueueWorkerOptions,
-} from './options.js';
+import { normalizeWorkerOptions, taskRegistry, type QueueWorkerOptions } from './options.js';
+import { invalid } from '../parent/validate.js';
 
 export interface QueueWorker {
   /** The BullMQ Worker, for its events ('completed', 'failed', 'stalled', 'error'...). */

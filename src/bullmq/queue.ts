@@ -7,24 +7,27 @@
  */
 import { Queue, QueueEvents, type JobsOptions, type QueueEventsProducer } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { CancelledError, PoolClosedError, type Task, type TaskFunction } from '../index.js';
+import {
+  CancelledError,
+  PoolClosedError,
+  type SubmitArgs,
+  type Task,
+  type TaskFunction,
+} from '../index.js';
 import { CancelPublisher, handshake, helloProducer, type StreamOptions } from './control.js';
 import { reasonText, rebuildError } from './errors.js';
 import {
   checkQueueName,
-  invalid,
   jobOf,
   taskName,
   type DeadpoolQueueOptions,
   type QueueSubmitOptions,
 } from './options.js';
+import { invalid } from '../parent/validate.js';
 import { progressRemote, RemoteFuture, settleRemote, type RemoteHooks } from './remote-future.js';
 
-/** `args` may be left out when the task takes no required argument. */
-export type QueueSubmitArgs<F extends TaskFunction> =
-  [] extends Parameters<F>
-    ? [args?: Parameters<F>, options?: QueueSubmitOptions]
-    : [args: Parameters<F>, options?: QueueSubmitOptions];
+/** `args` may be left out when the task takes no required argument (as the pool's `submit`). */
+export type QueueSubmitArgs<F extends TaskFunction> = SubmitArgs<F, QueueSubmitOptions>;
 
 type Any = RemoteFuture<unknown>;
 const FINISHED = new Set<string>(['completed', 'failed']);

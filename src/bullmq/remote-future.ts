@@ -6,7 +6,7 @@
  * only asks the queue to cancel or to read the job's state.
  */
 import type { JobState } from 'bullmq';
-import { TimeoutError } from '../index.js';
+import { checkCallback, runCallbacks, Settlement } from '../parent/settlement.js';
 
 /** `cb(value, future)` for each value the task reports with `reportProgress`. */
 export type RemoteProgressCallback<T> = (value: unknown, future: RemoteFuture<T>) => void;
@@ -29,10 +29,7 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
   readonly id: string;
   /** Resolves once Redis holds the job; rejects (as does the future) if it could not be added. */
   readonly added: Promise<void>;
-  #done = false;
-  readonly #promise: Promise<T>;
-  #resolve: ((value: T) => void) | undefined;
-  #reject: ((error: unknown) => void) | undefined;
+  readonly #outcome = new Settlement<T>();
   #progress: RemoteProgressCallback<T>[] | undefined;
   readonly #hooks: RemoteHooks;
 
@@ -42,12 +39,6 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
     this.id = id;
     this.added = added;
     added.catch(noop);
-    this.#promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // Whoever calls then() handles the outcome; the base promise itself never reports.
-    this.#promise.catch(noop);
   }
 
   static {
@@ -57,24 +48,12 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
 
   /** True once the job's outcome (or the failure to add it) is known here. */
   done(): boolean {
-    return this.#done;
+    return this.#outcome.done;
   }
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the job goes on). */
   result(timeoutMs?: number): Promise<T> {
-    if (timeoutMs === undefined || this.#done) return this.#promise;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-      throw new RangeError(
-        `Expected \`timeoutMs\` to be a finite number >= 0, got \`${String(timeoutMs)}\` (${typeof timeoutMs})`,
-      );
-    }
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new TimeoutError(`job ${this.id} was not done within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#promise.then(resolve, reject).finally(() => clearTimeout(timer));
-    });
+    return this.#outcome.within(timeoutMs, `job ${this.id} was not done within ${timeoutMs} ms`);
   }
 
   /**
@@ -84,16 +63,14 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
    * Resolves `false` when the job had already finished (or was never added).
    */
   cancel(reason?: unknown): Promise<boolean> {
-    if (this.#done) return Promise.resolve(false);
+    if (this.done()) return Promise.resolve(false);
     return this.#hooks.cancel(this as RemoteFuture<unknown>, reason);
   }
 
   /** `cb(value, future)` for each progress value the job reports from now on. */
   addProgressCallback(cb: RemoteProgressCallback<T>): void {
-    if (typeof cb !== 'function') {
-      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\` (${typeof cb})`);
-    }
-    if (!this.#done) (this.#progress ??= []).push(cb);
+    checkCallback(cb);
+    if (!this.done()) (this.#progress ??= []).push(cb);
   }
 
   /** BullMQ's state of the job now: 'waiting', 'active', 'completed', 'failed', ..., or 'unknown'. */
@@ -105,15 +82,15 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#promise.then(onfulfilled, onrejected);
+    return this.#outcome.promise().then(onfulfilled, onrejected);
   }
 
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#promise.catch(onrejected);
+    return this.#outcome.promise().catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#promise.finally(onfinally);
+    return this.#outcome.promise().finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {
@@ -121,25 +98,11 @@ export class RemoteFuture<T = unknown> implements PromiseLike<T> {
   }
 
   #settle(ok: boolean, value: unknown): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (ok) this.#resolve?.(value as T);
-    else this.#reject?.(value);
-    this.#resolve = this.#reject = undefined;
-    this.#progress = undefined;
+    if (this.#outcome.settle(ok, value)) this.#progress = undefined;
   }
 
   #report(value: unknown): void {
-    if (this.#done || !this.#progress) return;
-    for (const cb of this.#progress) {
-      try {
-        cb(value, this);
-      } catch (error) {
-        const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        process.emitWarning(`a deadpool remote future's progress callback threw: ${detail}`, {
-          code: 'DEADPOOL_CALLBACK',
-        });
-      }
-    }
+    if (this.done()) return;
+    runCallbacks(this.#progress, [value, this], "remote future's progress");
   }
 }

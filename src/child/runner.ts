@@ -1,6 +1,6 @@
 /**
  * Child side: runs tasks one at a time. Tasks the pool sends while one runs
- * wait here in a small queue, ordered by priority then submission order, so
+ * wait here in a small queue, ordered by priority then the pool's order, so
  * a later task of higher priority waits behind at most the task that runs.
  * Each start is announced: the result of a task names the next one it starts
  * (`next`), and a task that asked for it (`ack`) and starts on arrival gets a
@@ -297,11 +297,13 @@ export class Runner {
   }
 }
 
-/** Lower priority number first; then submission order (the pool's task ids grow). */
+/**
+ * Lower priority number first; within a priority, the order the pool sent
+ * them in (its backlog's order, round-robin across tenants: re-sorting by id
+ * would undo that).
+ */
 function before(a: Run, b: Run): boolean {
-  const pa = a.priority ?? 0;
-  const pb = b.priority ?? 0;
-  return pa !== pb ? pa < pb : a.id < b.id;
+  return (a.priority ?? 0) < (b.priority ?? 0);
 }
 
 function unsendable(what: string, error: unknown): WireError {

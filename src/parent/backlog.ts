@@ -1,155 +1,82 @@
 /**
- * The priority backlog: p-queue, with a binary heap behind it (p-queue's
- * default queue is a sorted array, O(n) per out-of-order insert). p-queue's
- * concurrency is kept equal to the number of workers that can take a task, so
- * it starts a job exactly when a worker is idle, and always the best waiting
- * one at that moment: lowest `priority` number first, submission order within
- * a priority. Tasks queued ahead inside busy workers are taken from the top
- * of the same heap (`peek`, `remove`), so they follow the same order.
+ * The backlog: p-queue, used as p-queue means. Its concurrency is the number
+ * of workers that can take a task (set by the dispatcher), so it starts a job
+ * exactly when a worker is free, and always the best waiting one at that
+ * moment. The order is its `queueClass` hook (fair-queue.ts): priority first,
+ * then round-robin across tenants, each tenant's tasks in submission order.
+ *
+ * It also keeps how many tasks of each tenant were taken and have not come
+ * back (running, or waiting inside a worker): a tenant at
+ * `maxRunningPerTenant` waits, and is taken again once one of its tasks
+ * comes back (p-queue then needs a nudge: it looks again only on add, on a
+ * settle or on a concurrency change).
  */
 import PQueue from 'p-queue';
-import type { QueueAddOptions } from 'p-queue';
+import { FairQueue, NO_TENANT, type FairItem, type TenantKey } from './fair-queue.js';
+import type { AddOptions } from './task-heap.js';
+
+export { TaskHeap, type Queued } from './task-heap.js';
 
 type Run = () => Promise<unknown>;
 
-interface Entry {
-  run: Run;
-  rank: number; // p-queue priority: higher runs first
-  seq: number;
-  removed: boolean;
-  queued: Queued | undefined;
-}
-
-/**
- * What the backlog holds: anything with a priority, a submission order
- * (`seq`: a task put back keeps its place) and room for its heap entry.
- */
-export interface Queued {
+/** What the backlog orders: a priority, a submission order (`seq`; a task put back keeps it). */
+export interface Ranked {
   readonly priority: number;
   readonly seq: number;
-  entry?: Entry | undefined;
+  /** Whose turn it waits for; none: the tenant of the tasks without one. */
+  readonly tenant?: string | undefined;
 }
 
-type AddOptions = QueueAddOptions & { queued?: Queued };
-
-/** Min-heap on (-rank, seq). Removal is lazy: an entry is flagged and skipped on dequeue. */
-export class TaskHeap {
-  readonly #heap: Entry[] = [];
-  #seq = 0;
-  #live = 0;
-
-  get size(): number {
-    return this.#live;
-  }
-
-  enqueue(run: Run, options?: Partial<AddOptions>): void {
-    const queued = options?.queued;
-    const seq = queued ? queued.seq : this.#seq++;
-    const entry: Entry = { run, rank: options?.priority ?? 0, seq, removed: false, queued };
-    if (queued) queued.entry = entry;
-    const heap = this.#heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(entry, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
-    this.#live++;
-  }
-
-  dequeue(): Run | undefined {
-    for (;;) {
-      const top = this.#pop();
-      if (top === undefined) return undefined;
-      if (!top.removed) {
-        this.#live--;
-        return top.run;
-      }
-    }
-  }
-
-  /** The best live entry's item, without taking it. */
-  peek(): Queued | undefined {
-    const heap = this.#heap;
-    while (heap.length > 0 && heap[0]!.removed) this.#pop();
-    return heap[0]?.queued;
-  }
-
-  /** Flag an entry as removed; it is dropped when it reaches the top. */
-  discard(entry: Entry): boolean {
-    if (entry.removed) return false;
-    entry.removed = true;
-    this.#live--;
-    if (this.#live === 0) this.#heap.length = 0;
-    return true;
-  }
-
-  filter(): Run[] {
-    return this.#heap.filter((entry) => !entry.removed).map((entry) => entry.run);
-  }
-
-  setPriority(): void {
-    throw new Error('deadpool does not reprioritise waiting tasks');
-  }
-
-  #pop(): Entry | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    let i = 0;
-    const n = heap.length;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
-      if (!before(heap[child]!, last)) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
-  }
+/** A job's place in the queue; the backlog keeps it, the job carries nothing. */
+interface Holder<J> extends FairItem {
+  readonly job: J;
 }
 
-function before(a: Entry, b: Entry): boolean {
-  return a.rank !== b.rank ? a.rank > b.rank : a.seq < b.seq;
-}
-
-export class Backlog<J extends Queued> {
+export class Backlog<J extends Ranked> {
   readonly #queue: PQueue;
-  #heap!: TaskHeap;
+  readonly #fair = new FairQueue();
   readonly #start: (job: J) => Promise<void>;
   readonly #shrunk: () => void;
-  readonly #jobs = new Set<J>();
+  readonly #cap: number;
+  /** Every waiting job and its place in the queue. */
+  readonly #waiting = new Map<J, Holder<J>>();
+  /** Per tenant: tasks taken that have not come back. */
+  readonly #taken = new Map<string, number>();
 
   /**
    * `start(job)` is called when a slot is free; its promise settles when the
-   * slot is free again. `shrunk()` after a job leaves the backlog.
+   * slot is free again. `shrunk()` after a job leaves the backlog. `cap`: the
+   * most tasks of one tenant taken at once (tasks without a tenant: no cap).
    */
-  constructor(start: (job: J) => Promise<void>, shrunk: () => void = () => {}) {
+  constructor(start: (job: J) => Promise<void>, shrunk: () => void = () => {}, cap = Infinity) {
     this.#start = start;
     this.#shrunk = shrunk;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const backlog = this;
-    this.#queue = new PQueue({
-      autoStart: false,
-      concurrency: 1,
-      queueClass: class extends TaskHeap {
-        constructor() {
-          super();
-          backlog.#heap = this;
-        }
-      },
-    });
+    this.#cap = cap;
+    const fair = this.#fair;
+    // p-queue makes its queue itself; this one hands every call to the backlog's.
+    class Queue {
+      get size(): number {
+        return fair.size;
+      }
+      enqueue(run: Run, options?: Partial<AddOptions>): void {
+        fair.enqueue(run, options as { queued?: FairItem });
+      }
+      dequeue(): Run | undefined {
+        return fair.dequeue();
+      }
+      filter(): Run[] {
+        return fair.filter();
+      }
+      setPriority(): void {
+        fair.setPriority();
+      }
+    }
+    this.#queue = new PQueue({ autoStart: false, concurrency: 1, queueClass: Queue });
   }
 
+  /** Every waiting task, those of tenants at their cap included. */
   get size(): number {
-    return this.#heap.size;
+    return this.#fair.total;
   }
 
   /** Set how many slots there are: p-queue starts a job while fewer are taken. */
@@ -163,37 +90,76 @@ export class Backlog<J extends Queued> {
   }
 
   add(job: J): void {
-    this.#jobs.add(job);
-    const options: AddOptions = { priority: -job.priority, id: '', queued: job };
-    void this.#queue.add(() => this.#take(job), options);
+    const tenant: TenantKey = job.tenant ?? NO_TENANT;
+    const holder: Holder<J> = { priority: job.priority, seq: job.seq, tenant, job };
+    this.#waiting.set(job, holder);
+    const options: AddOptions = { priority: -job.priority, id: '', queued: holder };
+    void this.#queue.add(() => this.#run(job), options);
   }
 
-  #take(job: J): Promise<void> {
-    this.#jobs.delete(job);
-    job.entry = undefined;
+  /** p-queue runs a job: it is taken. */
+  #run(job: J): Promise<void> {
+    this.#waiting.delete(job);
+    this.#took(job);
     this.#shrunk();
     return this.#start(job);
   }
 
-  /** Take a waiting job out. False if it is not waiting. */
+  /** Take a waiting job out (cancelled: its tenant keeps its turn). False if it is not waiting. */
   remove(job: J): boolean {
-    const entry = job.entry;
-    if (entry === undefined || !this.#heap.discard(entry)) return false;
-    job.entry = undefined;
-    this.#jobs.delete(job);
+    const holder = this.#waiting.get(job);
+    if (holder === undefined || !this.#fair.remove(holder, false)) return false;
+    this.#waiting.delete(job);
     this.#shrunk();
     return true;
   }
 
-  /** The best waiting job, without taking it. */
+  /** Take the job `peek()` showed, to run elsewhere (pipelining): its tenant's turn passes. */
+  take(job: J): boolean {
+    const holder = this.#waiting.get(job);
+    if (holder === undefined || !this.#fair.remove(holder, true)) return false;
+    this.#waiting.delete(job);
+    this.#took(job);
+    this.#shrunk();
+    return true;
+  }
+
+  /**
+   * A job taken from the backlog came back (it ended, or goes back to wait):
+   * its tenant may be taken again.
+   */
+  returned(job: J): void {
+    const { tenant } = job;
+    if (tenant === undefined || this.#cap === Infinity) return;
+    const n = (this.#taken.get(tenant) ?? 0) - 1;
+    if (n <= 0) this.#taken.delete(tenant);
+    else this.#taken.set(tenant, n);
+    if (n + 1 >= this.#cap && n < this.#cap) {
+      this.#fair.setCapped(tenant, false);
+      // p-queue looks again only on add, settle or a concurrency change.
+      const queue = this.#queue;
+      // eslint-disable-next-line no-self-assign -- the setter is what makes p-queue look again
+      if (!queue.isPaused) queue.concurrency = queue.concurrency;
+    }
+  }
+
+  /** The best waiting job that can be taken now, without taking it. */
   peek(): J | undefined {
-    return this.#heap.peek() as J | undefined;
+    return (this.#fair.peek() as Holder<J> | undefined)?.job;
   }
 
   /** Take every waiting job out, in no particular order. */
   drain(): J[] {
-    const jobs = [...this.#jobs];
+    const jobs = [...this.#waiting.keys()];
     for (const job of jobs) this.remove(job);
     return jobs;
+  }
+
+  #took(job: J): void {
+    const { tenant } = job;
+    if (tenant === undefined || this.#cap === Infinity) return;
+    const n = (this.#taken.get(tenant) ?? 0) + 1;
+    this.#taken.set(tenant, n);
+    if (n >= this.#cap) this.#fair.setCapped(tenant, true);
   }
 }

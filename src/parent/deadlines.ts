@@ -1,7 +1,8 @@
 /**
  * A job's clocks: its `queueTimeout` while it waits, the wait for its module
  * to load (`startTimeout`), its hard `timeout` and its `softTimeout`. The one
- * place that arms and clears them; it owns `job.timer` and `job.softTimer`.
+ * place that arms and clears them, and the only one that holds them (a job
+ * carries no timer).
  * What a passed deadline does (leave the backlog, kill the tree, abort the
  * task's signal) is the engine's.
  */
@@ -18,8 +19,16 @@ export interface DeadlineHooks {
   stopped(job: Job): void;
 }
 
+/** A job's armed timers: `hard` (queue, load or run deadline), `soft`, `stop`. */
+interface Clocks {
+  hard?: NodeJS.Timeout;
+  soft?: NodeJS.Timeout;
+  stop?: NodeJS.Timeout;
+}
+
 export class Deadlines {
   readonly #hooks: DeadlineHooks;
+  readonly #clocks = new Map<Job, Clocks>();
 
   constructor(hooks: DeadlineHooks) {
     this.#hooks = hooks;
@@ -28,41 +37,53 @@ export class Deadlines {
   /** It waits for a worker: it may do so for `ms` (its queueTimeout, or what is left of it). */
   queue(job: Job, ms: number): void {
     this.clear(job);
-    job.timer = setTimeout(() => this.#hooks.queue(job), Math.max(0, ms));
+    this.#arm(job).hard = setTimeout(() => this.#hooks.queue(job), Math.max(0, ms));
   }
 
   /** Until the worker has imported the task's module, only `ms` (startTimeout) runs. */
   load(job: Job, ms: number): void {
     this.clear(job);
     const why = `did not start: its module did not load within ${ms} ms`;
-    job.timer = setTimeout(() => this.#hooks.expired(job, why), ms);
+    this.#arm(job).hard = setTimeout(() => this.#hooks.expired(job, why), ms);
   }
 
   /** The task runs from now: arm its timeout and soft timeout (replacing a load deadline). */
   start(job: Job): void {
     this.clear(job);
     const { timeout, softTimeout } = job.options;
+    if (timeout === undefined && softTimeout === undefined) return;
+    const clocks = this.#arm(job);
     if (timeout !== undefined) {
-      job.timer = setTimeout(
+      clocks.hard = setTimeout(
         () => this.#hooks.expired(job, `timed out after ${timeout} ms`),
         timeout,
       );
     }
     if (softTimeout !== undefined) {
-      job.softTimer = setTimeout(() => this.#hooks.soft(job), softTimeout);
+      clocks.soft = setTimeout(() => this.#hooks.soft(job), softTimeout);
     }
   }
 
   /** Its stream was closed: it must end within `ms`. (Its own deadlines keep running.) */
   stopping(job: Job, ms: number): void {
-    if (job.stopTimer !== undefined) return;
-    job.stopTimer = setTimeout(() => this.#hooks.stopped(job), ms);
+    const clocks = this.#arm(job);
+    if (clocks.stop !== undefined) return;
+    clocks.stop = setTimeout(() => this.#hooks.stopped(job), ms);
   }
 
+  /** Stop every clock of `job`. */
   clear(job: Job): void {
-    if (job.timer !== undefined) clearTimeout(job.timer);
-    if (job.softTimer !== undefined) clearTimeout(job.softTimer);
-    if (job.stopTimer !== undefined) clearTimeout(job.stopTimer);
-    job.timer = job.softTimer = job.stopTimer = undefined;
+    const clocks = this.#clocks.get(job);
+    if (clocks === undefined) return;
+    this.#clocks.delete(job);
+    if (clocks.hard !== undefined) clearTimeout(clocks.hard);
+    if (clocks.soft !== undefined) clearTimeout(clocks.soft);
+    if (clocks.stop !== undefined) clearTimeout(clocks.stop);
+  }
+
+  #arm(job: Job): Clocks {
+    let clocks = this.#clocks.get(job);
+    if (clocks === undefined) this.#clocks.set(job, (clocks = {}));
+    return clocks;
   }
 }

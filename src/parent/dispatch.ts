@@ -1,11 +1,15 @@
 /**
- * Dispatch: pairs the backlog with workers. It owns the backlog and its
- * p-queue slots (one per worker that can take work: a busy worker's slot
- * passes from task to task while it stays busy), hands a job to an idle
- * worker (straight, when nothing waits), sends jobs, takes the workers' word
- * that a task started, and puts a job back when it never started or comes
- * back from a worker. Queueing ahead inside busy workers is pipeline.ts's.
- * Settling a job is the engine's; the workers' fate is the fleet's.
+ * Dispatch: pairs the backlog with workers, and is the one module that moves
+ * a job (job.ts's moves) on its way from the backlog to a worker and back.
+ *
+ * The backlog is p-queue (backlog.ts), used as p-queue means: one slot per
+ * worker that can take work (its concurrency follows the fleet), a job's
+ * function runs when a slot is free and holds that slot while its worker is
+ * busy. A worker holds its slot from the hand-off until it stops being busy,
+ * whatever tasks it runs back to back meanwhile (pipelining), so no slot is
+ * ever passed between jobs by hand. Queueing ahead inside busy workers is
+ * pipeline.ts's; settling a job is the engine's; the workers' fate is the
+ * fleet's.
  *
  * A task queued inside a worker keeps every guarantee of a waiting task: it
  * still counts as waiting, starts its clock and counts as launched only when
@@ -14,6 +18,7 @@
  * worker dies.
  */
 import { SerializationError } from '../shared/errors.js';
+import type { WorkerMessage } from '../shared/protocol.js';
 import { Backlog } from './backlog.js';
 import { debug } from './debug.js';
 import type { Deadlines } from './deadlines.js';
@@ -25,7 +30,7 @@ import { Pipeline } from './pipeline.js';
 import { handOff } from './policy.js';
 import type { Stats } from './stats.js';
 import { traceRun } from './tracing.js';
-import type { Worker } from './worker.js';
+import type { Worker, WorkerState } from './worker.js';
 
 export interface DispatchHooks {
   /** The job's arguments cannot be serialized: it never ran; settle it with `error`. */
@@ -44,8 +49,9 @@ export class Dispatcher {
   #waiters: { below: number; resolve: () => void }[] = [];
   /** Queues short tasks ahead inside busy workers (pipeline.ts). */
   readonly #pipeline: Pipeline;
-  /** Busy workers whose running task went to them straight, without a p-queue slot. */
-  #direct = 0;
+  /** The p-queue slot each busy worker holds; called when it stops being busy. */
+  readonly #slots = new Map<Worker, () => void>();
+  #syncScheduled = false;
 
   constructor(
     settings: Settings,
@@ -62,31 +68,15 @@ export class Dispatcher {
     this.#backlog = new Backlog<Job>(
       (job) => this.#take(job),
       () => this.#wake(),
+      settings.maxRunningPerTenant,
     );
-    this.#pipeline = new Pipeline(this.#backlog, fleet, settings, (worker, jobs) => {
-      for (const job of jobs) job.pipelined = true;
-      this.#send(worker, jobs, true);
+    this.#pipeline = new Pipeline(this.#backlog, fleet, settings, {
+      queue: (worker, job) => {
+        job.queueIn(worker);
+        worker.enqueue(job);
+      },
+      send: (worker, jobs) => this.#send(worker, jobs, true),
     });
-  }
-
-  /** A job that ran ended: its run time sizes pipelining. */
-  noteRunTime(ms: number): void {
-    this.#pipeline.noteRunTime(ms);
-  }
-
-  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
-  drop(worker: Worker, jobs: readonly Job[]): void {
-    this.#pipeline.drop(worker, jobs);
-  }
-
-  /** A busy worker will retire after its task: what waits inside it goes back. */
-  reclaim(worker: Worker): void {
-    this.#pipeline.drop(worker, worker.queued);
-  }
-
-  /** A worker became idle: with nothing left in the backlog, it may take tasks waiting elsewhere. */
-  onIdle(): void {
-    this.#pipeline.onIdle();
   }
 
   /** Tasks waiting: in the backlog, and queued inside busy workers. */
@@ -99,21 +89,8 @@ export class Dispatcher {
     return this.#backlog.size;
   }
 
-  /**
-   * A new task. With nothing waiting and a worker idle it goes straight to
-   * that worker (no priority can apply to a single task); otherwise it waits
-   * in the backlog.
-   */
+  /** A new task: it waits in the backlog, which starts it at once if a worker is idle. */
   add(job: Job): void {
-    if (this.#backlog.size === 0) {
-      const worker = this.#fleet.peekIdle();
-      if (worker !== undefined) {
-        this.#direct++;
-        job.slot = 'direct';
-        this.#handTo(worker, job);
-        return;
-      }
-    }
     this.#backlog.add(job);
     this.#pipeline.schedule();
   }
@@ -134,68 +111,92 @@ export class Dispatcher {
     return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
   }
 
+  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
+  drop(worker: Worker, jobs: readonly Job[]): void {
+    this.#pipeline.drop(worker, jobs);
+  }
+
+  /** A busy worker will retire after its task: what waits inside it goes back. */
+  reclaim(worker: Worker): void {
+    this.#pipeline.drop(worker, worker.queued);
+  }
+
   /**
-   * p-queue may start as many jobs as there are workers taking work, less
-   * the busy ones whose task did not come through it.
+   * Every worker state change: a worker that stops being busy frees its
+   * slot; the slots follow the workers that can take work (on the next
+   * microtask, so no job starts inside another worker's transition); an idle
+   * worker may take tasks waiting inside busy ones.
    */
-  syncSlots(): void {
-    const { idle, busy } = this.#fleet.counts;
-    this.#backlog.setSlots(idle + busy - this.#direct);
-  }
-
-  /** The job left its worker (settled, or put back): its slot is free again. */
-  release(job: Job): void {
-    job.worker = undefined;
-    const slot = job.slot;
-    job.slot = undefined;
-    if (slot === 'direct') {
-      this.#direct--;
-      this.syncSlots();
-      return;
+  onTransition(worker: Worker, from: WorkerState, to: WorkerState): void {
+    if (from === 'busy') {
+      const free = this.#slots.get(worker);
+      this.#slots.delete(worker);
+      free?.();
     }
-    const release = job.release;
-    job.release = undefined;
-    release?.();
+    this.#syncSlots();
+    if (to === 'idle') this.#pipeline.onIdle();
   }
 
-  /** Called by the backlog when a slot is free: hand the job to an idle worker. */
+  #syncSlots(): void {
+    if (this.#syncScheduled) return;
+    this.#syncScheduled = true;
+    queueMicrotask(() => {
+      this.#syncScheduled = false;
+      const { idle, busy } = this.#fleet.counts;
+      this.#backlog.setSlots(idle + busy);
+    });
+  }
+
+  /** The job left its worker (settled, or dropped after it settled). */
+  release(job: Job): void {
+    this.#returned(job);
+    job.leave();
+  }
+
+  /** A job taken from the backlog comes back (it leaves, or waits again): its tenant's count drops. */
+  #returned(job: Job): void {
+    if (!job.taken) return;
+    this.#backlog.returned(job);
+    this.#pipeline.schedule();
+  }
+
+  /**
+   * Called by the backlog when a slot is free: hand the job to an idle worker
+   * (by its affinity, fleet.pickIdle), which holds the slot.
+   */
   #take(job: Job): Promise<void> {
-    const worker = this.#fleet.peekIdle();
+    const worker = this.#fleet.pickIdle(job.options.affinity);
     if (worker === undefined) {
       // Slots follow the workers, so this should not happen; never lose the job if it does.
       debug('no idle worker for job %d; re-queued', job.id);
       this.#backlog.add(job);
       return Promise.resolve();
     }
-    const released = new Promise<void>((resolve) => (job.release = resolve));
-    job.slot = 'queue';
+    const freed = new Promise<void>((resolve) => this.#slots.set(worker, resolve));
     this.#handTo(worker, job);
-    return released;
+    return freed;
   }
 
   /** Hand `job` to the idle `worker`: it runs now, or once the worker confirms. */
   #handTo(worker: Worker, job: Job): void {
-    job.pipelined = false; // it runs at once, or once confirmed, as the worker's only task
     const now = performance.now();
     const mode = handOff({
       needsImport: needsImport(job, worker),
       idleForMs: now - worker.idleSince,
     });
-    job.worker = worker;
+    job.handTo(worker);
     worker.assign(job);
     this.#send(worker, [job], mode !== 'run');
     if (job.worker !== worker) return; // not sent: put back, or failed
-    job.startedAt = now;
+    job.launch(now);
     this.#stats.launched += job.size;
     this.#stats.noteBusy(this.#fleet.counts.busy);
     this.#stats.queueWait.add(now - job.submittedAt);
     if (mode === 'load') {
       // The import does not count: until the worker has the module, only startTimeout runs.
-      job.acked = false;
       this.#deadlines.load(job, this.#settings.startTimeout);
     } else if (mode === 'ack') {
       // The deadline counts from the hand-off; the future runs once the worker confirms.
-      job.acked = false;
       this.#deadlines.start(job);
     } else {
       this.#begin(job, worker);
@@ -222,8 +223,8 @@ export class Dispatcher {
     if (!worker.unqueue(job)) worker.finishTask({ counted: false });
     if (!worker.connected) {
       if (worker.state === 'idle') worker.lost();
-      this.release(job);
-      job.pipelined = false;
+      this.#returned(job);
+      job.backToWaiting();
       this.#backlog.add(job); // never handed over: it waits for another worker
       return;
     }
@@ -235,33 +236,49 @@ export class Dispatcher {
   }
 
   /**
-   * `worker` finished `done`; `head` (from its queue) runs now: the p-queue
-   * slot passes to it, and, when the worker named it as started, it begins.
+   * The worker sent the result of its running task: the worker moves on (to
+   * the task it named as started next, to the first still on its way, or to
+   * idle), its fate is decided, and the job that ended is returned for the
+   * engine to settle. Undefined for a late result (the job was settled).
    */
-  handOver(done: Job, head: Job, announced: boolean): void {
-    head.release = done.release;
-    head.slot = done.slot;
-    done.release = undefined;
-    done.slot = undefined;
-    head.acked = false;
-    if (announced) this.#begin(head, head.worker!);
+  taskEnded(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): Job | undefined {
+    const job = worker.job;
+    if (!job || job.id !== message.id || worker.state !== 'busy') return undefined;
+    this.#pipeline.noteRunTime(message.ms);
+    worker.finishTask({
+      ...(message.next !== undefined && { next: message.next }),
+      held: message.held === true,
+    });
+    // The worker's fate is decided before the future settles.
+    const rss = message.rss ?? 0;
+    const head = worker.job;
+    if (head === undefined) {
+      // Tasks it held (it reached maxWorkerMemoryBytes) come back first.
+      this.reclaim(worker);
+      this.#fleet.afterTask(worker, rss, this.unassigned);
+      return job;
+    }
+    // It runs the next task already; when the worker named it as started, it begins.
+    head.promote();
+    if (message.next !== undefined) this.#begin(head, worker);
     this.#wake();
     this.#pipeline.schedule();
+    // If it should go, it goes after that one, and what still waits inside it goes back.
+    const why = this.#fleet.retireReason(worker, rss, this.unassigned + worker.queued.length);
+    if (why !== undefined) this.#fleet.drainAndRetire(worker, why);
+    return job;
   }
 
   /** The worker says it has the task (its module loaded, or a queued task started): it runs from now. */
   onStarted(worker: Worker, id: number): void {
     const head = worker.job;
     if (head?.pipelined && !head.acked && head.id !== id) {
-      // It started another of the tasks on their way to it first.
+      // It started another of the tasks on their way to it first: that one runs, the head waits on.
       const other = worker.queued.find((j) => j.id === id);
       if (other) {
         worker.startedInstead(other);
-        other.acked = false;
-        other.release = head.release;
-        other.slot = head.slot;
-        head.release = undefined;
-        head.slot = undefined;
+        head.demote();
+        other.promote();
       }
     }
     const job = worker.job;
@@ -274,7 +291,7 @@ export class Dispatcher {
       this.#begin(job, worker);
     } else {
       // Its clock started at the hand-off; only the future learns it runs.
-      job.acked = true;
+      job.confirm(performance.now());
       if (!job.future.done()) {
         traceRun(job, worker.pid);
         startFuture(job.future, worker.pid);
@@ -289,10 +306,8 @@ export class Dispatcher {
    * its timeout bounds how long the worker may spend on it.
    */
   #begin(job: Job, worker: Worker): void {
-    job.acked = true;
-    if (job.pipelined) {
-      const now = performance.now();
-      job.startedAt = now;
+    const now = performance.now();
+    if (job.confirm(now)) {
       this.#stats.launched += job.size;
       this.#stats.pipelined += job.size;
       this.#stats.queueWait.add(now - job.submittedAt);
@@ -319,8 +334,8 @@ export class Dispatcher {
   }
 
   #putBack(job: Job): void {
-    job.worker = undefined;
-    job.pipelined = false;
+    this.#returned(job);
+    job.backToWaiting();
     if (job.future.done()) this.#hooks.dropped(job);
     else this.#backlog.add(job);
   }
@@ -331,17 +346,15 @@ export class Dispatcher {
    * fails the next time. Returns false when it had been put back before.
    */
   requeue(job: Job): boolean {
-    if (job.requeued) return false;
+    if (!job.markRequeued()) return false;
     this.#deadlines.clear(job);
     const { queueTimeout } = job.options;
     if (queueTimeout !== undefined) {
       this.#deadlines.queue(job, queueTimeout - (performance.now() - job.submittedAt));
     }
-    job.requeued = true;
-    if (!job.pipelined) this.#stats.launched -= job.size;
-    job.pipelined = false;
+    this.#returned(job);
+    if (job.backToWaiting()) this.#stats.launched -= job.size;
     debug('task %s goes back to the backlog: its worker died before starting it', label(job));
-    this.release(job);
     this.#backlog.add(job);
     return true;
   }

@@ -2,7 +2,7 @@
  * The engine behind the facade keeps the job lifecycle: a job is submitted,
  * waits, runs, and ends. Ending has two halves: `#settle`, the one way a
  * future settles (statistics first), and `#leave`, the one way a job gives
- * its worker back (clocks, p-queue slot). Most paths do both (`#finish`); a
+ * its worker back (its clocks stop, it leaves). Most paths do both (`#finish`); a
  * cooperative abort settles at once and leaves when the task ends. What ends
  * a job early is interrupts.ts's. The engine routes the workers' job
  * messages; it owns no worker state (worker.ts, fleet.ts), no backlog
@@ -19,7 +19,7 @@ import { Fleet } from './fleet.js';
 import { NO_USAGE } from './containment/usage.js';
 import { Future, progressFuture, settleFuture, usageFuture, type CancelHooks } from './future.js';
 import { Interrupts, cancelled, type Ending } from './interrupts.js';
-import { cancelledBySignal, createJob, type Job } from './job.js';
+import { cancelledBySignal, Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
 import { renderMetrics, type MetricsSettings } from './metrics.js';
@@ -48,10 +48,33 @@ export class Engine {
   };
   #nextId = 1;
 
+  /**
+   * The parts are made in the order they depend on each other; the hooks
+   * between them are called only once workers run (spawned last).
+   */
   constructor(settings: Settings, observer: Observer, emit: Emit) {
     this.settings = settings;
     this.#emit = emit;
     this.#observer = observer;
+    this.#memory = new MemoryWatch(
+      settings.memoryLimitBytes,
+      settings.memorySampleInterval,
+      (watched, rss) => {
+        const worker = watched as Worker;
+        if (rss !== Infinity) this.#interrupts.memoryKill(worker, rss);
+        else if (worker.job) {
+          this.#interrupts.memoryKill(worker, worker.usageOf(worker.job).peakMemoryBytes, true);
+        }
+      },
+      // With the kernel's memory cap, the kernel enforces it: look for its OOM kills instead.
+      settings.containment.info.limits.includes('memory') ? kernelMemory : undefined,
+    );
+    this.#deadlines = new Deadlines({
+      expired: (job, why) => this.#interrupts.timedOut(job, why),
+      soft: (job) => this.#interrupts.abortTask(job),
+      queue: (job) => this.#interrupts.queueTimedOut(job),
+      stopped: (job) => this.#interrupts.stopExpired(job),
+    });
     this.#fleet = new Fleet(settings, this.stats, {
       message: (worker, message) => this.#onMessage(worker, message),
       transition: (worker, from, to) => this.#onTransition(worker, from, to),
@@ -59,12 +82,6 @@ export class Engine {
       failing: (failure) => this.#failing(failure),
       started: (info) => this.#emit('workerStart', info),
       draining: (worker) => this.#dispatch.reclaim(worker),
-    });
-    this.#deadlines = new Deadlines({
-      expired: (job, why) => this.#interrupts.timedOut(job, why),
-      soft: (job) => this.#interrupts.abortTask(job),
-      queue: (job) => this.#interrupts.queueTimedOut(job),
-      stopped: (job) => this.#interrupts.stopExpired(job),
     });
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
@@ -88,19 +105,6 @@ export class Engine {
         this.#memory.stop();
       },
     });
-    this.#memory = new MemoryWatch(
-      settings.memoryLimitBytes,
-      settings.memorySampleInterval,
-      (watched, rss) => {
-        const worker = watched as Worker;
-        if (rss !== Infinity) this.#interrupts.memoryKill(worker, rss);
-        else if (worker.job) {
-          this.#interrupts.memoryKill(worker, worker.usageOf(worker.job).peakMemoryBytes, true);
-        }
-      },
-      // With the kernel's memory cap, the kernel enforces it: look for its OOM kills instead.
-      settings.containment.info.limits.includes('memory') ? kernelMemory : undefined,
-    );
     for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
   }
 
@@ -112,7 +116,7 @@ export class Engine {
    * Outcome per item, and statistics count each item as a task.
    */
   submit<T>(spec: TaskSpec, args: unknown[], options: JobOptions, batch = false): Future<T> {
-    return this.#add(createJob(this.#nextId++, spec, args, options, batch)) as Future<T>;
+    return this.#add(new Job(this.#nextId++, spec, args, options, batch, this.#hooks)) as Future<T>;
   }
 
   /** Queue a generator task whose values are read from the returned stream as they come. */
@@ -122,19 +126,19 @@ export class Engine {
     options: JobOptions,
     highWaterMark: number,
   ): TaskStream<T> {
-    const job = createJob(this.#nextId++, spec, args, options, false);
-    const stream = new TaskStream<T>(new Future(this.#hooks, job), highWaterMark, {
-      credit: (n) => this.#interrupts.credit(job, n),
-      stop: () => this.#interrupts.stopStream(job),
+    const job = new Job(this.#nextId++, spec, args, options, false, (job) => {
+      const stream = new TaskStream<unknown>(new Future(this.#hooks, job), highWaterMark, {
+        credit: (n) => this.#interrupts.credit(job, n),
+        stop: () => this.#interrupts.stopStream(job),
+      });
+      return { future: stream.future, stream };
     });
-    job.stream = stream;
-    this.#add(job, stream.future);
-    return stream;
+    this.#add(job);
+    return job.stream as TaskStream<T>;
   }
 
-  #add(job: Job, future = new Future(this.#hooks, job)): Future<unknown> {
+  #add(job: Job): Future<unknown> {
     const { options } = job;
-    job.future = future;
     if (options.onProgress) job.future.addProgressCallback(options.onProgress);
     this.#observer.submitted(job);
     this.stats.received += job.size;
@@ -144,11 +148,7 @@ export class Engine {
       this.#finish(job, 'cancelled', cancelledBySignal(job, signal));
       return job.future;
     }
-    if (signal) {
-      const onAbort = (): void => this.#interrupts.aborted(job, signal);
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.unlisten = () => signal.removeEventListener('abort', onAbort);
-    }
+    job.onAbort((aborted) => this.#interrupts.aborted(job, aborted));
     if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
     this.#dispatch.add(job);
     this.#replenish();
@@ -167,37 +167,8 @@ export class Engine {
     return this.#dispatch.below(n);
   }
 
-  #onResult(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): void {
-    const job = worker.job;
-    if (!job || job.id !== message.id || worker.state !== 'busy') return; // late: the job was settled
-    if (worker.memoryExceeded()) {
-      // The kernel OOM-killed a process of its tree (a child, say) and the task still ended.
-      this.#interrupts.memoryKill(worker, worker.usageOf(job).peakMemoryBytes, true);
-      return;
-    }
-    this.#dispatch.noteRunTime(message.ms);
-    worker.finishTask({
-      ...(message.next !== undefined && { next: message.next }),
-      held: message.held === true,
-    });
-    // The worker's fate is decided before the future settles.
-    const rss = message.rss ?? 0;
-    const head = worker.job;
-    if (head === undefined) {
-      // Tasks it held (it reached maxWorkerMemoryBytes) come back first.
-      this.#dispatch.reclaim(worker);
-      this.#fleet.afterTask(worker, rss, this.#dispatch.unassigned);
-    } else {
-      // It runs the next task already: if it should go, it goes after that
-      // one, and what still waits inside it goes back.
-      this.#dispatch.handOver(job, head, message.next !== undefined);
-      const waiting = this.#dispatch.unassigned + worker.queued.length;
-      const why = this.#fleet.retireReason(worker, rss, waiting);
-      if (why !== undefined && worker.retireAfterTask === undefined) {
-        worker.retireAfter(why);
-        this.#dispatch.reclaim(worker);
-      }
-    }
+  /** A job's result came (the dispatcher moved its worker on already): settle it. */
+  #ended(job: Job, message: WorkerMessage & { t: 'ok' | 'err' }): void {
     if (message.t === 'err') {
       this.#finish(job, 'failed', fromWire(message.error));
     } else if (job.batch) {
@@ -235,12 +206,12 @@ export class Engine {
     if (job.worker && job.startedAt > 0) stats.runTime.add(performance.now() - job.startedAt);
     this.#observer.settled(job, ending, value, completed);
     job.stream?.end(ending === 'completed', value);
-    job.unlisten?.();
+    job.unlisten();
     this.#life.jobSettled();
     settleFuture(job.future, ending === 'completed', value, ending === 'cancelled');
   }
 
-  /** The one way a job gives its worker back: its clocks stop and its p-queue slot frees. */
+  /** The one way a job gives its worker back: its clocks stop and it leaves. */
   #leave(job: Job): void {
     this.#deadlines.clear(job);
     this.#dispatch.release(job);
@@ -251,9 +222,18 @@ export class Engine {
   #onMessage(worker: Worker, message: WorkerMessage): void {
     switch (message.t) {
       case 'ok':
-      case 'err':
-        this.#onResult(worker, message);
+      case 'err': {
+        const running = worker.job;
+        if (running?.id === message.id && worker.state === 'busy' && worker.memoryExceeded()) {
+          // The kernel OOM-killed a process of its tree (a child, say) and the task still ended.
+          this.#interrupts.memoryKill(worker, worker.usageOf(running).peakMemoryBytes, true);
+          return;
+        }
+        // One path: the dispatcher moves the worker on, then the job settles.
+        const job = this.#dispatch.taskEnded(worker, message);
+        if (job) this.#ended(job, message);
         return;
+      }
       case 'started':
         this.#dispatch.onStarted(worker, message.id);
         return;
@@ -278,12 +258,11 @@ export class Engine {
     }
   }
 
-  /** Every worker state change: memory sampling while busy, p-queue slots, replacements. */
+  /** Every worker state change: memory sampling while busy, dispatch's slots, replacements. */
   #onTransition(worker: Worker, from: WorkerState, to: WorkerState): void {
     if (to === 'busy') this.#memory.watch(worker);
     else if (from === 'busy') this.#memory.unwatch(worker);
-    this.#dispatch.syncSlots();
-    if (to === 'idle') this.#dispatch.onIdle();
+    this.#dispatch.onTransition(worker, from, to);
     // A worker on its way out is replaced as the demand is then (never a
     // figure remembered from before); forking is synchronous and slow, so the
     // settled future's awaiters run first.

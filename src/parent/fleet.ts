@@ -127,9 +127,18 @@ export class Fleet {
     return [...this.#workers].filter((w) => w.state === 'busy');
   }
 
-  /** The most recently idle worker, if any; it stays idle until assigned. */
-  peekIdle(): Worker | undefined {
-    return this.#idle[this.#idle.length - 1];
+  /**
+   * The idle worker for a task with `affinity`: the most recently idle one
+   * that last ran that affinity; else one holding no affinity; else any
+   * (most recently idle first). It stays idle until assigned.
+   */
+  pickIdle(affinity?: string): Worker | undefined {
+    const idle = this.#idle;
+    if (affinity !== undefined) {
+      for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.affinity === affinity) return idle[i];
+    }
+    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.affinity === undefined) return idle[i];
+    return idle[idle.length - 1];
   }
 
   /** Start the workers that are missing for `demand` tasks running or waiting. */
@@ -222,6 +231,17 @@ export class Fleet {
     });
   }
 
+  /**
+   * The one way a busy worker is marked to retire after its task: what waits
+   * inside it goes back (the `draining` hook). A worker marked already is
+   * left as it is.
+   */
+  drainAndRetire(worker: Worker, reason: ExitReason): void {
+    if (worker.retireAfterTask !== undefined) return;
+    worker.retireAfter(reason);
+    this.#hooks.draining(worker);
+  }
+
   /** Ask a worker to run its finalizer and exit. */
   retire(worker: Worker, reason: ExitReason): void {
     const { finalizer, finalargs } = this.#settings;
@@ -262,8 +282,7 @@ export class Fleet {
     for (const worker of this.#workers) {
       if (excess <= 0) break;
       if (worker.state === 'busy' && !worker.retireAfterTask) {
-        worker.retireAfter('idle');
-        this.#hooks.draining(worker);
+        this.drainAndRetire(worker, 'idle');
         excess--;
       }
     }
@@ -277,10 +296,7 @@ export class Fleet {
     this.#generation++;
     for (const worker of old) {
       if (worker.state === 'idle') this.retire(worker, 'recycle');
-      else if (worker.state === 'busy') {
-        worker.retireAfter('recycle');
-        this.#hooks.draining(worker);
-      }
+      else if (worker.state === 'busy') this.drainAndRetire(worker, 'recycle');
     }
     const { minWorkers, maxWorkers } = this.#bounds;
     const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));

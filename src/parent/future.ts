@@ -3,8 +3,8 @@
  * state and callbacks of `concurrent.futures.Future`. It settles exactly once;
  * a failure nobody awaits never becomes an `unhandledRejection`.
  */
-import { TimeoutError } from '../shared/errors.js';
 import { NO_USAGE, type TaskUsage } from './containment/usage.js';
+import { checkCallback, runCallbacks, Settlement } from './settlement.js';
 
 type State = 'pending' | 'running' | 'finished' | 'cancelled';
 type Callback<T> = (future: Future<T>) => void;
@@ -27,26 +27,6 @@ export interface CancelHooks<Token> {
   kill(token: Token): void;
 }
 
-function report(error: unknown, what: string): void {
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.emitWarning(`a deadpool future's ${what} callback threw: ${detail}`, {
-    code: 'DEADPOOL_CALLBACK',
-  });
-}
-
-function runCallbacks<T>(list: Callback<T>[] | undefined, future: Future<T>, what: string): void {
-  if (!list) return;
-  for (const cb of list) {
-    try {
-      cb(future);
-    } catch (error) {
-      report(error, what);
-    }
-  }
-}
-
-const noop = (): void => {};
-
 /**
  * @internal The pool's side of a future: the only ways to move it on. Set in
  * Future's static block.
@@ -68,16 +48,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #state: State = 'pending';
   #pid: number | undefined;
   #usage: TaskUsage | undefined;
-  #ok = false;
-  #value: unknown;
   #doneCallbacks: Callback<T>[] | undefined;
   #pidCallbacks: Callback<T>[] | undefined;
   #progressCallbacks: ProgressCallback<T>[] | undefined;
-  // The promise is made only when someone awaits: a failure nobody awaits
-  // then never exists as a rejected promise, and costs nothing.
-  #promise: Promise<T> | undefined;
-  #resolve: ((value: T) => void) | undefined;
-  #reject: ((error: unknown) => void) | undefined;
+  readonly #outcome = new Settlement<T>();
   readonly #hooks: CancelHooks<unknown>;
   readonly #token: unknown;
 
@@ -155,17 +129,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `cb(future)` when it settles; at once if it has. */
   addDoneCallback(cb: Callback<T>): void {
-    if (typeof cb !== 'function')
-      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
-    if (this.done()) runCallbacks([cb], this, 'done');
+    checkCallback(cb);
+    if (this.done()) runCallbacks([cb], [this], "future's done");
     else (this.#doneCallbacks ??= []).push(cb);
   }
 
   /** `cb(future)` when it starts on a worker; at once if it has. */
   addPidCallback(cb: Callback<T>): void {
-    if (typeof cb !== 'function')
-      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
-    if (this.#pid !== undefined) runCallbacks([cb], this, 'pid');
+    checkCallback(cb);
+    if (this.#pid !== undefined) runCallbacks([cb], [this], "future's pid");
     else (this.#pidCallbacks ??= []).push(cb);
   }
 
@@ -175,25 +147,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * type it (`(value: { percent: number }) => ...`); it is `unknown` otherwise.
    */
   addProgressCallback<P = unknown>(cb: ProgressCallback<T, P>): void {
-    if (typeof cb !== 'function')
-      throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\``);
+    checkCallback(cb);
     // The value's type is the caller's word (see ProgressCallback).
     if (!this.done()) (this.#progressCallbacks ??= []).push(cb as ProgressCallback<T>);
   }
 
   /** The result; with `timeoutMs`, rejects with TimeoutError if not done by then (the task goes on). */
   result(timeoutMs?: number): Promise<T> {
-    if (timeoutMs === undefined || this.done()) return this.#settled();
-    checkWait(timeoutMs);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new TimeoutError(`the future was not done within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#settled()
-        .then(resolve, reject)
-        .finally(() => clearTimeout(timer));
-    });
+    return this.#outcome.within(timeoutMs, `the future was not done within ${timeoutMs} ms`);
   }
 
   /** The error the task failed with, `undefined` if it succeeded. Same timeout rule as `result`. */
@@ -211,38 +172,19 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#settled().then(onfulfilled, onrejected);
+    return this.#outcome.promise().then(onfulfilled, onrejected);
   }
 
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#settled().catch(onrejected);
+    return this.#outcome.promise().catch(onrejected);
   }
 
   finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#settled().finally(onfinally);
+    return this.#outcome.promise().finally(onfinally);
   }
 
   get [Symbol.toStringTag](): string {
     return 'Future';
-  }
-
-  /** The promise behind `then`, made on first use. */
-  #settled(): Promise<T> {
-    if (this.#promise === undefined) {
-      if (this.done()) {
-        // A task may throw a non-Error; it is delivered as thrown.
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-        this.#promise = this.#ok ? Promise.resolve(this.#value as T) : Promise.reject(this.#value);
-      } else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
-      // Whoever calls then() handles the result; the base promise itself never reports.
-      this.#promise.catch(noop);
-    }
-    return this.#promise;
   }
 
   #start(pid: number): void {
@@ -251,41 +193,23 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#pid = pid;
     const callbacks = this.#pidCallbacks;
     this.#pidCallbacks = undefined;
-    runCallbacks(callbacks, this, 'pid');
+    runCallbacks(callbacks, [this], "future's pid");
   }
 
   #progress(value: unknown): void {
     const callbacks = this.#progressCallbacks;
     if (callbacks === undefined || this.done()) return;
-    for (const cb of callbacks) {
-      try {
-        cb(value, this);
-      } catch (error) {
-        report(error, 'progress');
-      }
-    }
+    runCallbacks(callbacks, [value, this], "future's progress");
   }
 
   #settle(ok: boolean, value: unknown, state: State): void {
     if (this.done()) return;
     this.#state = state;
-    this.#ok = ok;
-    this.#value = value;
-    if (ok) this.#resolve?.(value as T);
-    else this.#reject?.(value);
-    this.#resolve = this.#reject = undefined;
+    this.#outcome.settle(ok, value);
     const callbacks = this.#doneCallbacks;
     this.#doneCallbacks = undefined;
     this.#pidCallbacks = undefined;
     this.#progressCallbacks = undefined;
-    runCallbacks(callbacks, this, 'done');
-  }
-}
-
-function checkWait(timeoutMs: number): void {
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-    throw new RangeError(
-      `Expected \`timeoutMs\` to be a finite number >= 0, got \`${String(timeoutMs)}\` (${typeof timeoutMs})`,
-    );
+    runCallbacks(callbacks, [this], "future's done");
   }
 }

@@ -31,6 +31,12 @@ export interface DeadpoolOptions {
   memorySampleInterval?: number;
   /** Most tasks waiting (not running); `submit` past it throws BacklogFullError. @default Infinity */
   maxBacklog?: number;
+  /**
+   * Most tasks of one `tenant` running (or queued inside a worker) at once;
+   * the rest of that tenant wait even while workers are free. Tasks without
+   * a tenant are not capped. Integer >= 1. @default Infinity
+   */
+  maxRunningPerTenant?: number;
   /** Default per-task timeout in milliseconds. @default undefined (none) */
   timeout?: number;
   /**
@@ -108,6 +114,7 @@ export interface Settings {
   readonly memoryLimitBytes: number;
   readonly memorySampleInterval: number;
   readonly maxBacklog: number;
+  readonly maxRunningPerTenant: number;
   readonly timeout: number | undefined;
   readonly queueTimeout: number | undefined;
   readonly onWorkerOutput: ((info: WorkerOutput) => void) | undefined;
@@ -165,7 +172,7 @@ function env(value: unknown): () => NodeJS.ProcessEnv {
 const KNOWN: readonly string[] = [
   'maxWorkers', 'minWorkers', 'idleTimeout', 'maxTasksPerChild', 'maxWorkerMemoryBytes',
   'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
-  'onWorkerOutput', 'initializer', 'initargs',
+  'maxRunningPerTenant', 'onWorkerOutput', 'initializer', 'initargs',
   'finalizer', 'finalargs', 'startTimeout', 'env', 'execArgv', 'cwd', 'serialization',
   'shutdownWait', 'shutdownCancelFutures', 'containment', 'maxTaskProcesses',
 ]; // prettier-ignore
@@ -205,6 +212,7 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     memoryLimitBytes,
     memorySampleInterval: duration('memorySampleInterval', options.memorySampleInterval) ?? 100,
     maxBacklog: integer('maxBacklog', options.maxBacklog, 0, Infinity),
+    maxRunningPerTenant: integer('maxRunningPerTenant', options.maxRunningPerTenant, 1, Infinity),
     timeout: duration('timeout', options.timeout),
     queueTimeout: duration('queueTimeout', options.queueTimeout),
     onWorkerOutput: callback('onWorkerOutput', options.onWorkerOutput),

@@ -2,11 +2,13 @@
  * Pipelining: while recent tasks are short, the best waiting tasks are
  * queued ahead inside busy workers, taken from the top of the backlog's heap
  * (so in priority order), a batch per worker per turn. It sizes the queues
- * from the average run time of recent tasks (policy.pipelineDepth), lets a
+ * from the average run time of recent tasks (policy.pipelineDepth), queues a
+ * task with an `affinity` only inside a worker that holds it, lets a
  * later task of higher priority overtake those waiting inside a worker, asks
  * workers to hand tasks back (drop: a cancel, a retirement, an idle worker
- * with nothing left to take), and never touches a job's future. What
- * happens to a task that comes back is the dispatcher's.
+ * with nothing left to take), and never moves a job itself (the
+ * dispatcher's `queue` hook does). What happens to a task that comes back is
+ * the dispatcher's.
  */
 import type { Backlog } from './backlog.js';
 import type { Fleet } from './fleet.js';
@@ -18,26 +20,28 @@ import type { Worker } from './worker.js';
 /** Weight of the newest run time in the average that sizes pipelining. */
 const RUN_TIME_WEIGHT = 0.2;
 
+/** The dispatcher's side of pipelining: the moves of a job are its. */
+export interface PipelineHooks {
+  /** `job`, just taken from the backlog, waits inside the busy `worker`. */
+  queue(worker: Worker, job: Job): void;
+  /** Send jobs a worker already holds, in one message. */
+  send(worker: Worker, jobs: Job[]): void;
+}
+
 export class Pipeline {
   readonly #backlog: Backlog<Job>;
   readonly #fleet: Fleet;
   readonly #settings: Settings;
-  /** Send jobs a worker already holds, in one message. */
-  readonly #send: (worker: Worker, jobs: Job[]) => void;
+  readonly #hooks: PipelineHooks;
   /** Average run time of recent tasks, in ms; undefined until one has run. */
   #avgRunMs: number | undefined;
   #scheduled = false;
 
-  constructor(
-    backlog: Backlog<Job>,
-    fleet: Fleet,
-    settings: Settings,
-    send: (worker: Worker, jobs: Job[]) => void,
-  ) {
+  constructor(backlog: Backlog<Job>, fleet: Fleet, settings: Settings, hooks: PipelineHooks) {
     this.#backlog = backlog;
     this.#fleet = fleet;
     this.#settings = settings;
-    this.#send = send;
+    this.#hooks = hooks;
   }
 
   /** A job that ran ended: its run time sizes pipelining. */
@@ -81,6 +85,8 @@ export class Pipeline {
       while (open > 0) {
         const job = this.#backlog.peek();
         if (job === undefined) break;
+        // A task with an affinity waits only inside a worker that holds it.
+        if (!holds(worker, job.options.affinity)) break;
         const task = {
           needsImport: needsImport(job, worker),
           timeout: job.options.timeout,
@@ -94,12 +100,11 @@ export class Pipeline {
         if (room > 0 && pipelinable(task)) room--;
         else if (!overtakes || !pipelinable({ ...task, lowerQueued: 0 })) break;
         open--;
-        this.#backlog.remove(job);
-        job.worker = worker;
-        worker.enqueue(job);
+        this.#backlog.take(job);
+        this.#hooks.queue(worker, job);
         batch.push(job);
       }
-      if (batch.length > 0) this.#send(worker, batch);
+      if (batch.length > 0) this.#hooks.send(worker, batch);
     }
   }
 
@@ -129,6 +134,15 @@ export class Pipeline {
       this.drop(worker, lastToStart.slice(0, n));
     }
   }
+}
+
+/** `worker` holds `affinity` (or will, by a task queued inside it); no affinity: any worker does. */
+function holds(worker: Worker, affinity: string | undefined): boolean {
+  if (affinity === undefined) return true;
+  if (worker.affinity === affinity && worker.queued.every((j) => j.options.affinity === undefined))
+    return true;
+  const last = [...worker.queued].reverse().find((j) => j.options.affinity !== undefined);
+  return last?.options.affinity === affinity;
 }
 
 /** How long the worker's running task has run, in ms (0 until it is known to have started). */

@@ -32,6 +32,8 @@ export interface DeadpoolStatistics {
   workerProcessesIdle: number;
   /** Alive and running a task now. */
   workerProcessesBusy: number;
+  /** Tasks running now (started on a worker, not yet settled or ended). */
+  tasksRunning: number;
   /** Alive and not yet ready (booting, running the initializer). */
   workerProcessesStarting: number;
   /** Alive and on its way out gracefully (running the finalizer). */
@@ -122,6 +124,7 @@ export class Stats {
       workerProcessesStillAlive: starting + idle + busy + retiring,
       workerProcessesIdle: idle,
       workerProcessesBusy: busy,
+      tasksRunning: busy,
       workerProcessesStarting: starting,
       workerProcessesRetiring: retiring,
       tasksCompleted: this.completed,

@@ -35,6 +35,18 @@ export interface SubmitOptions<P = unknown> {
   name?: string;
   /** Receives each value the task passes to `reportProgress`, in order, before the future settles. */
   onProgress?: ProgressCallback<unknown, P>;
+  /**
+   * Who the task is for: within one priority, waiting tasks are taken
+   * round-robin across tenants, so one that submits a flood cannot starve the
+   * others. Tasks without a tenant are one tenant of their own.
+   */
+  tenant?: string;
+  /**
+   * A key for a warm worker cache: the task goes to a free worker that last
+   * ran this key, else to one holding none, else to any free worker. It never
+   * waits for a particular worker.
+   */
+  affinity?: string;
 }
 
 /**
@@ -51,6 +63,8 @@ const SUBMIT_KEY_TABLE = {
   abort: true,
   name: true,
   onProgress: true,
+  tenant: true,
+  affinity: true,
 } as const satisfies Record<keyof SubmitOptions, true>;
 
 export const SUBMIT_KEYS: readonly string[] = Object.keys(SUBMIT_KEY_TABLE);
@@ -66,6 +80,8 @@ export interface JobOptions {
   signal: AbortSignal | undefined;
   name: string | undefined;
   onProgress: ProgressCallback | undefined;
+  tenant: string | undefined;
+  affinity: string | undefined;
 }
 
 /**
@@ -88,6 +104,8 @@ export function normalizeSubmitOptions<P>(
       signal: undefined,
       name: undefined,
       onProgress: undefined,
+      tenant: undefined,
+      affinity: undefined,
     };
   }
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
@@ -113,6 +131,11 @@ export function normalizeSubmitOptions<P>(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     invalid('onProgress', 'a function', onProgress);
   }
+  const { tenant, affinity } = options;
+  if (tenant !== undefined && typeof tenant !== 'string') invalid('tenant', 'a string', tenant);
+  if (affinity !== undefined && typeof affinity !== 'string') {
+    invalid('affinity', 'a string', affinity);
+  }
   return {
     timeout,
     softTimeout,
@@ -123,5 +146,7 @@ export function normalizeSubmitOptions<P>(
     name,
     // The values' type is the caller's word (see ProgressCallback).
     onProgress: onProgress as ProgressCallback | undefined,
+    tenant,
+    affinity,
   };
 }

@@ -39,6 +39,9 @@ const task = tracingChannel<unknown, TaskTraceContext>('deadpool:task');
 const workerStart = channel('deadpool:worker:start');
 const workerExit = channel('deadpool:worker:exit');
 
+/** Each traced job's context, from submit until it settles (a job carries none). */
+const contexts = new WeakMap<Job, TaskTraceContext>();
+
 /** `submit` made the job: `start` and `end`, if anyone listens. */
 export function traceSubmit(job: Job, pool: Deadpool): void {
   if (!task.hasSubscribers) return;
@@ -51,14 +54,14 @@ export function traceSubmit(job: Job, pool: Deadpool): void {
     pool,
   };
   if (job.batch) context.items = job.size;
-  job.trace = context;
+  contexts.set(job, context);
   task.start.publish(context);
   task.end.publish(context);
 }
 
 /** The job runs on worker `pid`: `asyncStart`. Called before its future learns the pid. */
 export function traceRun(job: Job, pid: number): void {
-  const context = job.trace;
+  const context = contexts.get(job);
   if (context === undefined || context.pid !== undefined) return;
   context.pid = pid;
   task.asyncStart.publish(context);
@@ -66,9 +69,9 @@ export function traceRun(job: Job, pid: number): void {
 
 /** The job settled: `error` (when not `ok`), `asyncStart` if it never ran, `asyncEnd`. Once. */
 export function traceSettle(job: Job, ok: boolean, value: unknown): void {
-  const context = job.trace;
+  const context = contexts.get(job);
   if (context === undefined) return;
-  job.trace = undefined;
+  contexts.delete(job);
   if (ok) context.result = value;
   else {
     context.error = value;

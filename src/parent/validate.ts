@@ -55,6 +55,28 @@ export function integer(name: string, value: unknown, min: number, fallback: num
   return value;
 }
 
+/** An integer from `min` to `max` (inclusive), or undefined. */
+export function integerIn(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Infinity,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const expected = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    invalid(name, expected, value, numberError(value));
+  }
+  return value;
+}
+
+/** An object (not null), or undefined. */
+export function objectOrUndefined(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    invalid(name, 'an object', value);
+  }
+}
+
 /** Milliseconds: a finite number > 0, or undefined. */
 export function duration(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;

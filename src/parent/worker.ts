@@ -56,6 +56,8 @@ export class Worker {
   readonly #queued: Job[] = [];
   /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
   #lastTaskName: string | undefined;
+  /** The affinity of the last task it ran that had one. */
+  #affinity: string | undefined;
   #tasksRun = 0;
   #everReady = false;
   #idleSince = 0;
@@ -108,6 +110,11 @@ export class Worker {
   /** Tasks sent to it that it has not started (they still count as waiting). */
   get queued(): readonly Job[] {
     return this.#queued;
+  }
+
+  /** The affinity of the last task it ran that had one (a task without one leaves it alone). */
+  get affinity(): string | undefined {
+    return this.#affinity;
   }
 
   get tasksRun(): number {
@@ -248,9 +255,7 @@ export class Worker {
   /** idle → busy: it runs `job`. */
   assign(job: Job): void {
     this.#expect('assign', 'idle');
-    this.#job = job;
-    this.#lastTaskName = job.options.name;
-    this.#meter(job);
+    this.#runs(job);
     this.#move('busy');
   }
 
@@ -281,9 +286,7 @@ export class Worker {
     if (!held && i !== -1 && this.#queued.length > 0) {
       const head = this.#queued.splice(i, 1)[0]!;
       this.#hooks.queued(this, -1);
-      this.#job = head;
-      this.#lastTaskName = head.options.name;
-      this.#meter(head);
+      this.#runs(head);
       return job;
     }
     this.#job = undefined;
@@ -301,9 +304,15 @@ export class Worker {
     const i = this.#queued.indexOf(job);
     if (i === -1 || this.#job === undefined) return;
     this.#queued[i] = this.#job;
+    this.#runs(job);
+  }
+
+  /** `job` is the task it runs now. */
+  #runs(job: Job): void {
     this.#job = job;
     this.#lastTaskName = job.options.name;
     this.#meter(job);
+    this.#affinity = job.options.affinity ?? this.#affinity;
   }
 
   /** A task that waited inside it left (dropped, or taken back); false if it was not there. */

@@ -132,3 +132,24 @@ brand(BacklogFullError, 'BacklogFullError', 'ERR_DEADPOOL_BACKLOG_FULL');
 brand(SerializationError, 'SerializationError', 'ERR_DEADPOOL_SERIALIZATION');
 brand(WorkerStartError, 'WorkerStartError', 'ERR_DEADPOOL_WORKER_START');
 brand(NestedPoolError, 'NestedPoolError', 'ERR_DEADPOOL_NESTED');
+
+const noProcess: ProcessErrorDetails = { pid: undefined, exitCode: null, signal: null };
+
+/**
+ * Every error class of the pool's own, by name, with how to make one from a
+ * message alone: the one list, for errors that cross as text (the BullMQ
+ * adapter's failed jobs).
+ */
+export const POOL_ERRORS_BY_NAME: Readonly<Record<string, (message: string) => DeadpoolError>> = {
+  DeadpoolError: (m) => new DeadpoolError(m),
+  TimeoutError: (m) => new TimeoutError(m),
+  ProcessError: (m) => new ProcessError(m, noProcess),
+  MemoryLimitError: (m) => new MemoryLimitError(m, { ...noProcess, rss: Number.NaN }),
+  CancelledError: (m) => new CancelledError(m),
+  PoolClosedError: (m) => new PoolClosedError(m),
+  BacklogFullError: (m) => new BacklogFullError(m),
+  SerializationError: (m) => new SerializationError(m),
+  WorkerStartError: (m) => new WorkerStartError(m),
+  ContainmentError: (m) => new ContainmentError(m),
+  NestedPoolError: (m) => new NestedPoolError(m),
+};

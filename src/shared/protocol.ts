@@ -151,7 +151,8 @@ const POOL_ERRORS = {
 
 export type PoolErrorCode = keyof typeof POOL_ERRORS;
 
-const BUILTINS: Record<string, new (message?: string) => Error> = {
+/** The built-in error classes a task's error keeps across the boundary. */
+export const BUILTINS: Readonly<Record<string, new (message?: string) => Error>> = {
   Error,
   TypeError,
   RangeError,

@@ -120,7 +120,12 @@ export function allSettledWithProgress<T>(
   });
 }
 
-/** Lets pending callbacks, microtasks and a few timer turns run. */
-export async function settleTurns(turns = 5): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * One pass of the event loop, no timer: every callback already due
+ * (microtasks, I/O, immediates) has run. For a negative check whose only
+ * possible cause would already be due; anything that needs a worker to act
+ * waits on that worker's event instead.
+ */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
