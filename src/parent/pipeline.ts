@@ -71,6 +71,9 @@ export class Pipeline {
     const depth = pipelineDepth(this.#avgRunMs);
     const { maxTasksPerChild } = this.#settings;
     for (const worker of this.#fleet.busyWorkers()) {
+      // A worker whose channel closed is on its way out: a send to it fails,
+      // and the tasks it gave back would be offered to it again, without end.
+      if (!worker.connected) continue;
       const facts = {
         queued: worker.queued.length,
         tasksRun: worker.tasksRun,
