@@ -8,11 +8,13 @@ import { describe, expect, test } from 'vitest';
 import {
   CancelledError,
   Deadpool,
+  MemoryLimitError,
   ProcessError,
   TimeoutError,
   type Future,
 } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
+import { runaway } from './fixtures/faults/memory.mjs';
 import { gate, makePool, rejection, started, tempDir, waitFor, within } from './helpers/index.js';
 
 /** Tasks that block until `g` opens, named `sib0`, `sib1`, …, each confirmed running. */
@@ -82,6 +84,42 @@ describe('concurrentTasksPerWorker', () => {
     expect(victim.cancelAndKill()).toBe(true);
     expect(await rejection(victim)).toBeInstanceOf(CancelledError);
     for (const sibling of siblings) expectTakenBy(await rejection(sibling), 'victim');
+  });
+
+  test("a 'kill' abort of its signal kills the worker: the tasks beside it reject naming it", async () => {
+    const { pool } = makePool({ maxWorkers: 1, concurrentTasksPerWorker: 2 });
+    const g = gate();
+    const [sibling] = await blockers(pool, 1, g);
+    const controller = new AbortController();
+    const aborted = pool.submit(tasks.block, [g.path], {
+      name: 'aborted-one',
+      signal: controller.signal,
+    });
+    await started(aborted);
+    controller.abort();
+    expect(await rejection(aborted)).toBeInstanceOf(CancelledError);
+    expectTakenBy(await rejection(sibling!), 'aborted-one');
+  });
+
+  test('a memoryLimitBytes kill rejects every task on the worker with MemoryLimitError', async () => {
+    const { pool } = makePool({
+      maxWorkers: 1,
+      concurrentTasksPerWorker: 3,
+      memoryLimitBytes: 200_000_000,
+    });
+    const g = gate();
+    const siblings = await blockers(pool, 2, g);
+    const hog = pool.submit(runaway, [10, 3_000], { name: 'hog' });
+    const errors = await Promise.all([hog, ...siblings].map(rejection));
+    for (const error of errors) expect(error).toBeInstanceOf(MemoryLimitError);
+  });
+
+  test('maxTasksPerChild counts tasks: a worker never takes more than that many in all', async () => {
+    const { pool } = makePool({ maxWorkers: 1, concurrentTasksPerWorker: 4, maxTasksPerChild: 2 });
+    const pids = await Promise.all(Array.from({ length: 6 }, () => pool.submit(tasks.pid, [])));
+    const perWorker = new Map<number, number>();
+    for (const pid of pids) perWorker.set(pid, (perWorker.get(pid) ?? 0) + 1);
+    expect([...perWorker.values()]).toEqual([2, 2, 2]);
   });
 
   test("a task's own process.exit fails the tasks beside it with a ProcessError naming the exit", async () => {
