@@ -35,7 +35,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 }
 
 const progress = new ProgressSender(send);
-const runner = new Runner(loader, send, progress, boot.maxRss);
+const runner = new Runner(loader, send, progress, boot.maxRss, boot.concurrent);
 const slots = globalThis as Record<symbol, unknown>;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => runner.signal();
 slots[PROGRESS_SLOT] = (value: unknown): void => runner.report(value);

@@ -17,7 +17,8 @@ type Send = (message: WorkerMessage, then: () => void) => void;
 export class ProgressSender {
   readonly #send: Send;
   #inFlight = 0;
-  #pending: { id: number; value: unknown } | undefined;
+  /** The latest value of each task that waits to go out (one slot per task). */
+  readonly #pending = new Map<number, unknown>();
 
   constructor(send: Send) {
     this.#send = send;
@@ -26,7 +27,7 @@ export class ProgressSender {
   /** Report `value` for task `id`; throws a TypeError (in the task) if it cannot be cloned. */
   report(id: number, value: unknown): void {
     try {
-      if (this.#inFlight < MAX_IN_FLIGHT && this.#pending === undefined) {
+      if (this.#inFlight < MAX_IN_FLIGHT && this.#pending.size === 0) {
         this.#write(id, value);
         return;
       }
@@ -37,24 +38,25 @@ export class ProgressSender {
         cause: error,
       });
     }
-    this.#pending = { id, value };
+    this.#pending.delete(id); // its latest goes out after the others' waiting values
+    this.#pending.set(id, value);
   }
 
   /** Task `id` ends: its coalesced value, if any, goes out now, ahead of the result. */
   flush(id: number): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    this.#pending = undefined;
-    if (pending.id === id) this.#write(id, pending.value);
+    if (!this.#pending.has(id)) return;
+    const value = this.#pending.get(id);
+    this.#pending.delete(id);
+    this.#write(id, value);
   }
 
   #write(id: number, value: unknown): void {
     this.#send({ t: 'progress', id, value }, () => {
       this.#inFlight--;
-      const pending = this.#pending;
-      if (pending !== undefined && this.#inFlight < MAX_IN_FLIGHT) {
-        this.#pending = undefined;
-        this.#write(pending.id, pending.value);
+      if (this.#pending.size > 0 && this.#inFlight < MAX_IN_FLIGHT) {
+        const [id, value] = this.#pending.entries().next().value as [number, unknown];
+        this.#pending.delete(id);
+        this.#write(id, value);
       }
     });
     this.#inFlight++;

@@ -1,5 +1,8 @@
 /**
- * Child side: runs tasks one at a time. Tasks the pool sends while one runs
+ * Child side: runs tasks one at a time (or, with `concurrentTasksPerWorker`
+ * above 1, up to that many at once: each task's own signal, credits and
+ * progress are found through AsyncLocalStorage, and no task names a `next`
+ * nor holds back past maxWorkerMemoryBytes, the pool deciding both). Tasks the pool sends while one runs
  * wait here in a small queue, ordered by priority then the pool's order, so
  * a later task of higher priority waits behind at most the task that runs.
  * Each start is announced: the result of a task names the next one it starts
@@ -11,6 +14,7 @@
  * the tasks before it along, or the pool would fail them with its death
  * (docs/signals.md, "The stray SIGKILL").
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { TimeoutError } from '../shared/errors.js';
 import {
   cloneable,
@@ -56,10 +60,15 @@ export class Runner {
   readonly #send: (message: WorkerMessage, then?: () => void) => void;
   readonly #progress: ProgressSender;
   readonly #maxRss: number | undefined;
+  /** Tasks it runs at once (concurrentTasksPerWorker). */
+  readonly #limit: number;
+  /** With a limit above 1: which task the code running now belongs to. */
+  readonly #context = new AsyncLocalStorage<Current>();
   readonly #queue: Run[] = [];
   /** TaskSpecs by the id the pool gave them (sent once per worker). */
   readonly #specs = new Map<number, TaskSpec>();
-  #current: Current | undefined;
+  /** The tasks running, by id (at most `#limit`). */
+  readonly #running = new Map<number, Current>();
   /** Past maxWorkerMemoryBytes: it starts no more tasks; the pool retires it. */
   #held = false;
   /** Results handed to the channel and not yet written out. */
@@ -70,11 +79,13 @@ export class Runner {
     send: (message: WorkerMessage, then?: () => void) => void,
     progress: ProgressSender,
     maxRss: number | undefined,
+    limit = 1,
   ) {
     this.#loader = loader;
     this.#send = send;
     this.#progress = progress;
     this.#maxRss = maxRss;
+    this.#limit = limit;
   }
 
   /**
@@ -95,11 +106,26 @@ export class Runner {
     this.#startWaiting();
   }
 
-  /** Start the first waiting task, if nothing runs and every result is written out. */
+  /** Start waiting tasks while there is room and every result is written out. */
   #startWaiting(): void {
-    if (this.#current !== undefined || this.#held || this.#writing > 0) return;
-    const first = this.#queue.shift();
-    if (first) this.#start(first, first.ack === true);
+    while (this.#running.size < this.#limit && !this.#held && this.#writing === 0) {
+      const first = this.#queue.shift();
+      if (!first) return;
+      this.#start(first, first.ack === true);
+    }
+  }
+
+  /**
+   * The task the calling code belongs to: with one task at a time, the one
+   * running; with several, the one whose async context this is.
+   */
+  #here(): Current | undefined {
+    if (this.#limit > 1) {
+      const mine = this.#context.getStore();
+      return mine && this.#running.get(mine.id) === mine ? mine : undefined;
+    }
+    for (const current of this.#running.values()) return current;
+    return undefined;
   }
 
   /** Take the tasks among `ids` that still wait; returns their ids. */
@@ -116,8 +142,8 @@ export class Runner {
 
   /** Abort the running task's signal: with `reason`, else as its soft timeout. */
   abort(id: number, reason: WireError | undefined): void {
-    const current = this.#current;
-    if (current?.id !== id) return;
+    const current = this.#running.get(id);
+    if (current === undefined) return;
     current.controller ??= new AbortController();
     current.controller.abort(
       reason ? fromWire(reason) : new TimeoutError(`task ${id} passed its soft timeout`),
@@ -126,25 +152,26 @@ export class Runner {
 
   /** The consumer of a streamed task took `n` values: it may send `n` more. */
   credit(id: number, n: number): void {
-    if (this.#current?.id === id) this.#current.credits?.grant(n);
+    this.#running.get(id)?.credits?.grant(n);
   }
 
   /** The consumer of a streamed task left: end the task's iterator. */
   stop(id: number): void {
-    if (this.#current?.id === id) this.#current.credits?.stop();
+    this.#running.get(id)?.credits?.stop();
   }
 
-  /** The running task's AbortSignal (for taskSignal()), if a task runs. */
+  /** The calling task's AbortSignal (for taskSignal()), if a task runs. */
   signal(): AbortSignal | undefined {
-    const current = this.#current;
+    const current = this.#here();
     if (!current) return undefined;
     current.controller ??= new AbortController();
     return current.controller.signal;
   }
 
-  /** reportProgress() from the running task; outside a task it does nothing. */
+  /** reportProgress() from the calling task; outside a task it does nothing. */
   report(value: unknown): void {
-    if (this.#current) this.#progress.report(this.#current.id, value);
+    const current = this.#here();
+    if (current) this.#progress.report(current.id, value);
   }
 
   /**
@@ -165,7 +192,7 @@ export class Runner {
       controller: undefined,
       credits: task.stream === undefined ? undefined : new Credits(task.stream),
     };
-    this.#current = current;
+    this.#running.set(task.id, current);
     return current;
   }
 
@@ -182,10 +209,11 @@ export class Runner {
     }
     const go = (fn: Callable): void => {
       current.since = performance.now(); // the run time leaves out loading the module
-      const invoke = (): void => {
+      const call = (): void => {
         if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
         else this.#invoke(id, spec, fn, args);
       };
+      const invoke = this.#limit > 1 ? (): void => this.#context.run(current, call) : call;
       // Invoked once the announcement is out: a task that ends this process
       // at once must not take it along (the pool would run the task again).
       if (announce) this.#send({ t: 'started', id }, invoke);
@@ -209,7 +237,7 @@ export class Runner {
             throw new Unsendable(unsendable('a value the task yielded', error));
           }
         };
-        drive(result, this.#current?.credits, emit).then(
+        drive(result, this.#running.get(id)?.credits, emit).then(
           (value) => this.#finish(id, spec, true, value),
           (error: unknown) => this.#finish(id, spec, false, error),
         );
@@ -234,9 +262,9 @@ export class Runner {
    * the result is written out (see the file header).
    */
   #finish(id: number, spec: TaskSpec, ok: boolean, value: unknown): void {
-    const current = this.#current;
-    if (current?.id !== id) return;
-    this.#current = undefined;
+    const current = this.#running.get(id);
+    if (current === undefined) return;
+    this.#running.delete(id);
     this.#progress.flush(id);
     const tail: { ms: number; rss?: number; next?: number; held?: true } = {
       ms: performance.now() - current.since,
@@ -246,9 +274,9 @@ export class Runner {
       // task: what waits here, or arrives later, is kept for the pool to take
       // back, never started.
       tail.rss = process.memoryUsage.rss();
-      if (tail.rss >= this.#maxRss) this.#held = tail.held = true;
+      if (tail.rss >= this.#maxRss && this.#limit === 1) this.#held = tail.held = true;
     }
-    const next = this.#held ? undefined : this.#queue.shift();
+    const next = this.#held || this.#limit > 1 ? undefined : this.#queue.shift();
     if (next) tail.next = next.id;
     // The next task is announced (and so abortable) now, invoked once the result is out.
     const entered = next && this.#enter(next);

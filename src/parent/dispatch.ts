@@ -16,6 +16,12 @@
  * the worker reports its start, can be dropped (cancel, queueTimeout, a
  * worker retiring), and goes back to the backlog, never failed, when its
  * worker dies.
+ *
+ * With `concurrentTasksPerWorker` above 1 a worker runs several tasks at
+ * once: each job then holds a slot of its own, from the hand-off until it
+ * leaves its worker, the slots are the tasks running plus the room left in
+ * the workers (Fleet#roomIn, which changes without a state change, so it is
+ * resynced after each hand-off's end), and pipelining is off.
  */
 import { SerializationError } from '../shared/errors.js';
 import type { WorkerMessage } from '../shared/protocol.js';
@@ -51,6 +57,12 @@ export class Dispatcher {
   readonly #pipeline: Pipeline;
   /** The p-queue slot each busy worker holds; called when it stops being busy. */
   readonly #slots = new Map<Worker, () => void>();
+  /** With several tasks per worker: the slot each job holds; called when it leaves its worker. */
+  readonly #jobSlots = new Map<Job, () => void>();
+  /** Handed over before their worker had their module: their first 'started' means loaded. */
+  readonly #loading = new WeakSet<Job>();
+  /** concurrentTasksPerWorker. */
+  readonly #limit: number;
   #syncScheduled = false;
 
   constructor(
@@ -65,6 +77,7 @@ export class Dispatcher {
     this.#deadlines = deadlines;
     this.#stats = stats;
     this.#hooks = hooks;
+    this.#limit = settings.concurrentTasksPerWorker;
     this.#backlog = new Backlog<Job>(
       (job) => this.#take(job),
       () => this.#wake(),
@@ -142,6 +155,10 @@ export class Dispatcher {
     this.#syncScheduled = true;
     queueMicrotask(() => {
       this.#syncScheduled = false;
+      if (this.#limit > 1) {
+        this.#backlog.setSlots(this.#jobSlots.size + this.#fleet.room(this.#limit));
+        return;
+      }
       const { idle, busy } = this.#fleet.counts;
       this.#backlog.setSlots(idle + busy);
     });
@@ -156,6 +173,12 @@ export class Dispatcher {
   /** A job taken from the backlog comes back (it leaves, or waits again): its tenant's count drops. */
   #returned(job: Job): void {
     if (!job.taken) return;
+    const free = this.#jobSlots.get(job);
+    if (free !== undefined) {
+      this.#jobSlots.delete(job);
+      free();
+      this.#syncSlots();
+    }
     this.#backlog.returned(job);
     this.#pipeline.schedule();
   }
@@ -165,6 +188,7 @@ export class Dispatcher {
    * (by its affinity, fleet.pickIdle), which holds the slot.
    */
   #take(job: Job): Promise<void> {
+    if (this.#limit > 1) return this.#share(job);
     const worker = this.#fleet.pickIdle(job.options.affinity);
     if (worker === undefined) {
       // Slots follow the workers, so this should not happen; never lose the job if it does.
@@ -177,7 +201,21 @@ export class Dispatcher {
     return freed;
   }
 
-  /** Hand `job` to the idle `worker`: it runs now, or once the worker confirms. */
+  /** With several tasks per worker: hand `job` to a worker with room; the job holds its slot. */
+  #share(job: Job): Promise<void> {
+    const worker = this.#fleet.pickRoom(this.#limit, job.options.affinity);
+    if (worker === undefined) {
+      // The room shrank since the slots were counted (a worker marked to retire): recount.
+      this.#backlog.add(job);
+      this.#syncSlots();
+      return Promise.resolve();
+    }
+    const freed = new Promise<void>((resolve) => this.#jobSlots.set(job, resolve));
+    this.#handTo(worker, job);
+    return freed;
+  }
+
+  /** Hand `job` to the idle `worker` (or, with several tasks per worker, one with room): it runs now, or once the worker confirms. */
   #handTo(worker: Worker, job: Job): void {
     const now = performance.now();
     const mode = handOff({
@@ -185,7 +223,9 @@ export class Dispatcher {
       idleForMs: now - worker.idleSince,
     });
     job.handTo(worker);
-    worker.assign(job);
+    if (worker.state === 'idle') worker.assign(job);
+    else worker.join(job);
+    if (mode === 'load') this.#loading.add(job);
     this.#send(worker, [job], mode !== 'run');
     if (job.worker !== worker) return; // not sent: put back, or failed
     job.launch(now);
@@ -220,7 +260,8 @@ export class Dispatcher {
 
   /** The message was not sent: the worker is gone, or the arguments cannot cross. */
   #unsent(job: Job, worker: Worker, error: unknown): void {
-    if (!worker.unqueue(job)) worker.finishTask({ counted: false });
+    if (this.#limit > 1) worker.finishOne(job, false);
+    else if (!worker.unqueue(job)) worker.finishTask({ counted: false });
     if (!worker.connected) {
       if (worker.state === 'idle') worker.lost();
       this.#returned(job);
@@ -242,6 +283,7 @@ export class Dispatcher {
    * engine to settle. Undefined for a late result (the job was settled).
    */
   taskEnded(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): Job | undefined {
+    if (this.#limit > 1) return this.#sharedEnded(worker, message);
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return undefined;
     this.#pipeline.noteRunTime(message.ms);
@@ -269,8 +311,33 @@ export class Dispatcher {
     return job;
   }
 
+  /**
+   * With several tasks per worker: one of them ended; the worker is idle when
+   * it was the last. Memory (maxWorkerMemoryBytes) is checked only then;
+   * `maxTasksPerChild` and the rest after every task, a worker that should go
+   * taking no more.
+   */
+  #sharedEnded(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): Job | undefined {
+    const job = worker.running(message.id);
+    if (!job || worker.state !== 'busy') return undefined;
+    worker.finishOne(job);
+    if ((worker.state as WorkerState) === 'idle') {
+      this.#fleet.afterTask(worker, message.rss ?? 0, this.unassigned);
+      return job;
+    }
+    const why = this.#fleet.retireReason(worker, 0, this.unassigned);
+    if (why !== undefined) this.#fleet.drainAndRetire(worker, why);
+    this.#syncSlots();
+    return job;
+  }
+
   /** The worker says it has the task (its module loaded, or a queued task started): it runs from now. */
   onStarted(worker: Worker, id: number): void {
+    if (this.#limit > 1) {
+      const job = worker.running(id);
+      if (job && !job.acked) this.#confirmed(job, worker);
+      return;
+    }
     const head = worker.job;
     if (head?.pipelined && !head.acked && head.id !== id) {
       // It started another of the tasks on their way to it first: that one runs, the head waits on.
@@ -283,10 +350,18 @@ export class Dispatcher {
     }
     const job = worker.job;
     if (!job || job.id !== id || job.acked) return;
+    this.#confirmed(job, worker);
+  }
+
+  /** `job`, handed to `worker`, started there. */
+  #confirmed(job: Job, worker: Worker): void {
     const spec = job.spec;
     if (job.pipelined) {
       this.#begin(job, worker);
-    } else if (spec.kind === 'module' && !worker.loaded.has(spec.module)) {
+    } else if (
+      spec.kind === 'module' &&
+      (this.#loading.delete(job) || !worker.loaded.has(spec.module))
+    ) {
       worker.loaded.add(spec.module);
       this.#begin(job, worker);
     } else {

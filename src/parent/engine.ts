@@ -223,8 +223,8 @@ export class Engine {
     switch (message.t) {
       case 'ok':
       case 'err': {
-        const running = worker.job;
-        if (running?.id === message.id && worker.state === 'busy' && worker.memoryExceeded()) {
+        const running = worker.running(message.id);
+        if (running && worker.state === 'busy' && worker.memoryExceeded()) {
           // The kernel OOM-killed a process of its tree (a child, say) and the task still ended.
           this.#interrupts.memoryKill(worker, worker.usageOf(running).peakMemoryBytes, true);
           return;
@@ -241,13 +241,13 @@ export class Engine {
         this.#dispatch.onDropped(worker, message.ids);
         return;
       case 'progress': {
-        const job = worker.job;
-        if (job?.id === message.id) progressFuture(job.future, message.value);
+        const job = worker.running(message.id);
+        if (job) progressFuture(job.future, message.value);
         return;
       }
       case 'yield': {
-        const job = worker.job;
-        if (job?.id === message.id) job.stream?.push(message.value);
+        const job = worker.running(message.id);
+        job?.stream?.push(message.value);
         return;
       }
       case 'ready':
@@ -275,19 +275,33 @@ export class Engine {
     signal: NodeJS.Signals | null,
     reason: ExitReason,
   ): void {
-    const job = worker.job;
+    const [job, ...others] = worker.jobs;
+    // Several tasks at once (concurrentTasksPerWorker): any of them may have
+    // ended the process, so none runs again; each fails with what the exit was.
+    const shared = others.length > 0;
     // A task it had not confirmed never ran: it waits for another worker; so
     // do the tasks that waited inside it.
-    if (job && (job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
-      const error = worker.memoryExceeded()
-        ? this.#interrupts.memoryError(job, worker, worker.usageOf(job).peakMemoryBytes, true)
-        : processError(job, worker, exitCode, signal);
-      this.#finish(job, 'failed', error);
+    for (const other of others) this.#failExit(other, worker, exitCode, signal);
+    if (job && (shared || job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
+      this.#failExit(job, worker, exitCode, signal);
     }
     this.#dispatch.putBackQueued(worker);
     this.#emit('workerExit', { pid: worker.pid, exitCode, signal, reason });
     setImmediate(() => this.#replenish());
     this.#life.check();
+  }
+
+  /** `job` died with its worker: a ProcessError naming the exit (MemoryLimitError at the kernel's cap). */
+  #failExit(
+    job: Job,
+    worker: Worker,
+    exitCode: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    const error = worker.memoryExceeded()
+      ? this.#interrupts.memoryError(job, worker, worker.usageOf(job).peakMemoryBytes, true)
+      : processError(job, worker, exitCode, signal);
+    this.#finish(job, 'failed', error);
   }
 
   /** Workers keep failing to start: what waits for one fails. */
@@ -330,7 +344,16 @@ export class Engine {
       }
     }
     if (cancelFutures && !wait) {
-      for (const { job } of this.#fleet.busyWorkers()) {
+      for (const worker of this.#fleet.busyWorkers()) {
+        const [job, ...others] = worker.jobs;
+        // Tasks running beside it end cancelled too (their kill then finds them settled).
+        for (const other of others) {
+          this.#settle(
+            other,
+            'cancelled',
+            cancelled(other, 'was cancelled by shutdown; its worker was killed'),
+          );
+        }
         if (job)
           this.#interrupts.kill(
             job,
@@ -347,7 +370,12 @@ export class Engine {
   }
 
   snapshot(): DeadpoolStatistics {
-    return this.stats.snapshot(this.#fleet.counts, this.#dispatch.waiting, this.#fleet.queuedTasks);
+    return this.stats.snapshot(
+      this.#fleet.counts,
+      this.#dispatch.waiting,
+      this.#fleet.queuedTasks,
+      this.#fleet.tasksRunning,
+    );
   }
 
   /** The metrics in the Prometheus text format (metrics.ts). */

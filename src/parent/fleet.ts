@@ -141,6 +141,50 @@ export class Fleet {
     return idle[idle.length - 1];
   }
 
+  /**
+   * How many more tasks `worker` may take at once, with `concurrentTasksPerWorker`
+   * `limit` above 1: none unless it takes work and stays; never past `maxTasksPerChild`.
+   */
+  roomIn(worker: Worker, limit: number): number {
+    const s = worker.state;
+    if ((s !== 'idle' && s !== 'busy') || !worker.staying || !this.current(worker)) return 0;
+    const running = worker.jobs.length;
+    const left = this.#settings.maxTasksPerChild - worker.tasksRun - running;
+    return Math.max(0, Math.min(limit - running, left));
+  }
+
+  /** The room over all workers (see `roomIn`). */
+  room(limit: number): number {
+    let n = 0;
+    for (const worker of this.#workers) n += this.roomIn(worker, limit);
+    return n;
+  }
+
+  /** Tasks running now over all workers. */
+  get tasksRunning(): number {
+    let n = 0;
+    for (const worker of this.#workers) if (worker.state === 'busy') n += worker.jobs.length;
+    return n;
+  }
+
+  /**
+   * With `limit` tasks per worker: a worker with room, chosen as `pickIdle`
+   * chooses (by affinity), the one with the most room first.
+   */
+  pickRoom(limit: number, affinity?: string): Worker | undefined {
+    let best: Worker | undefined;
+    let bestRank = -1;
+    for (const worker of this.#workers) {
+      const room = this.roomIn(worker, limit);
+      if (room === 0) continue;
+      const held = worker.affinity;
+      const fit = affinity !== undefined && held === affinity ? 2 : held === undefined ? 1 : 0;
+      const rank = fit * (limit + 1) + room;
+      if (rank > bestRank) [best, bestRank] = [worker, rank];
+    }
+    return best;
+  }
+
   /** Start the workers that are missing for `demand` tasks running or waiting. */
   replenish(demand = this.#demand): void {
     this.#demand = demand;

@@ -7,7 +7,7 @@
  * ends the job through the engine's `settle`/`finish`. It arms no timer
  * (deadlines.ts) and keeps no state.
  */
-import { CancelledError, MemoryLimitError, TimeoutError } from '../shared/errors.js';
+import { CancelledError, MemoryLimitError, ProcessError, TimeoutError } from '../shared/errors.js';
 import { toWire } from '../shared/protocol.js';
 import type { Deadlines } from './deadlines.js';
 import type { Dispatcher } from './dispatch.js';
@@ -93,7 +93,7 @@ export class Interrupts {
   /** Abort the running task's taskSignal(): its soft timeout, or a cooperative abort with `reason`. */
   abortTask(job: Job, ...reason: [unknown?]): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job) return;
+    if (!worker || !worker.runs(job)) return;
     if (reason.length === 0) {
       this.#emit('taskTimeout', { pid: worker.pid, name: job.options.name, soft: true });
     }
@@ -110,7 +110,7 @@ export class Interrupts {
 
   timedOut(job: Job, why: string): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job) return;
+    if (!worker || !worker.runs(job)) return;
     const error = new TimeoutError(
       `task ${label(job)} ${why}; worker ${worker.pid} was killed with its process tree`,
       { phase: 'run' },
@@ -142,7 +142,7 @@ export class Interrupts {
       return true;
     }
     const worker = job.worker;
-    if (!worker || worker.job === job || !worker.queued.includes(job)) return false;
+    if (!worker || worker.runs(job) || !worker.queued.includes(job)) return false;
     this.#ends.settle(job, ending, error);
     this.#dispatch.drop(worker, [job]);
     return true;
@@ -151,7 +151,9 @@ export class Interrupts {
   memoryKill(worker: Worker, rss: number, kernel = false): void {
     const job = worker.job;
     if (!job || worker.state !== 'busy') return;
-    this.kill(job, this.memoryError(job, worker, rss, kernel), 'memoryLimit');
+    this.kill(job, this.memoryError(job, worker, rss, kernel), 'memoryLimit', (other) =>
+      this.memoryError(other, worker, rss, kernel),
+    );
   }
 
   /**
@@ -177,18 +179,23 @@ export class Interrupts {
   }
 
   /** SIGKILL the tree of the worker running `job`, and end the job with `error`. */
-  kill(job: Job, error: Error, reason: ExitReason): void {
+  kill(job: Job, error: Error, reason: ExitReason, sibling?: (other: Job) => Error): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job) return;
+    if (!worker || !worker.runs(job)) return;
+    const failSibling = sibling ?? ((other: Job) => siblingError(other, job, worker));
+    // The tasks running beside it (concurrentTasksPerWorker) die with it, confirmed started
+    // or not: they fail, and never run again.
+    const siblings = worker.jobs.filter((other) => other !== job);
     worker.kill(reason);
     this.#dispatch.putBackQueued(worker);
     this.#ends.finish(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
+    for (const other of siblings) this.#ends.finish(other, 'failed', failSibling(other));
   }
 
   /** The consumer of a streamed task took `n` values: its worker may produce `n` more. */
   credit(job: Job, n: number): void {
     const worker = job.worker;
-    if (!worker || worker.job !== job) return;
+    if (!worker || !worker.runs(job)) return;
     try {
       worker.send({ t: 'credit', id: job.id, n });
     } catch {
@@ -207,7 +214,7 @@ export class Interrupts {
       return;
     }
     const worker = job.worker;
-    if (!worker || worker.job !== job) return;
+    if (!worker || !worker.runs(job)) return;
     try {
       worker.send({ t: 'stop', id: job.id });
     } catch {
@@ -221,4 +228,19 @@ export class Interrupts {
     const what = `did not end within ${STOP_GRACE_MS} ms after its stream was closed; its worker was killed`;
     this.kill(job, cancelled(job, what), 'killed');
   }
+}
+
+/** A task that ran beside `killed` on `worker` (concurrentTasksPerWorker) and died with it. */
+export function siblingError(job: Job, killed: Job, worker: Worker): ProcessError {
+  return new ProcessError(
+    `task ${label(job)} was running on worker ${worker.pid} beside task ${label(killed)}, ` +
+      `whose kill took the worker and its process tree`,
+    {
+      pid: worker.pid,
+      exitCode: null,
+      signal: 'SIGKILL',
+      taskName: job.options.name,
+      stderr: worker.stderrTail,
+    },
+  );
 }

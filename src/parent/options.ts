@@ -37,6 +37,12 @@ export interface DeadpoolOptions {
    * a tenant are not capped. Integer >= 1. @default Infinity
    */
   maxRunningPerTenant?: number;
+  /**
+   * Tasks one worker runs at once, for async, I/O-bound tasks; each keeps its
+   * own timeout, signal, progress and result, but a kill takes the whole
+   * worker and fails the others on it. Integer >= 1. @default 1
+   */
+  concurrentTasksPerWorker?: number;
   /** Default per-task timeout in milliseconds. @default undefined (none) */
   timeout?: number;
   /**
@@ -115,6 +121,7 @@ export interface Settings {
   readonly memorySampleInterval: number;
   readonly maxBacklog: number;
   readonly maxRunningPerTenant: number;
+  readonly concurrentTasksPerWorker: number;
   readonly timeout: number | undefined;
   readonly queueTimeout: number | undefined;
   readonly onWorkerOutput: ((info: WorkerOutput) => void) | undefined;
@@ -172,7 +179,7 @@ function env(value: unknown): () => NodeJS.ProcessEnv {
 const KNOWN: readonly string[] = [
   'maxWorkers', 'minWorkers', 'idleTimeout', 'maxTasksPerChild', 'maxWorkerMemoryBytes',
   'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
-  'maxRunningPerTenant', 'onWorkerOutput', 'initializer', 'initargs',
+  'maxRunningPerTenant', 'concurrentTasksPerWorker', 'onWorkerOutput', 'initializer', 'initargs',
   'finalizer', 'finalargs', 'startTimeout', 'env', 'execArgv', 'cwd', 'serialization',
   'shutdownWait', 'shutdownCancelFutures', 'containment', 'maxTaskProcesses',
 ]; // prettier-ignore
@@ -213,6 +220,12 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
     memorySampleInterval: duration('memorySampleInterval', options.memorySampleInterval) ?? 100,
     maxBacklog: integer('maxBacklog', options.maxBacklog, 0, Infinity),
     maxRunningPerTenant: integer('maxRunningPerTenant', options.maxRunningPerTenant, 1, Infinity),
+    concurrentTasksPerWorker: integer(
+      'concurrentTasksPerWorker',
+      options.concurrentTasksPerWorker,
+      1,
+      1,
+    ),
     timeout: duration('timeout', options.timeout),
     queueTimeout: duration('queueTimeout', options.queueTimeout),
     onWorkerOutput: callback('onWorkerOutput', options.onWorkerOutput),

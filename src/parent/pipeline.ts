@@ -68,6 +68,8 @@ export class Pipeline {
    */
   #topUp(): void {
     if (this.#backlog.size === 0 || this.#fleet.counts.idle > 0) return;
+    // With several tasks per worker a worker takes tasks while it has room: nothing waits inside.
+    if (this.#settings.concurrentTasksPerWorker > 1) return;
     const depth = pipelineDepth(this.#avgRunMs);
     const { maxTasksPerChild } = this.#settings;
     for (const worker of this.#fleet.busyWorkers()) {

@@ -113,6 +113,7 @@ export class Stats {
     workers: { starting: number; idle: number; busy: number; retiring: number },
     backlog: number,
     inWorkers = 0,
+    running = workers.busy,
   ): DeadpoolStatistics {
     const { starting, idle, busy, retiring } = workers;
     return {
@@ -124,7 +125,7 @@ export class Stats {
       workerProcessesStillAlive: starting + idle + busy + retiring,
       workerProcessesIdle: idle,
       workerProcessesBusy: busy,
-      tasksRunning: busy,
+      tasksRunning: running,
       workerProcessesStarting: starting,
       workerProcessesRetiring: retiring,
       tasksCompleted: this.completed,

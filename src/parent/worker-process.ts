@@ -99,6 +99,9 @@ export class WorkerProcess {
       ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
         maxRss: settings.maxWorkerMemoryBytes,
       }),
+      ...(settings.concurrentTasksPerWorker > 1 && {
+        concurrent: settings.concurrentTasksPerWorker,
+      }),
       ...(cgroup && { cgroup: cgroup.boot() }),
     };
     const child = (this.#child = spawn(settings, boot));

@@ -52,6 +52,8 @@ export class Worker {
   readonly loaded = new Set<string>();
   #state: WorkerState = 'starting';
   #job: Job | undefined;
+  /** With concurrentTasksPerWorker above 1: the tasks it runs beside `#job`, in the order given. */
+  readonly #others: Job[] = [];
   /** Tasks sent to it that it has not started, in the order they were sent. */
   readonly #queued: Job[] = [];
   /** The name of the task it runs or ran last: output read just after a task ended is still that task's. */
@@ -102,9 +104,27 @@ export class Worker {
     return this.#state;
   }
 
-  /** The job it runs now (busy), else undefined. */
+  /** The job it runs now (busy; the first given, with several), else undefined. */
   get job(): Job | undefined {
     return this.#job;
+  }
+
+  /** Every job it runs now (one, or with concurrentTasksPerWorker up to that many). */
+  get jobs(): readonly Job[] {
+    const job = this.#job;
+    if (job === undefined) return [];
+    return this.#others.length === 0 ? [job] : [job, ...this.#others];
+  }
+
+  /** The job it runs whose id is `id`, if any. */
+  running(id: number): Job | undefined {
+    if (this.#job?.id === id) return this.#job;
+    return this.#others.find((j) => j.id === id);
+  }
+
+  /** It runs `job` (as its task, or beside it). */
+  runs(job: Job): boolean {
+    return this.#job === job || (this.#others.length > 0 && this.#others.includes(job));
   }
 
   /** Tasks sent to it that it has not started (they still count as waiting). */
@@ -259,6 +279,32 @@ export class Worker {
     this.#move('busy');
   }
 
+  /** busy: one more task it runs at once beside the others (concurrentTasksPerWorker). */
+  join(job: Job): void {
+    this.#expect('join', 'busy');
+    this.#others.push(job);
+    this.#lastTaskName = job.options.name;
+    this.#affinity = job.options.affinity ?? this.#affinity;
+  }
+
+  /**
+   * busy: `job`, one of the tasks it runs at once, ended (a result, or a
+   * hand-off that failed to send). With none left, busy → idle.
+   */
+  finishOne(job: Job, counted = true): void {
+    this.#expect('finishOne', 'busy');
+    if (job === this.#job) this.#job = this.#others.shift();
+    else {
+      const i = this.#others.indexOf(job);
+      if (i === -1) return;
+      this.#others.splice(i, 1);
+    }
+    if (counted) this.#tasksRun++;
+    if (this.#job !== undefined) return;
+    this.#idleSince = performance.now();
+    this.#move('idle');
+  }
+
   /** busy: one more task to start after the one it runs (it waits inside the worker). */
   enqueue(job: Job): void {
     this.#expect('enqueue', 'busy');
@@ -368,12 +414,13 @@ export class Worker {
     this.#clearDeadline();
     const job = this.#job;
     this.#job = undefined;
+    this.#others.length = 0;
     this.#process.kill();
     this.#move('dying');
     return job;
   }
 
-  /** → exited: the process is gone. The job it ran, if any, stays readable through `job`. */
+  /** → exited: the process is gone. The jobs it ran, if any, stay readable through `job`/`jobs` during the exit hook. */
   #exited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#state === 'exited') return;
     this.#clearDeadline();
@@ -382,6 +429,7 @@ export class Worker {
     this.#move('exited');
     this.#hooks.exit(this, code, signal);
     this.#job = undefined;
+    this.#others.length = 0;
   }
 
   #move(to: WorkerState): void {

@@ -98,6 +98,8 @@ export interface BootConfig {
    * it (the pool retires it and takes them back).
    */
   maxRss?: number;
+  /** `concurrentTasksPerWorker` above 1: how many tasks it runs at once. */
+  concurrent?: number;
   /** Kernel containment: the cgroups the worker moves itself into before it reports ready. */
   cgroup?: CgroupBoot;
 }
