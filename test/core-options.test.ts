@@ -155,7 +155,8 @@ describe('submit options', () => {
 });
 
 describe('unknown option keys', () => {
-  const SUBMIT = 'timeout, softTimeout, priority, queueTimeout, signal, abort, name, onProgress';
+  const SUBMIT =
+    'timeout, softTimeout, priority, queueTimeout, signal, abort, name, onProgress, tenant, affinity';
 
   test('submit refuses a misspelt key instead of running the task without its timeout', () => {
     const { pool } = makePool({ maxWorkers: 1 });
