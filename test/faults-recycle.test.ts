@@ -28,7 +28,9 @@ describe('maxTasksPerChild', () => {
       expect(failures).toEqual([]);
       const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
       expect(results.map((r) => r?.value)).toEqual(futures.map((_, i) => i * 2 + 1));
-      expect(new Set(results.map((r) => r?.pid)).size).toBe(RECYCLE_TASKS);
+      // Distinct processes, told apart by pid and start time: pids are reused
+      // within minutes under the machine's fork churn.
+      expect(new Set(results.map((r) => r?.worker)).size).toBe(RECYCLE_TASKS);
       expect(pool.getStatistics().workerProcessesCreated).toBeGreaterThanOrEqual(RECYCLE_TASKS);
       expect(exits.filter((e) => e.reason === 'maxTasks').length).toBeGreaterThanOrEqual(
         RECYCLE_TASKS - 2,
