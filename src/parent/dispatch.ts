@@ -397,7 +397,19 @@ export class Dispatcher {
   onDropped(worker: Worker, ids: readonly number[]): void {
     for (const id of ids) {
       const job = worker.queued.find((j) => j.id === id);
-      if (job && worker.unqueue(job)) this.#putBack(job);
+      if (job && worker.unqueue(job)) {
+        this.#putBack(job);
+        continue;
+      }
+      // The drop was asked while the task waited inside; meanwhile the result
+      // before it came naming no next, so the task became the head, to start
+      // on arrival. The worker gave it back unstarted (it starts nothing while
+      // a result is still being written): it never ran, and the worker moves on.
+      const head = worker.job;
+      if (head?.id === id && !head.acked && worker.state === 'busy') {
+        worker.finishTask({ counted: false });
+        this.#putBack(head);
+      }
     }
     this.#wake();
   }
