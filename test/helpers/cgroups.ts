@@ -106,15 +106,22 @@ export function cgroupOf(pid: number, which: string, text?: string): string | un
   return lines.find((l) => l.split(':')[1] === which)?.split(':')[2];
 }
 
+/** Remove `dir` and its subdirectories; true when none is left (someone else may remove them first). */
 function removeTree(dir: string): boolean {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  for (const entry of entries) {
     if (entry.isDirectory() && !removeTree(join(dir, entry.name))) return false;
   }
   try {
     rmdirSync(dir);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
@@ -124,7 +131,11 @@ export function removeDeadOwners(): number {
   for (const dir of deadpoolCgroups()) {
     const match = NAME.exec(dir.slice(dir.lastIndexOf('/') + 1))!;
     if (startTime(Number(match[2])) === Number(match[3])) continue; // a live pool's
-    if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
+    try {
+      if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
+    } catch {
+      // removed meanwhile (the next pool's sweep, or the pool itself)
+    }
     if (!removeTree(dir)) left++;
   }
   return left;
