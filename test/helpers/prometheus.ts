@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from './events.js';
 import { tempDir } from './files.js';
 import { isAlive } from './processes.js';
+import { freePort } from './tools.js';
 
 /** One series of an instant query: its labels and `[unix seconds, value as text]`. */
 export interface InstantSample {
@@ -45,21 +45,6 @@ export interface PrometheusOptions {
   job: string;
   /** Absolute paths of rule files to load. */
   ruleFiles?: string[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function api<T>(url: string): Promise<T> {

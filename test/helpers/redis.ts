@@ -7,11 +7,9 @@
  * (`CI=true`) a missing redis-server fails instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { isAlive, keepAcrossTests } from './processes.js';
+import { findOnPath, freePort } from './tools.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -23,32 +21,7 @@ export interface RedisServer {
 
 /** The redis-server executable on PATH, if any. */
 export function findRedisServer(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
+  return findOnPath('redis-server');
 }
 
 /** Resolves when the server says it is ready; rejects with its output if it exits first. */

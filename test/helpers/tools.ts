@@ -5,6 +5,7 @@
  * .ci/run installs them) a missing command fails instead.
  */
 import { accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
@@ -21,6 +22,22 @@ export function findOnPath(name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** A TCP port free on the loopback now (for a service a test starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
 }
 
 const INSTALL =
