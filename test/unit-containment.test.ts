@@ -195,6 +195,9 @@ describe('Containment on a fake hybrid tree', () => {
       kill: join(v2, 'cgroup.kill'),
       pidsMax: join(pids!, 'pids.max'),
       processes: 8,
+      // future.usage, counted by the worker: v1's peak is reset at each reading
+      cpuStat: join(v2, 'cpu.stat'),
+      memoryPeak: { file: join(memory!.dir, 'memory.max_usage_in_bytes'), resettable: true },
     });
     writeFileSync(join(v2, 'cgroup.procs'), '123\n'); // a process left in it
     c.release(cgroup);
@@ -258,6 +261,10 @@ describe('Containment on a fake delegated v2 tree', () => {
     expect(readFileSync(join(v2, 'memory.max'), 'latin1')).toBe(String(1 << 30));
     expect(readFileSync(join(v2, 'memory.oom.group'), 'latin1')).toBe('1');
     expect(cgroup.boot().procs).toEqual([join(v2, 'cgroup.procs')]);
+    expect(cgroup.boot().memoryPeak).toEqual({
+      file: join(v2, 'memory.peak'),
+      resettable: false,
+    });
   });
 });
 

@@ -21,6 +21,7 @@ import { workerEntryRan } from '../shared/nesting.js';
 import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
+import { UsageCounter } from './usage.js';
 
 // From here on, a pool created outside a task module's import is a task's own.
 workerEntryRan();
@@ -35,7 +36,8 @@ function send(message: WorkerMessage, then?: () => void): void {
 }
 
 const progress = new ProgressSender(send);
-const runner = new Runner(loader, send, progress, boot.maxRss, boot.concurrent);
+const usage = new UsageCounter(boot.cgroup);
+const runner = new Runner(loader, send, progress, usage, boot.maxRss, boot.concurrent);
 const slots = globalThis as Record<symbol, unknown>;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => runner.signal();
 slots[PROGRESS_SLOT] = (value: unknown): void => runner.report(value);
@@ -79,7 +81,8 @@ async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promi
       await limitProcesses(boot.cgroup);
     }
     if (spec) await call(spec, args);
-    send({ t: 'ready' });
+    usage.read();
+    send({ t: 'ready', cpu: usage.total(), peak: usage.peak });
     if (!watchdog) void startWatchdog();
   } catch (error) {
     send({ t: 'initFailed', error: toWire(error) }, () => process.exit(1));

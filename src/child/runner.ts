@@ -22,6 +22,7 @@ import {
   toWire,
   type Outcome,
   type Result,
+  type ResultTail,
   type RunTask,
   type TaskSpec,
   type WireError,
@@ -30,6 +31,7 @@ import {
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
 import { Credits, drive, isIterated } from './stream.js';
+import { READ_AFTER_MS, type UsageCounter } from './usage.js';
 
 /** A task with its spec looked up. */
 type Run = RunTask & { spec: TaskSpec };
@@ -59,6 +61,9 @@ export class Runner {
   readonly #loader: TaskLoader;
   readonly #send: (message: WorkerMessage, then?: () => void) => void;
   readonly #progress: ProgressSender;
+  readonly #usage: UsageCounter;
+  /** The peak memory the last result carried (a result carries it only when it changed). */
+  #peakSent = 0;
   readonly #maxRss: number | undefined;
   /** Tasks it runs at once (concurrentTasksPerWorker). */
   readonly #limit: number;
@@ -78,12 +83,14 @@ export class Runner {
     loader: TaskLoader,
     send: (message: WorkerMessage, then?: () => void) => void,
     progress: ProgressSender,
+    usage: UsageCounter,
     maxRss: number | undefined,
     limit = 1,
   ) {
     this.#loader = loader;
     this.#send = send;
     this.#progress = progress;
+    this.#usage = usage;
     this.#maxRss = maxRss;
     this.#limit = limit;
   }
@@ -266,9 +273,10 @@ export class Runner {
     if (current === undefined) return;
     this.#running.delete(id);
     this.#progress.flush(id);
-    const tail: { ms: number; rss?: number; next?: number; held?: true } = {
-      ms: performance.now() - current.since,
-    };
+    const ms = performance.now() - current.since;
+    if (ms >= READ_AFTER_MS) this.#usage.read();
+    const tail: ResultTail = { ms, cpu: this.#usage.total() };
+    if (this.#usage.peak !== this.#peakSent) this.#peakSent = tail.peak = this.#usage.peak;
     if (this.#maxRss !== undefined) {
       // Past maxWorkerMemoryBytes the pool retires this worker after this
       // task: what waits here, or arrives later, is kept for the pool to take
@@ -303,9 +311,11 @@ export class Runner {
     try {
       this.#send(message, written);
     } catch (error) {
-      const { id, ms, rss, next, held } = message;
-      const tail = {
+      const { id, ms, cpu, peak, rss, next, held } = message;
+      const tail: ResultTail = {
         ms,
+        cpu,
+        ...(peak !== undefined && { peak }),
         ...(rss !== undefined && { rss }),
         ...(next !== undefined && { next }),
         ...(held && { held }),

@@ -16,7 +16,7 @@ import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
 import { processError } from './exit-message.js';
 import { Fleet } from './fleet.js';
-import { NO_USAGE } from './containment/usage.js';
+import { NO_USAGE, type TaskUsage } from './containment/usage.js';
 import { Future, progressFuture, settleFuture, usageFuture, type CancelHooks } from './future.js';
 import { Interrupts, cancelled, type Ending } from './interrupts.js';
 import { cancelledBySignal, Job } from './job.js';
@@ -63,7 +63,7 @@ export class Engine {
         const worker = watched as Worker;
         if (rss !== Infinity) this.#interrupts.memoryKill(worker, rss);
         else if (worker.job) {
-          this.#interrupts.memoryKill(worker, worker.usageOf(worker.job).peakMemoryBytes, true);
+          this.#interrupts.memoryKill(worker, worker.usageOfRunning().peakMemoryBytes, true);
         }
       },
       // With the kernel's memory cap, the kernel enforces it: look for its OOM kills instead.
@@ -196,7 +196,8 @@ export class Engine {
    */
   #settle(job: Job, ending: Ending, value: unknown, completed = job.size): void {
     if (job.future.done()) return;
-    usageFuture(job.future, job.worker?.usageOf(job) ?? NO_USAGE);
+    // A result brought its figures already (#onMessage); a task that ended another way is counted here.
+    if (job.future.usage === undefined) usageFuture(job.future, endedUsage(job));
     const stats = this.stats;
     if (ending === 'completed') {
       stats.completed += completed;
@@ -224,9 +225,11 @@ export class Engine {
       case 'ok':
       case 'err': {
         const running = worker.running(message.id);
+        const usage = worker.tally(message);
+        if (running) usageFuture(running.future, usage);
         if (running && worker.state === 'busy' && worker.memoryExceeded()) {
           // The kernel OOM-killed a process of its tree (a child, say) and the task still ended.
-          this.#interrupts.memoryKill(worker, worker.usageOf(running).peakMemoryBytes, true);
+          this.#interrupts.memoryKill(worker, usage.peakMemoryBytes, true);
           return;
         }
         // One path: the dispatcher moves the worker on, then the job settles.
@@ -251,6 +254,7 @@ export class Engine {
         return;
       }
       case 'ready':
+        worker.tally(message);
         if (worker.state !== 'starting') return;
         this.#fleet.onReady(worker, this.#dispatch.unassigned);
         this.#life.workerReady();
@@ -299,7 +303,7 @@ export class Engine {
     signal: NodeJS.Signals | null,
   ): void {
     const error = worker.memoryExceeded()
-      ? this.#interrupts.memoryError(job, worker, worker.usageOf(job).peakMemoryBytes, true)
+      ? this.#interrupts.memoryError(job, worker, worker.usageOfRunning().peakMemoryBytes, true)
       : processError(job, worker, exitCode, signal);
     this.#finish(job, 'failed', error);
   }
@@ -394,6 +398,14 @@ export class Engine {
 }
 
 /** The kernel caps the tree: the worker's tree is over the limit when the kernel OOM-killed in it. */
+/** What a task that ended without a result used: counted up to its end if it ran, else nothing. */
+function endedUsage(job: Job): TaskUsage {
+  const worker = job.worker;
+  return worker && (job.place === 'running' || job.place === 'sent')
+    ? worker.usageOfRunning()
+    : NO_USAGE;
+}
+
 function kernelMemory(worker: { memoryExceeded?(): boolean }): number {
   return worker.memoryExceeded?.() ? Infinity : 0;
 }

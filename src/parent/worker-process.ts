@@ -17,7 +17,7 @@ import {
   type ProcessIdentity,
 } from '../shared/kill.js';
 import type { WorkerCgroup } from './containment/worker-cgroup.js';
-import { ProcMeter, type Meter } from './containment/usage.js';
+import { procTreeCpu } from './containment/usage.js';
 import type {
   BootConfig,
   ParentMessage,
@@ -75,8 +75,8 @@ export class WorkerProcess {
   readonly pid: number;
   /** Its cgroups, under kernel containment. */
   readonly cgroup: WorkerCgroup | undefined;
-  /** What its tasks use: its cgroup's figures, or its own from /proc. */
-  readonly meter: Meter;
+  /** Without a cgroup: its tree's CPU total (µs) read just before the pool killed it. */
+  #cpuAtKill: number | undefined;
   /**
    * Its pid and start time, read right after the fork: until this thread
    * reaps it, /proc/<pid> can be no one else. Every signal the pool sends
@@ -106,7 +106,6 @@ export class WorkerProcess {
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
-    this.meter = cgroup ?? new ProcMeter(this.pid);
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
     child.on('error', (error) => hooks.error(error));
@@ -131,6 +130,14 @@ export class WorkerProcess {
     (child.stderr as Socket | null)?.unref?.();
   }
 
+  /**
+   * Its tree's CPU total (µs) as the kernel counts it: its cgroup's (the last
+   * figure once released), else what was read when the pool killed it.
+   */
+  cpuTotal(): number | undefined {
+    return this.cgroup ? this.cgroup.cpu() : this.#cpuAtKill;
+  }
+
   /** Its IPC channel is open. */
   get connected(): boolean {
     return this.#child.connected;
@@ -150,6 +157,7 @@ export class WorkerProcess {
    */
   kill(): void {
     if (!this.running || this.#identity === undefined) return;
+    if (!this.cgroup && isSameProcess(this.#identity)) this.#cpuAtKill = procTreeCpu(this.pid);
     if (this.cgroup) {
       this.cgroup.kill();
       if (isSameProcess(this.#identity)) this.#child.kill('SIGKILL');

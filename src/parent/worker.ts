@@ -8,12 +8,17 @@
  * and the fleet's (policy.ts). Whoever needs to know about a change (counts,
  * the idle stack, memory sampling) hears of it through `hooks.transition`.
  */
-import { fromWire, type ParentMessage, type WorkerMessage } from '../shared/protocol.js';
+import {
+  fromWire,
+  type ParentMessage,
+  type Usage,
+  type WorkerMessage,
+} from '../shared/protocol.js';
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
 import type { Settings } from './options.js';
 import { forkWorker, WorkerProcess } from './worker-process.js';
-import { NO_USAGE, type TaskUsage } from './containment/usage.js';
+import { UsageTally, type TaskUsage } from './containment/usage.js';
 
 export { forkWorker, type Spawn } from './worker-process.js';
 
@@ -69,9 +74,8 @@ export class Worker {
   #fatal: { kind: string; error: unknown } | undefined;
   readonly #process: WorkerProcess;
   readonly #hooks: WorkerHooks;
-  /** The job its meter counts for, and what the one before it used. */
-  #metered: Job | undefined;
-  #previous: { job: Job; usage: TaskUsage } | undefined;
+  /** Its tree's CPU and memory totals, as its messages report them. */
+  readonly #usage = new UsageTally();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: Settings, generation: number, hooks: WorkerHooks, spawn = forkWorker) {
@@ -214,25 +218,22 @@ export class Worker {
     }
   }
 
-  /** What `job` used, if it is the task it runs or the one it ran just before; else zeros. */
-  usageOf(job: Job): TaskUsage {
-    if (job === this.#metered) return this.#process.meter.read();
-    return job === this.#previous?.job ? this.#previous.usage : NO_USAGE;
+  /**
+   * A result (or 'ready') came: what ran since the message before it used
+   * (with several tasks at once, what the worker used since its last result).
+   */
+  tally(usage: Usage): TaskUsage {
+    return this.#usage.add(usage);
+  }
+
+  /** What its running task used so far, from the kernel's figures (it died, or is about to). */
+  usageOfRunning(): TaskUsage {
+    return this.#usage.final(this.#process.cpuTotal(), this.#process.cgroup?.peak());
   }
 
   /** The kernel OOM-killed a process of its tree since its task started (kernel memory cap only). */
   memoryExceeded(): boolean {
     return this.#process.cgroup?.memoryExceeded() ?? false;
-  }
-
-  /** Its task is now `job`: usage counts from here. */
-  #meter(job: Job): void {
-    const before = this.#metered;
-    if (before !== undefined && before !== job) {
-      this.#previous = { job: before, usage: this.#process.meter.read() };
-    }
-    this.#metered = job;
-    this.#process.meter.mark();
   }
 
   /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
@@ -357,7 +358,6 @@ export class Worker {
   #runs(job: Job): void {
     this.#job = job;
     this.#lastTaskName = job.options.name;
-    this.#meter(job);
     this.#affinity = job.options.affinity ?? this.#affinity;
   }
 

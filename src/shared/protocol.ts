@@ -63,7 +63,8 @@ export type Result = WorkerMessage & { t: 'ok' | 'err' };
 
 /** Worker → parent. */
 export type WorkerMessage =
-  | { t: 'ready' }
+  /** `cpu`: its tree's CPU time so far, µs (see `Usage`). */
+  | ({ t: 'ready' } & Usage)
   | { t: 'started'; id: number }
   /** A value a streamed task yielded. */
   | { t: 'yield'; id: number; value: unknown }
@@ -75,12 +76,25 @@ export type WorkerMessage =
    * task the worker started right after it, if any. `held`: its RSS reached
    * `maxRss`; it starts no more tasks, those waiting inside it or on their way.
    */
-  | { t: 'ok'; id: number; value: unknown; ms: number; rss?: number; next?: number; held?: true }
-  | { t: 'err'; id: number; error: WireError; ms: number; rss?: number; next?: number; held?: true }
+  | ({ t: 'ok'; id: number; value: unknown } & ResultTail)
+  | ({ t: 'err'; id: number; error: WireError } & ResultTail)
   /** The tasks of a 'drop' that still waited: they never ran. */
   | { t: 'dropped'; ids: number[] }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined };
+
+/**
+ * What a worker's tree used so far (src/child/usage.ts): `cpu`, its CPU time
+ * in µs as the kernel counts it (the pool takes the difference between two
+ * messages); `peak`, its peak memory in bytes, sent when it changed.
+ */
+export interface Usage {
+  cpu: number;
+  peak?: number;
+}
+
+/** What a result carries besides its value or error (see WorkerMessage). */
+export type ResultTail = Usage & { ms: number; rss?: number; next?: number; held?: true };
 
 /**
  * One item of a batch: its result, or its error. On the wire the error is a
@@ -113,6 +127,10 @@ export interface CgroupBoot {
   /** `pids.max` to write once it knows its own threads, with `processes` (`maxTaskProcesses`). */
   pidsMax?: string;
   processes?: number;
+  /** Its v2 `cpu.stat`, for `future.usage` (src/child/usage.ts). */
+  cpuStat?: string;
+  /** Its memory cgroup's peak: v1 `memory.max_usage_in_bytes` (`resettable`) or v2 `memory.peak`. */
+  memoryPeak?: { file: string; resettable: boolean };
 }
 
 /**

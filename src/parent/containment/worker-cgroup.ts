@@ -8,7 +8,6 @@
 import { join } from 'node:path';
 import type { CgroupBoot } from '../../shared/protocol.js';
 import { keyed, removeTree, type CgroupFs } from './cgroupfs.js';
-import type { Meter, TaskUsage } from './usage.js';
 
 export interface WorkerDirs {
   readonly v2: string;
@@ -26,12 +25,10 @@ export interface WorkerLimits {
 const RELEASE_LIMIT_MS = 5_000;
 const RELEASE_POLL_MS = 5;
 
-export class WorkerCgroup implements Meter {
+export class WorkerCgroup {
   readonly dirs: WorkerDirs;
   readonly #fs: CgroupFs;
   readonly #limits: WorkerLimits;
-  #cpuAtMark = 0;
-  #oomAtMark = 0;
   /** Figures read just before the cgroups were removed. */
   #final: { cpu: number; oom: number; peak: number } | undefined;
   #released: Promise<void> | undefined;
@@ -64,13 +61,25 @@ export class WorkerCgroup implements Meter {
     }
   }
 
-  /** What the worker needs to place itself, and to set its process limit once it knows its threads. */
+  /**
+   * What the worker needs to place itself, to set its process limit once it
+   * knows its threads, and to count what its tasks use.
+   */
   boot(): CgroupBoot {
     const { v2, memory, pids } = this.dirs;
     const procs = [join(v2, 'cgroup.procs')];
     if (memory?.v1) procs.push(join(memory.dir, 'cgroup.procs'));
     if (pids !== undefined && pids !== v2) procs.push(join(pids, 'cgroup.procs'));
-    const boot: CgroupBoot = { procs, kill: join(v2, 'cgroup.kill') };
+    const boot: CgroupBoot = {
+      procs,
+      kill: join(v2, 'cgroup.kill'),
+      cpuStat: join(v2, 'cpu.stat'),
+    };
+    if (memory) {
+      boot.memoryPeak = memory.v1
+        ? { file: join(memory.dir, 'memory.max_usage_in_bytes'), resettable: true }
+        : { file: join(memory.dir, 'memory.peak'), resettable: false };
+    }
     if (pids !== undefined && Number.isFinite(this.#limits.maxTaskProcesses)) {
       boot.pidsMax = join(pids, 'pids.max');
       boot.processes = this.#limits.maxTaskProcesses;
@@ -98,39 +107,23 @@ export class WorkerCgroup implements Meter {
     return keyed(text, 'oom_kill') ?? 0;
   }
 
-  /** The kernel OOM-killed a process of it since the task started. */
+  /**
+   * The kernel OOM-killed a process of it. Any OOM kill ends the worker (the
+   * pool kills what the kernel left), so one ever means one during the task
+   * that runs.
+   */
   memoryExceeded(): boolean {
-    return this.oomKills() > this.#oomAtMark;
-  }
-
-  mark(): void {
-    this.#cpuAtMark = this.#cpu();
-    this.#oomAtMark = this.oomKills();
-    const memory = this.dirs.memory;
-    if (memory?.v1 && !this.#final) {
-      try {
-        this.#fs.write(join(memory.dir, 'memory.max_usage_in_bytes'), '0');
-      } catch {
-        // the peak then counts from the worker's start
-      }
-    }
-  }
-
-  read(): TaskUsage {
-    return {
-      cpuTimeMs: Math.max(0, (this.#cpu() - this.#cpuAtMark) / 1000),
-      peakMemoryBytes: this.#peak(),
-    };
+    return this.oomKills() > 0;
   }
 
   /** CPU time of every process that was ever in it, in microseconds. */
-  #cpu(): number {
+  cpu(): number {
     if (this.#final) return this.#final.cpu;
     return keyed(this.#fs.read(join(this.dirs.v2, 'cpu.stat')), 'usage_usec') ?? 0;
   }
 
-  /** Its memory peak in bytes (v1: since the last mark; v2: memory.peak, since it was made). */
-  #peak(): number {
+  /** Its memory peak in bytes (v1: since the worker's last reading, src/child/usage.ts; v2: since it was made). */
+  peak(): number {
     if (this.#final) return this.#final.peak;
     const memory = this.dirs.memory;
     if (!memory) return 0;
@@ -145,7 +138,7 @@ export class WorkerCgroup implements Meter {
    */
   release(): Promise<void> {
     if (this.#released) return this.#released;
-    this.#final = { cpu: this.#cpu(), oom: this.oomKills(), peak: this.#peak() };
+    this.#final = { cpu: this.cpu(), oom: this.oomKills(), peak: this.peak() };
     this.kill();
     const dirs = [this.dirs.v2];
     if (this.dirs.memory?.v1) dirs.push(this.dirs.memory.dir);

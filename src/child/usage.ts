@@ -1,0 +1,108 @@
+/**
+ * Child side of `future.usage`: the worker counts its tree's CPU time itself
+ * and sends the running total with each result; the pool takes the
+ * difference between two results (src/parent/worker.ts). Counting here keeps
+ * file reads off the pool's event loop, where a /proc or cgroup read per task
+ * cost more than the task.
+ *
+ * The total is the tree's CPU as the kernel counts it (the worker cgroup's
+ * `cpu.stat`, or the worker's own time plus its waited-for children's from
+ * /proc/self/stat) as of the last reading, plus the worker's own CPU since
+ * (getrusage, a system call without a file). A reading is taken at boot and
+ * at the end of every task that ran for READ_AFTER_MS or longer: what a
+ * shorter task's children used (they had less than that to run) is counted
+ * at the next reading. docs/containment.md, "future.usage".
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { CgroupBoot } from '../shared/protocol.js';
+
+/** A task that ran this long (ms, wall time) is followed by a reading of the kernel's figures. */
+export const READ_AFTER_MS = 1;
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every architecture Node runs on. */
+const TICK_US = 10_000;
+
+export class UsageCounter {
+  readonly #cgroup: CgroupBoot | undefined;
+  /** The tree's CPU (µs) at the last reading, and the worker's own then. */
+  #base = 0;
+  #ownAtBase = 0;
+  /**
+   * Peak memory in bytes as of the last reading: the memory cgroup's (v1:
+   * since the reading before; v2: since the worker started), else the
+   * worker's own (since it started).
+   */
+  #peak = 0;
+
+  constructor(cgroup: CgroupBoot | undefined) {
+    this.#cgroup = cgroup;
+  }
+
+  /** The tree's CPU time so far, in µs. */
+  total(): number {
+    return Math.round(this.#base + own() - this.#ownAtBase);
+  }
+
+  /** Peak memory in bytes, as of the last reading. */
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Read the kernel's figures now. */
+  read(): void {
+    const mine = own();
+    const tree = this.#cgroup ? cgroupCpu(this.#cgroup) : procCpu(mine);
+    // Never backwards: /proc counts in 10 ms ticks, getrusage in µs.
+    const estimate = this.#base + mine - this.#ownAtBase;
+    this.#base = tree === undefined ? estimate : Math.max(tree, estimate);
+    this.#ownAtBase = mine;
+    this.#peak = (this.#cgroup && cgroupPeak(this.#cgroup)) || ownPeak();
+  }
+}
+
+/** This process's CPU time (all its threads), µs. */
+function own(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Its peak resident set (VmHWM), bytes. */
+function ownPeak(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Its own CPU and that of the children it waited for, µs. */
+function procCpu(mine: number): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // cutime, cstime: fields 16-17
+    return mine + (Number(f[13]) + Number(f[14])) * TICK_US;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process that was ever in the worker's cgroup, µs. */
+function cgroupCpu(cgroup: CgroupBoot): number | undefined {
+  if (cgroup.cpuStat === undefined) return undefined;
+  try {
+    const match = /^usage_usec (\d+)/m.exec(readFileSync(cgroup.cpuStat, 'latin1'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The memory cgroup's peak; a v1 peak is reset, so the next reading starts from here. */
+function cgroupPeak(cgroup: CgroupBoot): number | undefined {
+  const peak = cgroup.memoryPeak;
+  if (peak === undefined) return undefined;
+  try {
+    const bytes = Number(readFileSync(peak.file, 'latin1')) || 0;
+    if (peak.resettable) writeFileSync(peak.file, '0');
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}

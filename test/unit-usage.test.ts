@@ -1,0 +1,86 @@
+/**
+ * The worker's side of future.usage (src/child/usage.ts) on fake cgroup
+ * files, and the pool's tally of the totals its results carry
+ * (src/parent/containment/usage.ts).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { UsageCounter } from '../src/child/usage.js';
+import { UsageTally } from '../src/parent/containment/usage.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function cgroupFiles(usec: number, peak: number): { cpuStat: string; peakFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'deadpool-usage-'));
+  dirs.push(dir);
+  const cpuStat = join(dir, 'cpu.stat');
+  const peakFile = join(dir, 'memory.max_usage_in_bytes');
+  writeFileSync(cpuStat, `usage_usec ${usec}\nuser_usec 1\nsystem_usec 2\n`);
+  writeFileSync(peakFile, `${peak}\n`);
+  return { cpuStat, peakFile };
+}
+
+describe('UsageCounter (the worker)', () => {
+  test("takes the cgroup's CPU total at a reading, its own CPU between readings", () => {
+    const { cpuStat, peakFile } = cgroupFiles(5_000_000, 300 << 20);
+    const counter = new UsageCounter({
+      procs: [],
+      kill: '',
+      cpuStat,
+      memoryPeak: { file: peakFile, resettable: true },
+    });
+    counter.read();
+    const atReading = counter.total();
+    expect(atReading).toBeGreaterThanOrEqual(5_000_000);
+    expect(atReading).toBeLessThan(5_000_000 + 50_000);
+    expect(counter.peak).toBe(300 << 20);
+    // v1's peak is reset, so the next reading covers only what came after
+    expect(readFileSync(peakFile, 'latin1')).toBe('0');
+    // What the children used shows at the next reading, not before.
+    writeFileSync(cpuStat, 'usage_usec 7000000\n');
+    expect(counter.total()).toBeLessThan(7_000_000);
+    counter.read();
+    expect(counter.total()).toBeGreaterThanOrEqual(7_000_000);
+  });
+
+  test('never goes backwards when the kernel figure lags its own', () => {
+    const { cpuStat, peakFile } = cgroupFiles(1_000, 1);
+    const counter = new UsageCounter({
+      procs: [],
+      kill: '',
+      cpuStat,
+      memoryPeak: { file: peakFile, resettable: false },
+    });
+    counter.read();
+    const first = counter.total();
+    const until = process.cpuUsage().user + 20_000;
+    while (process.cpuUsage().user < until); // 20 ms of its own CPU
+    const grown = counter.total();
+    expect(grown - first).toBeGreaterThanOrEqual(20_000);
+    counter.read(); // the cgroup still says 1 ms
+    expect(counter.total()).toBeGreaterThanOrEqual(grown);
+  });
+});
+
+describe('UsageTally (the pool)', () => {
+  test('a result counts what ran since the message before it; peaks stay until a new one comes', () => {
+    const tally = new UsageTally();
+    expect(tally.add({ cpu: 40_000, peak: 50 << 20 })).toEqual({
+      cpuTimeMs: 40,
+      peakMemoryBytes: 50 << 20,
+    });
+    expect(tally.add({ cpu: 40_500 })).toEqual({ cpuTimeMs: 0.5, peakMemoryBytes: 50 << 20 });
+    expect(tally.add({ cpu: 190_500, peak: 60 << 20 })).toEqual({
+      cpuTimeMs: 150,
+      peakMemoryBytes: 60 << 20,
+    });
+    // the worker died during the next task: the kernel's total then, and its peak if known
+    expect(tally.final(290_500, undefined)).toEqual({ cpuTimeMs: 100, peakMemoryBytes: 60 << 20 });
+    expect(tally.final(undefined, 70 << 20)).toEqual({ cpuTimeMs: 0, peakMemoryBytes: 70 << 20 });
+  });
+});
