@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Backlog, TaskHeap } from '../src/parent/backlog.js';
+import { Backlog, SeqQueue } from '../src/parent/backlog.js';
 
 interface Item {
   priority: number;
@@ -14,57 +14,79 @@ function item(priority: number, label: string, seq = nextSeq++): Item {
   return { priority, label, seq };
 }
 
-const run = () => Promise.resolve();
+describe('SeqQueue', () => {
+  /** An item of one priority with submission number `seq`, and a run function that reports it. */
+  function queued(seq: number) {
+    const run: Run = () => Promise.resolve(seq);
+    return { priority: 0, seq, entry: undefined, run };
+  }
 
-describe('TaskHeap', () => {
-  test('dequeues the highest p-queue priority first and keeps submission order within a priority', () => {
-    const heap = new TaskHeap();
-    const order: string[] = [];
-    const labels = ['a5', 'b1', 'c5', 'd0', 'e1', 'f5', 'g0'];
-    for (const label of labels) {
-      const fn = () => {
-        order.push(label);
-        return Promise.resolve();
-      };
-      heap.enqueue(fn, { priority: -Number(label.slice(1)) });
-    }
-    expect(heap.size).toBe(7);
-    for (let fn = heap.dequeue(); fn; fn = heap.dequeue()) void fn();
-    expect(order).toEqual(['d0', 'g0', 'b1', 'e1', 'a5', 'c5', 'f5']);
-    expect(heap.size).toBe(0);
+  type Run = () => Promise<number>;
+
+  async function drain(queue: SeqQueue<Run>): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    for (let fn = queue.dequeue(); fn; fn = queue.dequeue()) seen.push(await fn());
+    return seen;
+  }
+
+  test('takes tasks in submission order; a task put back keeps its earlier place', async () => {
+    const queue = new SeqQueue<Run>();
+    for (const seq of [1, 2, 5, 7]) queue.enqueue(queued(seq).run, queued(seq));
+    const back = queued(3);
+    queue.enqueue(back.run, back); // put back, submitted before 5
+    queue.enqueue(queued(0).run, queued(0)); // before all
+    queue.enqueue(queued(9).run, queued(9));
+    expect(queue.size).toBe(7);
+    expect(await drain(queue)).toEqual([0, 1, 2, 3, 5, 7, 9]);
+    expect(queue.size).toBe(0);
   });
 
   test('a discarded entry is skipped and no longer counted', () => {
-    const heap = new TaskHeap();
-    const holder: { entry?: unknown } = {};
-    heap.enqueue(run, { priority: 0 });
-    heap.enqueue(run, { priority: 5, queued: holder as never });
-    expect(heap.size).toBe(2);
-    expect(heap.discard(holder.entry as never)).toBe(true);
-    expect(heap.discard(holder.entry as never)).toBe(false);
-    expect(heap.size).toBe(1);
-    expect(heap.dequeue()).toBe(run);
-    expect(heap.dequeue()).toBeUndefined();
+    const queue = new SeqQueue<Run>();
+    const a = queued(1);
+    const b = queued(2);
+    queue.enqueue(a.run, a);
+    queue.enqueue(b.run, b);
+    expect(queue.discard(a.entry!)).toBe(true);
+    expect(queue.discard(a.entry!)).toBe(false);
+    expect(queue.size).toBe(1);
+    expect(queue.peek()).toBe(b.run);
+    expect(queue.dequeue()).toBe(b.run);
+    expect(queue.dequeue()).toBeUndefined();
   });
 
-  test('stays ordered over many random inserts', () => {
-    const heap = new TaskHeap();
-    const expected: [number, number][] = [];
+  test('stays ordered over many tasks taken, put back and discarded', async () => {
+    const queue = new SeqQueue<Run>();
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    for (let i = 0; i < 2_000; i++) {
-      const priority = Math.floor(random() * 10);
-      expected.push([priority, i]);
-      const fn = () => Promise.resolve([priority, i]);
-      heap.enqueue(fn, { priority: -priority });
+    const expected = new Set<number>();
+    const items = new Map<number, ReturnType<typeof queued>>();
+    let next = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const r = random();
+      if (r < 0.6 || items.size === 0) {
+        // a new task, or (one in six) one put back with an old number
+        const seq = r < 0.1 && next > 0 ? Math.floor(random() * next) : next++;
+        if (expected.has(seq)) continue;
+        const item = queued(seq);
+        items.set(seq, item);
+        expected.add(seq);
+        queue.enqueue(item.run, item);
+      } else if (r < 0.8) {
+        const fn = queue.dequeue()!;
+        const seq = await fn();
+        expect(seq).toBe(Math.min(...expected));
+        expected.delete(seq);
+        items.delete(seq);
+      } else {
+        const [seq, item] = [...items][Math.floor(random() * items.size)]!;
+        expect(queue.discard(item.entry!)).toBe(true);
+        expected.delete(seq);
+        items.delete(seq);
+      }
+      expect(queue.size).toBe(expected.size);
     }
-    expected.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const seen: unknown[] = [];
-    for (let fn = heap.dequeue(); fn; fn = heap.dequeue()) seen.push(fn);
-    expect(seen).toHaveLength(2_000);
-    return Promise.all(seen.map((fn) => (fn as () => Promise<unknown>)())).then((pairs) =>
-      expect(pairs).toEqual(expected),
-    );
+    expect(await drain(queue)).toEqual([...expected].sort((x, y) => x - y));
   });
 });
 
@@ -141,6 +163,19 @@ describe('Backlog', () => {
     expect(queue.peek()).toBe(b); // same priority, submitted after b
     queue.remove(b);
     expect(queue.peek()).toBe(urgent);
+  });
+
+  test('a waiting job costs p-queue nothing until a slot is free for it', () => {
+    const { queue, started, finish } = backlog();
+    queue.setSlots(2);
+    for (let i = 0; i < 1_000; i++) queue.add(item(0, String(i)));
+    expect(started).toEqual(['0', '1']);
+    // One ticket per slot waits in p-queue, not one per job.
+    expect(queue.ticketsWaiting).toBe(2);
+    // Jobs taken for pipelining leave no ticket behind them.
+    for (let i = 2; i < 1_000; i++) expect(queue.take(queue.peek()!)).toBe(true);
+    finish.get('0')!();
+    expect(queue.size).toBe(0);
   });
 
   test('calls shrunk() each time a job leaves the backlog', () => {

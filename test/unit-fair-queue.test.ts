@@ -17,22 +17,21 @@ function item(label: string, priority = 0): Item {
 }
 
 /** Enqueue `labels` (first letter: tenant; '-': none; a digit after '@': priority). */
-function queueOf(labels: string[]): { queue: FairQueue; items: Map<string, Item> } {
-  const queue = new FairQueue();
+function queueOf(labels: string[]): { queue: FairQueue<Item>; items: Map<string, Item> } {
+  const queue = new FairQueue<Item>();
   const items = new Map<string, Item>();
   for (const spec of labels) {
     const [label, p] = spec.split('@') as [string, string | undefined];
     const it = item(label, Number(p ?? 0));
     items.set(label, it);
-    const run = () => Promise.resolve(label);
-    queue.enqueue(run, { queued: it });
+    queue.enqueue(it, it);
   }
   return { queue, items };
 }
 
-async function drainOrder(queue: FairQueue): Promise<string[]> {
+function drainOrder(queue: FairQueue<Item>): string[] {
   const order: string[] = [];
-  for (let run = queue.dequeue(); run; run = queue.dequeue()) order.push((await run()) as string);
+  for (let it = queue.dequeue(); it; it = queue.dequeue()) order.push(it.label);
   return order;
 }
 
@@ -59,16 +58,17 @@ describe('FairQueue order', () => {
     test(title, async () => {
       const { queue } = queueOf(input);
       expect(queue.size).toBe(input.length);
-      expect(await drainOrder(queue)).toEqual(expected);
+      expect(drainOrder(queue)).toEqual(expected);
       expect(queue.size).toBe(0);
     });
   }
 
   test('a tenant that starts waiting joins at the back of the current round', async () => {
     const { queue } = queueOf(['a1', 'a2', 'a3', 'b1', 'b2']);
-    expect(await (queue.dequeue()!() as Promise<string>)).toBe('a1'); // round: b, a
-    queue.enqueue(() => Promise.resolve('c1'), { queued: item('c1') }); // round: b, a, c
-    expect(await drainOrder(queue)).toEqual(['b1', 'a2', 'c1', 'b2', 'a3']);
+    expect(queue.dequeue()!.label).toBe('a1'); // round: b, a
+    const c1 = item('c1');
+    queue.enqueue(c1, c1); // round: b, a, c
+    expect(drainOrder(queue)).toEqual(['b1', 'a2', 'c1', 'b2', 'a3']);
   });
 });
 
@@ -85,14 +85,14 @@ describe('FairQueue turns', () => {
       expect((queue.peek() as Item).label).toBe('a1');
       expect(queue.remove(items.get('a1')!, taken)).toBe(true);
       expect(queue.remove(items.get('a1')!, taken)).toBe(false);
-      expect(await drainOrder(queue)).toEqual(expected);
+      expect(drainOrder(queue)).toEqual(expected);
     });
   }
 
   test('a tenant whose last task is removed leaves the round', async () => {
     const { queue, items } = queueOf(['a1', 'b1', 'b2']);
     queue.remove(items.get('a1')!, false);
-    expect(await drainOrder(queue)).toEqual(['b1', 'b2']);
+    expect(drainOrder(queue)).toEqual(['b1', 'b2']);
   });
 });
 
@@ -103,17 +103,18 @@ describe('FairQueue caps', () => {
     expect(queue.size).toBe(2);
     expect(queue.total).toBe(4);
     expect((queue.peek() as Item).label).toBe('b1');
-    expect(await drainOrder(queue)).toEqual(['b1', 'b2']);
+    expect(drainOrder(queue)).toEqual(['b1', 'b2']);
     expect(queue.dequeue()).toBeUndefined();
     queue.setCapped('a', false);
     expect(queue.size).toBe(2);
-    expect(await drainOrder(queue)).toEqual(['a1', 'a2']);
+    expect(drainOrder(queue)).toEqual(['a1', 'a2']);
   });
 
   test('tasks added or removed while capped keep the counts right', () => {
     const { queue, items } = queueOf(['a1']);
     queue.setCapped('a', true);
-    queue.enqueue(() => Promise.resolve('a2'), { queued: item('a2') });
+    const a2 = item('a2');
+    queue.enqueue(a2, a2);
     expect([queue.size, queue.total]).toEqual([0, 2]);
     queue.remove(items.get('a1')!, false);
     expect([queue.size, queue.total]).toEqual([0, 1]);

@@ -1,23 +1,27 @@
 /**
- * The backlog: p-queue, used as p-queue means. Its concurrency is the number
- * of workers that can take a task (set by the dispatcher), so it starts a job
- * exactly when a worker is free, and always the best waiting one at that
- * moment. The order is its `queueClass` hook (fair-queue.ts): priority first,
- * then round-robin across tenants, each tenant's tasks in submission order.
+ * The backlog: waiting jobs in a fair queue (fair-queue.ts: priority first,
+ * then round-robin across tenants, each tenant's tasks in submission order),
+ * and p-queue for the slots. p-queue's concurrency is the number of workers
+ * that can take a task (set by the dispatcher), and what it runs are
+ * tickets: a ticket that gets a slot takes the best job waiting at that
+ * moment and holds the slot while the job's worker is busy. So a job starts
+ * exactly when a worker is free, and it is always the best one then.
+ *
+ * There are never more tickets waiting in p-queue than jobs that could take
+ * a slot (at most one per slot): a job costs p-queue nothing until a worker
+ * is free for it, and the jobs pipelining queues ahead inside busy workers
+ * (the most, under load) never touch it. A ticket that finds no job (they
+ * were taken meanwhile) frees its slot at once.
  *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
  * `maxRunningPerTenant` waits, and is taken again once one of its tasks
- * comes back (p-queue then needs a nudge: it looks again only on add, on a
- * settle or on a concurrency change).
+ * comes back.
  */
 import PQueue from 'p-queue';
 import { FairQueue, NO_TENANT, type FairItem, type TenantKey } from './fair-queue.js';
-import type { AddOptions } from './task-heap.js';
 
-export { TaskHeap, type Queued } from './task-heap.js';
-
-type Run = () => Promise<unknown>;
+export { SeqQueue, type Queued } from './seq-queue.js';
 
 /** What the backlog orders: a priority, a submission order (`seq`; a task put back keeps it). */
 export interface Ranked {
@@ -27,21 +31,19 @@ export interface Ranked {
   readonly tenant?: string | undefined;
 }
 
-/** A job's place in the queue; the backlog keeps it, the job carries nothing. */
-interface Holder<J> extends FairItem {
-  readonly job: J;
-}
-
 export class Backlog<J extends Ranked> {
-  readonly #queue: PQueue;
-  readonly #fair = new FairQueue();
+  readonly #slots = new PQueue({ autoStart: false, concurrency: 1 });
+  readonly #fair = new FairQueue<J>();
   readonly #start: (job: J) => Promise<void>;
   readonly #shrunk: () => void;
   readonly #cap: number;
   /** Every waiting job and its place in the queue. */
-  readonly #waiting = new Map<J, Holder<J>>();
+  readonly #waiting = new Map<J, FairItem>();
   /** Per tenant: tasks taken that have not come back. */
   readonly #taken = new Map<string, number>();
+  /** Tickets added to p-queue and not yet run. */
+  #tickets = 0;
+  readonly #ticket = (): Promise<void> => this.#run();
 
   /**
    * `start(job)` is called when a slot is free; its promise settles when the
@@ -52,26 +54,6 @@ export class Backlog<J extends Ranked> {
     this.#start = start;
     this.#shrunk = shrunk;
     this.#cap = cap;
-    const fair = this.#fair;
-    // p-queue makes its queue itself; this one hands every call to the backlog's.
-    class Queue {
-      get size(): number {
-        return fair.size;
-      }
-      enqueue(run: Run, options?: Partial<AddOptions>): void {
-        fair.enqueue(run, options as { queued?: FairItem });
-      }
-      dequeue(): Run | undefined {
-        return fair.dequeue();
-      }
-      filter(): Run[] {
-        return fair.filter();
-      }
-      setPriority(): void {
-        fair.setPriority();
-      }
-    }
-    this.#queue = new PQueue({ autoStart: false, concurrency: 1, queueClass: Queue });
   }
 
   /** Every waiting task, those of tenants at their cap included. */
@@ -79,36 +61,60 @@ export class Backlog<J extends Ranked> {
     return this.#fair.total;
   }
 
+  /** Tickets waiting in p-queue for a slot: never more than the jobs that could take one, nor the slots. */
+  get ticketsWaiting(): number {
+    return this.#tickets;
+  }
+
   /** Set how many slots there are: p-queue starts a job while fewer are taken. */
   setSlots(slots: number): void {
+    const queue = this.#slots;
     if (slots <= 0) {
-      this.#queue.pause();
+      queue.pause();
       return;
     }
-    if (this.#queue.concurrency !== slots) this.#queue.concurrency = slots;
-    this.#queue.start();
+    if (queue.concurrency !== slots) queue.concurrency = slots;
+    this.#issue();
+    queue.start();
   }
 
   add(job: J): void {
     const tenant: TenantKey = job.tenant ?? NO_TENANT;
-    const holder: Holder<J> = { priority: job.priority, seq: job.seq, tenant, job };
-    this.#waiting.set(job, holder);
-    const options: AddOptions = { priority: -job.priority, id: '', queued: holder };
-    void this.#queue.add(() => this.#run(job), options);
+    const item: FairItem = { priority: job.priority, seq: job.seq, tenant };
+    this.#waiting.set(job, item);
+    this.#fair.enqueue(job, item);
+    this.#issue();
   }
 
-  /** p-queue runs a job: it is taken. */
-  #run(job: J): Promise<void> {
+  /**
+   * Add tickets until there is one waiting for each job that could take a
+   * slot, up to one per slot. p-queue runs a ticket at once if a slot is free.
+   */
+  #issue(): void {
+    const queue = this.#slots;
+    while (this.#tickets < this.#fair.size && this.#tickets < queue.concurrency) {
+      this.#tickets++;
+      void queue.add(this.#ticket);
+    }
+  }
+
+  /** A ticket got a slot: the best job waiting now is taken, and holds the slot. */
+  #run(): Promise<void> {
+    this.#tickets--;
+    const job = this.#fair.dequeue();
+    if (job === undefined) return Promise.resolve();
     this.#waiting.delete(job);
     this.#took(job);
     this.#shrunk();
-    return this.#start(job);
+    const held = this.#start(job);
+    this.#issue();
+    return held;
   }
 
   /** Take a waiting job out (cancelled: its tenant keeps its turn). False if it is not waiting. */
   remove(job: J): boolean {
-    const holder = this.#waiting.get(job);
-    if (holder === undefined || !this.#fair.remove(holder, false)) return false;
+    const item = this.#waiting.get(job);
+    if (item === undefined || !this.#fair.remove(item, false)) return false;
     this.#waiting.delete(job);
     this.#shrunk();
     return true;
@@ -116,8 +122,8 @@ export class Backlog<J extends Ranked> {
 
   /** Take the job `peek()` showed, to run elsewhere (pipelining): its tenant's turn passes. */
   take(job: J): boolean {
-    const holder = this.#waiting.get(job);
-    if (holder === undefined || !this.#fair.remove(holder, true)) return false;
+    const item = this.#waiting.get(job);
+    if (item === undefined || !this.#fair.remove(item, true)) return false;
     this.#waiting.delete(job);
     this.#took(job);
     this.#shrunk();
@@ -136,16 +142,13 @@ export class Backlog<J extends Ranked> {
     else this.#taken.set(tenant, n);
     if (n + 1 >= this.#cap && n < this.#cap) {
       this.#fair.setCapped(tenant, false);
-      // p-queue looks again only on add, settle or a concurrency change.
-      const queue = this.#queue;
-      // eslint-disable-next-line no-self-assign -- the setter is what makes p-queue look again
-      if (!queue.isPaused) queue.concurrency = queue.concurrency;
+      this.#issue();
     }
   }
 
   /** The best waiting job that can be taken now, without taking it. */
   peek(): J | undefined {
-    return (this.#fair.peek() as Holder<J> | undefined)?.job;
+    return this.#fair.peek();
   }
 
   /** Take every waiting job out, in no particular order. */

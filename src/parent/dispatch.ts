@@ -287,10 +287,7 @@ export class Dispatcher {
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return undefined;
     this.#pipeline.noteRunTime(message.ms);
-    worker.finishTask({
-      ...(message.next !== undefined && { next: message.next }),
-      held: message.held === true,
-    });
+    worker.finishTask({ next: message.next, held: message.held === true });
     // The worker's fate is decided before the future settles.
     const rss = message.rss ?? 0;
     const head = worker.job;

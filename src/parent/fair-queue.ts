@@ -1,47 +1,45 @@
 /**
- * The backlog's ordering, as p-queue's `queueClass`: lowest `priority`
- * first; within a priority, round-robin across tenants (one task of each
+ * The backlog's ordering (backlog.ts): lowest `priority` first; within a priority, round-robin across tenants (one task of each
  * tenant that has tasks waiting, in turn; each tenant's own tasks in
  * submission order, a task put back keeping its place). Tasks without a
  * tenant are one tenant of their own.
  *
  * The rules the prototype found (see docs/dispatch.md):
- * - p-queue calls what `dequeue()` returns without checking it, so `size`
- *   counts only the tasks that can be taken now: a capped tenant's are left
- *   out (the backlog's own size counts them all).
+ * - `size` counts only the tasks that can be taken now: a capped tenant's
+ *   are left out (`total` counts them all).
  * - Taking a task (`dequeue`, or `remove(…, true)` for pipelining) moves its
  *   tenant to the back of the round; removing a cancelled one does not.
  * - A tenant that starts waiting joins at the back of the current round.
  */
-import { TaskHeap, type Queued } from './task-heap.js';
-
-type Run = () => Promise<unknown>;
+import { SeqQueue, type Queued } from './seq-queue.js';
 
 /** Whose turn a task waits for: its tenant's name, or NO_TENANT. */
 export type TenantKey = string | typeof NO_TENANT;
 export const NO_TENANT: unique symbol = Symbol('no tenant');
 
-/** A task in the queue: p-queue's `queued` option. */
+/** A task's place in the queue. */
 export interface FairItem extends Queued {
   readonly tenant: TenantKey;
 }
 
-interface Tenant {
+interface Tenant<T> {
   readonly key: TenantKey;
-  readonly heap: TaskHeap;
+  readonly priority: number;
+  readonly level: Level<T>;
+  readonly tasks: SeqQueue<T>;
 }
 
 /** The tenants of one priority, in turn order. */
-interface Level {
-  readonly ring: Tenant[];
-  readonly byKey: Map<TenantKey, Tenant>;
+interface Level<T> {
+  readonly ring: Tenant<T>[];
+  readonly byKey: Map<TenantKey, Tenant<T>>;
 }
 
-export class FairQueue {
-  readonly #levels = new Map<number, Level>();
+/** Holds a value per waiting task (the backlog's: the job), in the order above. */
+export class FairQueue<T> {
+  readonly #levels = new Map<number, Level<T>>();
   /** The priorities that have tasks, ascending. */
   readonly #priorities: number[] = [];
-  readonly #waitingBy = new Map<TenantKey, number>();
   readonly #capped = new Set<TenantKey>();
   #total = 0;
   #blocked = 0;
@@ -59,7 +57,8 @@ export class FairQueue {
   /** A capped tenant's tasks wait (and are not counted in `size`) until it is uncapped. */
   setCapped(key: TenantKey, capped: boolean): void {
     if (capped === this.#capped.has(key)) return;
-    const waiting = this.#waitingBy.get(key) ?? 0;
+    let waiting = 0;
+    for (const level of this.#levels.values()) waiting += level.byKey.get(key)?.tasks.size ?? 0;
     if (capped) {
       this.#capped.add(key);
       this.#blocked += waiting;
@@ -69,9 +68,8 @@ export class FairQueue {
     }
   }
 
-  enqueue(run: Run, options?: { queued?: FairItem }): void {
-    const item = options?.queued;
-    if (item === undefined) throw new Error('deadpool bug: a backlog task without its item');
+  /** Add `value` in the place of `item` (which gets its entry). */
+  enqueue(value: T, item: FairItem): void {
     let level = this.#levels.get(item.priority);
     if (level === undefined) {
       level = { ring: [], byKey: new Map() };
@@ -81,32 +79,27 @@ export class FairQueue {
     }
     let tenant = level.byKey.get(item.tenant);
     if (tenant === undefined) {
-      tenant = { key: item.tenant, heap: new TaskHeap() };
+      tenant = { key: item.tenant, priority: item.priority, level, tasks: new SeqQueue<T>() };
       level.byKey.set(item.tenant, tenant);
       level.ring.push(tenant); // joins at the back of the current round
     }
-    tenant.heap.enqueue(run, { priority: 0, queued: item });
+    tenant.tasks.enqueue(value, item);
     this.#count(item.tenant, 1);
   }
 
   /** The next task to run: the first tenant not capped, in the best priority that has one. */
-  dequeue(): Run | undefined {
-    const found = this.#next();
-    if (found === undefined) return undefined;
-    const [priority, level, i] = found;
-    const tenant = level.ring[i]!;
-    const run = tenant.heap.dequeue();
+  dequeue(): T | undefined {
+    const tenant = this.#next();
+    if (tenant === undefined) return undefined;
+    const value = tenant.tasks.dequeue();
     this.#count(tenant.key, -1);
-    this.#after(priority, level, tenant, true);
-    return run;
+    this.#after(tenant, true);
+    return value;
   }
 
-  /** The item `dequeue()` would take next, without taking it. */
-  peek(): FairItem | undefined {
-    const found = this.#next();
-    if (found === undefined) return undefined;
-    const [, level, i] = found;
-    return level.ring[i]!.heap.peek() as FairItem | undefined;
+  /** The value `dequeue()` would take next, without taking it. */
+  peek(): T | undefined {
+    return this.#next()?.tasks.peek();
   }
 
   /**
@@ -117,52 +110,43 @@ export class FairQueue {
     const level = this.#levels.get(item.priority);
     const tenant = level?.byKey.get(item.tenant);
     if (level === undefined || tenant === undefined || item.entry === undefined) return false;
-    if (!tenant.heap.discard(item.entry)) return false;
+    if (!tenant.tasks.discard(item.entry)) return false;
     this.#count(item.tenant, -1);
-    this.#after(item.priority, level, tenant, taken);
+    this.#after(tenant, taken);
     return true;
   }
 
-  /** p-queue asks for these only for `sizeBy`, which deadpool does not use. */
-  filter(): Run[] {
-    return [];
-  }
-
-  setPriority(): void {
-    throw new Error('deadpool does not reprioritise waiting tasks');
-  }
-
-  #next(): [number, Level, number] | undefined {
+  /** The tenant whose turn it is: the first not capped, in the best priority that has one. */
+  #next(): Tenant<T> | undefined {
     if (this.size === 0) return undefined;
+    const capped = this.#capped;
     for (const priority of this.#priorities) {
-      const level = this.#levels.get(priority)!;
-      const i = level.ring.findIndex((t) => !this.#capped.has(t.key));
-      if (i !== -1) return [priority, level, i];
+      const ring = this.#levels.get(priority)!.ring;
+      if (capped.size === 0) return ring[0];
+      for (const tenant of ring) if (!capped.has(tenant.key)) return tenant;
     }
     return undefined;
   }
 
   /** After a task left `tenant`: its turn passes if it was `taken`; an empty tenant leaves the round. */
-  #after(priority: number, level: Level, tenant: Tenant, taken: boolean): void {
-    const i = level.ring.indexOf(tenant);
-    if (tenant.heap.size === 0) {
-      level.ring.splice(i, 1);
+  #after(tenant: Tenant<T>, taken: boolean): void {
+    const { level, priority } = tenant;
+    const ring = level.ring;
+    if (tenant.tasks.size === 0) {
+      ring.splice(ring.indexOf(tenant), 1);
       level.byKey.delete(tenant.key);
-      if (level.ring.length === 0) {
+      if (ring.length === 0) {
         this.#levels.delete(priority);
         this.#priorities.splice(this.#priorities.indexOf(priority), 1);
       }
-    } else if (taken) {
-      level.ring.splice(i, 1);
-      level.ring.push(tenant);
+    } else if (taken && ring.length > 1) {
+      ring.splice(ring.indexOf(tenant), 1);
+      ring.push(tenant);
     }
   }
 
   #count(key: TenantKey, delta: number): void {
     this.#total += delta;
-    if (this.#capped.has(key)) this.#blocked += delta;
-    const n = (this.#waitingBy.get(key) ?? 0) + delta;
-    if (n === 0) this.#waitingBy.delete(key);
-    else this.#waitingBy.set(key, n);
+    if (this.#capped.size > 0 && this.#capped.has(key)) this.#blocked += delta;
   }
 }

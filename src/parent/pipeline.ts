@@ -76,37 +76,50 @@ export class Pipeline {
       // A worker whose channel closed is on its way out: a send to it fails,
       // and the tasks it gave back would be offered to it again, without end.
       if (!worker.connected) continue;
+      const queued = worker.queued;
       const facts = {
-        queued: worker.queued.length,
+        depth: Infinity,
+        queued: queued.length,
         tasksRun: worker.tasksRun,
         maxTasksPerChild,
         marked: worker.retireAfterTask !== undefined,
         stale: !this.#fleet.current(worker),
       };
       // What it may take at all, and what it should take to stay busy.
-      let open = queueRoom({ ...facts, depth: Infinity });
-      let room = queueRoom({ ...facts, depth });
+      let open = queueRoom(facts);
+      if (open === 0) continue;
+      facts.depth = depth;
+      let room = queueRoom(facts);
+      // Of what waits inside it: tasks of a priority other than 0, and the best priority.
+      let lowerQueued = 0;
+      let best = Infinity;
+      for (const j of queued) {
+        if (j.priority !== 0) lowerQueued++;
+        if (j.priority < best) best = j.priority;
+      }
       const batch: Job[] = [];
       while (open > 0) {
         const job = this.#backlog.peek();
         if (job === undefined) break;
         // A task with an affinity waits only inside a worker that holds it.
         if (!holds(worker, job.options.affinity)) break;
+        const { priority } = job;
         const task = {
           needsImport: needsImport(job, worker),
           timeout: job.options.timeout,
-          priority: job.priority,
-          lowerQueued: worker.queued.filter((j) => j.priority !== 0).length,
+          priority,
+          lowerQueued,
         };
         // A task better than all that wait inside goes first there: it may
         // always be queued, so it never waits behind them.
-        const overtakes =
-          worker.queued.length > 0 && worker.queued.every((j) => j.priority > job.priority);
+        const overtakes = queued.length > 0 && priority < best;
         if (room > 0 && pipelinable(task)) room--;
         else if (!overtakes || !pipelinable({ ...task, lowerQueued: 0 })) break;
         open--;
         this.#backlog.take(job);
         this.#hooks.queue(worker, job);
+        if (priority !== 0) lowerQueued++;
+        if (priority < best) best = priority;
         batch.push(job);
       }
       if (batch.length > 0) this.#hooks.send(worker, batch);

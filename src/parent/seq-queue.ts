@@ -1,23 +1,20 @@
 /**
- * A binary min-heap on (-rank, seq) with lazy removal: the order of one
- * tenant's waiting tasks in the backlog (p-queue's default queue is a sorted
- * array, O(n) per out-of-order insert).
+ * One tenant's waiting tasks of one priority, in submission order (`seq`):
+ * a deque, since tasks mostly arrive in that order (O(1) to add and to take);
+ * a task put back keeps its earlier place (a binary search and a splice, the
+ * rare case). Removal is lazy: an entry is flagged and skipped when it
+ * reaches the front. Priorities and tenants are fair-queue.ts's.
  */
-import type { QueueAddOptions } from 'p-queue';
-
-type Run = () => Promise<unknown>;
-
 export interface Entry {
-  run: Run;
-  rank: number; // p-queue priority: higher runs first
-  seq: number;
+  readonly value: unknown;
+  readonly seq: number;
   removed: boolean;
-  queued: Queued | undefined;
+  readonly queued: Queued;
 }
 
 /**
  * What the backlog holds: anything with a priority, a submission order
- * (`seq`: a task put back keeps its place) and room for its heap entry.
+ * (`seq`: a task put back keeps its place) and room for its queue entry.
  */
 export interface Queued {
   readonly priority: number;
@@ -25,92 +22,78 @@ export interface Queued {
   entry?: Entry | undefined;
 }
 
-export type AddOptions = QueueAddOptions & { queued?: Queued };
+/** Entries taken from the front are cut off once this many have piled up (and half the array is dead). */
+const COMPACT_AT = 1024;
 
-/** Min-heap on (-rank, seq). Removal is lazy: an entry is flagged and skipped on dequeue. */
-export class TaskHeap {
-  readonly #heap: Entry[] = [];
-  #seq = 0;
+export class SeqQueue<T> {
+  #entries: Entry[] = [];
+  /** Index of the first entry not yet taken. */
+  #head = 0;
   #live = 0;
 
   get size(): number {
     return this.#live;
   }
 
-  enqueue(run: Run, options?: Partial<AddOptions>): void {
-    const queued = options?.queued;
-    const seq = queued ? queued.seq : this.#seq++;
-    const entry: Entry = { run, rank: options?.priority ?? 0, seq, removed: false, queued };
-    if (queued) queued.entry = entry;
-    const heap = this.#heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(entry, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
+  /** Add `value`, in the place of `queued` (which gets its entry). */
+  enqueue(value: T, queued: Queued): void {
+    const entry: Entry = { value, seq: queued.seq, removed: false, queued };
+    queued.entry = entry;
+    const entries = this.#entries;
+    const n = entries.length;
+    if (n === this.#head || entries[n - 1]!.seq < entry.seq) entries.push(entry);
+    else {
+      // Put back: before the first entry submitted after it.
+      let lo = this.#head;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (entries[mid]!.seq < entry.seq) lo = mid + 1;
+        else hi = mid;
+      }
+      entries.splice(lo, 0, entry);
     }
-    heap[i] = entry;
     this.#live++;
   }
 
-  dequeue(): Run | undefined {
-    for (;;) {
-      const top = this.#pop();
-      if (top === undefined) return undefined;
-      if (!top.removed) {
-        this.#live--;
-        return top.run;
-      }
-    }
+  /** Take the first live entry's value. */
+  dequeue(): T | undefined {
+    const entry = this.#front();
+    if (entry === undefined) return undefined;
+    this.#head++;
+    this.#live--;
+    this.#compact();
+    return entry.value as T;
   }
 
-  /** The best live entry's item, without taking it. */
-  peek(): Queued | undefined {
-    const heap = this.#heap;
-    while (heap.length > 0 && heap[0]!.removed) this.#pop();
-    return heap[0]?.queued;
+  /** The first live entry's value, without taking it. */
+  peek(): T | undefined {
+    return this.#front()?.value as T | undefined;
   }
 
-  /** Flag an entry as removed; it is dropped when it reaches the top. */
+  /** Flag an entry as removed; it is dropped when it reaches the front. False if it was already. */
   discard(entry: Entry): boolean {
     if (entry.removed) return false;
     entry.removed = true;
     this.#live--;
-    if (this.#live === 0) this.#heap.length = 0;
+    if (this.#live === 0) {
+      this.#entries = [];
+      this.#head = 0;
+    }
     return true;
   }
 
-  filter(): Run[] {
-    return this.#heap.filter((entry) => !entry.removed).map((entry) => entry.run);
+  #front(): Entry | undefined {
+    const entries = this.#entries;
+    while (this.#head < entries.length && entries[this.#head]!.removed) this.#head++;
+    return entries[this.#head];
   }
 
-  setPriority(): void {
-    throw new Error('deadpool does not reprioritise waiting tasks');
-  }
-
-  #pop(): Entry | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    let i = 0;
-    const n = heap.length;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
-      if (!before(heap[child]!, last)) break;
-      heap[i] = heap[child]!;
-      i = child;
+  #compact(): void {
+    const head = this.#head;
+    if (head >= COMPACT_AT && head * 2 >= this.#entries.length) {
+      this.#entries = this.#entries.slice(head);
+      this.#head = 0;
     }
-    heap[i] = last;
-    return top;
   }
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.rank !== b.rank ? a.rank > b.rank : a.seq < b.seq;
 }

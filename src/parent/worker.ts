@@ -325,7 +325,7 @@ export class Worker {
     counted = true,
     next,
     held = false,
-  }: { counted?: boolean; next?: number; held?: boolean } = {}): Job {
+  }: { counted?: boolean; next?: number | undefined; held?: boolean } = {}): Job {
     this.#expect('finishTask', 'busy');
     const job = this.#job!;
     if (counted) this.#tasksRun++;
