@@ -177,8 +177,9 @@ describe('affinity with pipelining', () => {
     await pool.ready();
     for (let i = 0; i < 30; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
     const g = gate();
+    const other = gate();
     const holder = pool.submit(tasks.block, [g.path, 'x'], { affinity: 'x' });
-    const plain = pool.submit(tasks.block, [g.path, 'plain']);
+    const plain = pool.submit(tasks.block, [other.path, 'plain']);
     const [xPid] = await Promise.all([started(holder), started(plain)]);
     const x = pool.submit(tasks.pid, [], { affinity: 'x' });
     await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 1, {
@@ -188,8 +189,11 @@ describe('affinity with pipelining', () => {
     await turn();
     // No busy worker holds y: it waits in the backlog.
     expect(pool.getStatistics()).toMatchObject({ tasksWaitingInWorkers: 1, backlogSize: 2 });
+    // The holder's worker ends first (no worker is idle meanwhile to take x
+    // back), and starts x, which waited inside it.
     g.open();
     expect(await x).toBe(xPid);
+    other.open();
     await Promise.all([holder, plain, y]);
   });
 });
