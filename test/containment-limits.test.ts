@@ -4,10 +4,16 @@
  * stopped at the cap, MemoryLimitError, also when only a grandchild was
  * OOM-killed), and `future.usage` counting every process a task started.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ContainmentError, MemoryLimitError, TimeoutError, type Deadpool } from '../dist/index.js';
+import {
+  ContainmentError,
+  MemoryLimitError,
+  TimeoutError,
+  WorkerStartError,
+  type Deadpool,
+} from '../dist/index.js';
 import { twice } from './fixtures/faults/basic.mjs';
 import {
   burnInChild,
@@ -15,7 +21,15 @@ import {
   grandchildAllocates,
   spawnUntilRefused,
 } from './fixtures/containment/tasks.mjs';
-import { cgroupOf, rejection, started, tempDir, waitFor, makePool } from './helpers/index.js';
+import {
+  cgroupOf,
+  nextEvent,
+  rejection,
+  started,
+  tempDir,
+  waitFor,
+  makePool,
+} from './helpers/index.js';
 
 const MB = 1024 * 1024;
 
@@ -100,6 +114,27 @@ describe('memoryLimitBytes under the kernel', () => {
     expect(task.usage!.peakMemoryBytes).toBeLessThanOrEqual(limit);
     expect(task.usage!.peakMemoryBytes).toBeGreaterThan(200 * MB);
     await stillWorks(pool);
+  });
+});
+
+describe('a worker whose cgroups cannot be made', () => {
+  it("is never started under 'kernel': what waits fails with WorkerStartError saying why", async () => {
+    const { pool, pids } = makePool({ maxWorkers: 1, containment: 'kernel' });
+    const first = pool.submit(twice, [1]);
+    const worker = await started(first);
+    await first;
+    // The kernel refuses every new cgroup below the pool's from now on.
+    const poolDir = dirname(join('/sys/fs/cgroup/unified', cgroupOf(worker, '')!));
+    writeFileSync(join(poolDir, 'cgroup.max.descendants'), '0');
+    const exited = nextEvent(pool, 'workerExit');
+    process.kill(worker, 'SIGKILL'); // the pool's own idle worker, alive: it ran `first`
+    await exited;
+    const error = await rejection(pool.submit(twice, [2]));
+    expect(error).toBeInstanceOf(WorkerStartError);
+    expect((error as Error).message).toMatch(
+      /could not create the cgroups of a worker.*a worker runs only inside its cgroups here/,
+    );
+    expect([...pids]).toEqual([worker]); // no worker ran outside its cgroups
   });
 });
 

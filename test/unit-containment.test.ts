@@ -216,6 +216,28 @@ describe('Containment on a fake hybrid tree', () => {
     expect(tree.fs.subdirs(join(tree.root, 'pids'))).toEqual([]);
   });
 
+  test.each([
+    ['kernel', NO_LIMITS, true],
+    ['auto', { memoryLimitBytes: 256 << 20, maxTaskProcesses: Infinity }, true],
+    ['auto', { memoryLimitBytes: Infinity, maxTaskProcesses: 8 }, true],
+    ['auto', NO_LIMITS, false],
+  ] as const)(
+    "containment '%s' with limits %o: a worker whose cgroups cannot be made is refused: %s",
+    (mode, limits, refused) => {
+      const { tree, self } = hybrid();
+      const c = new Containment(mode, limits, tree.host(self));
+      const first = c.placeWorker()!;
+      // The kernel refuses the next workers' directories (a cgroup.max.descendants, say).
+      tree.deny(first.dirs.v2.slice(tree.root.length + 1).replace(/w1$/, 'w'), 'EACCES');
+      if (refused) {
+        expect(() => c.placeWorker()).toThrow(ContainmentError);
+        expect(() => c.placeWorker()).toThrow(/a worker runs only inside its cgroups here/);
+      } else {
+        expect(c.placeWorker()).toBeUndefined(); // it runs in its process group
+      }
+    },
+  );
+
   test('nested cgroups (a pool made inside a task) are removed deepest first', async () => {
     const { tree, self } = hybrid();
     const c = new Containment('auto', NO_LIMITS, tree.host(self));

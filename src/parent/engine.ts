@@ -312,6 +312,8 @@ export class Engine {
   #failing(failure: WorkerStartError): void {
     for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', failure);
     this.#life.failReady(failure);
+    // The demand fell with them: no start is planned for tasks that are gone.
+    this.#replenish();
   }
 
   #replenish(): void {

@@ -224,7 +224,12 @@ export class Fleet {
         this.#spawn,
       );
     } catch (error) {
+      // It never existed (its cgroups could not be made, say): no exit will
+      // come to try again, so the next start is planned here, with back-off.
       this.#startFailed(error instanceof Error ? error : new Error(String(error)));
+      setImmediate(() => {
+        if (!this.#closing) this.replenish();
+      });
       return;
     }
     this.#workers.add(worker);

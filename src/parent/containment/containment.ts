@@ -50,6 +50,12 @@ export class Containment {
   readonly #fs: CgroupFs;
   readonly #limits: WorkerLimits;
   readonly #owner: Owner;
+  /** A worker without cgroups is not started (see placeWorker). */
+  readonly #strict: boolean;
+  /** Why the pool's own cgroups could not be made, if they could not. */
+  #poolError = '';
+  /** close() was called: nothing more is made (a late start must not bring the pool's cgroups back). */
+  #closed = false;
   #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
   #nextWorker = 1;
   readonly #releases = new Set<Promise<void>>();
@@ -77,18 +83,29 @@ export class Containment {
     this.#fs = host.fs;
     this.#limits = limits;
     this.#owner = selfOwner();
+    // Where the kernel was asked for, or enforces a limit, no worker may run outside its cgroups.
+    this.#strict =
+      mode === 'kernel' ||
+      Number.isFinite(limits.maxTaskProcesses) ||
+      (Number.isFinite(limits.memoryLimitBytes) && info.limits.includes('memory'));
   }
 
   /**
    * A new worker's cgroups, created and limited (about 0.2 ms), or undefined
-   * without kernel containment. The worker moves itself in.
+   * without kernel containment. The worker moves itself in. When the cgroups
+   * cannot be made (the kernel refused a directory or a limit after a good
+   * probe), the worker runs in its process group under plain `'auto'`; under
+   * `'kernel'`, or with `maxTaskProcesses` or a kernel `memoryLimitBytes`,
+   * this throws ContainmentError and the worker is not started (the fleet
+   * counts a failed start).
    */
   placeWorker(): WorkerCgroup | undefined {
+    if (!this.#layout) return undefined;
     const pool = this.#ensurePool();
-    if (!pool) return undefined;
+    if (!pool) return this.#uncontained(`could not create the pool's cgroups: ${this.#poolError}`);
     const name = `w${this.#nextWorker++}`;
-    const memoryV2 = this.#layout!.v2Controllers.includes('memory');
-    const pidsV2 = this.#layout!.v2Controllers.includes('pids');
+    const memoryV2 = this.#layout.v2Controllers.includes('memory');
+    const pidsV2 = this.#layout.v2Controllers.includes('pids');
     const limited = Number.isFinite(this.#limits.maxTaskProcesses);
     const v2 = join(pool.v2, name);
     const cgroup = new WorkerCgroup(
@@ -107,11 +124,18 @@ export class Containment {
     try {
       cgroup.create();
     } catch (error) {
-      debug(`could not create the cgroups of a worker: ${String(error)}`);
       void cgroup.release();
-      return undefined;
+      return this.#uncontained(`could not create the cgroups of a worker: ${String(error)}`);
     }
     return cgroup;
+  }
+
+  /** No cgroups for a worker: in its process group under plain 'auto', else ContainmentError. */
+  #uncontained(why: string): undefined {
+    if (this.#strict)
+      throw new ContainmentError(`${why}; a worker runs only inside its cgroups here`);
+    debug(`${why}; the worker runs in its process group`);
+    return undefined;
   }
 
   /** The worker exited: kill what is left in its cgroups and remove them. */
@@ -123,6 +147,7 @@ export class Containment {
 
   /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */
   async close(): Promise<void> {
+    this.#closed = true;
     // The removals poll on unref'd timers; whoever awaits shutdown() waits for them.
     const keepAlive = setInterval(() => {}, 1_000);
     try {
@@ -150,6 +175,10 @@ export class Containment {
     const layout = this.#layout;
     if (!layout) return undefined;
     if (this.#pool) return this.#pool;
+    if (this.#closed) {
+      this.#poolError = 'the pool is shut down';
+      return undefined;
+    }
     const fs = this.#fs;
     const name = poolName(this.#owner, ++poolSeq);
     try {
@@ -179,7 +208,7 @@ export class Containment {
       this.#pool = pool;
       return pool;
     } catch (error) {
-      debug(`could not create the pool's cgroups: ${String(error)}`);
+      this.#poolError = String(error);
       return undefined;
     }
   }
