@@ -15,25 +15,29 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function cgroupFiles(usec: number, peak: number): { cpuStat: string; peakFile: string } {
+/** A worker's counter over fake cgroup files: `cpu.stat` at `usec`, a memory peak of `peak`. */
+function counterOn(
+  usec: number,
+  peak: number,
+  resettable: boolean,
+): { counter: UsageCounter; cpuStat: string; peakFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'deadpool-usage-'));
   dirs.push(dir);
   const cpuStat = join(dir, 'cpu.stat');
   const peakFile = join(dir, 'memory.max_usage_in_bytes');
   writeFileSync(cpuStat, `usage_usec ${usec}\nuser_usec 1\nsystem_usec 2\n`);
   writeFileSync(peakFile, `${peak}\n`);
-  return { cpuStat, peakFile };
+  const memoryPeak = { file: peakFile, resettable };
+  return {
+    counter: new UsageCounter({ procs: [], kill: '', cpuStat, memoryPeak }),
+    cpuStat,
+    peakFile,
+  };
 }
 
 describe('UsageCounter (the worker)', () => {
   test("takes the cgroup's CPU total at a reading, its own CPU between readings", () => {
-    const { cpuStat, peakFile } = cgroupFiles(5_000_000, 300 << 20);
-    const counter = new UsageCounter({
-      procs: [],
-      kill: '',
-      cpuStat,
-      memoryPeak: { file: peakFile, resettable: true },
-    });
+    const { counter, cpuStat, peakFile } = counterOn(5_000_000, 300 << 20, true);
     counter.read();
     const atReading = counter.total();
     expect(atReading).toBeGreaterThanOrEqual(5_000_000);
@@ -49,13 +53,7 @@ describe('UsageCounter (the worker)', () => {
   });
 
   test('never goes backwards when the kernel figure lags its own', () => {
-    const { cpuStat, peakFile } = cgroupFiles(1_000, 1);
-    const counter = new UsageCounter({
-      procs: [],
-      kill: '',
-      cpuStat,
-      memoryPeak: { file: peakFile, resettable: false },
-    });
+    const { counter } = counterOn(1_000, 1, false);
     counter.read();
     const first = counter.total();
     const until = process.cpuUsage().user + 20_000;
