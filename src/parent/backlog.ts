@@ -113,19 +113,20 @@ export class Backlog<J extends Ranked> {
 
   /** Take a waiting job out (cancelled: its tenant keeps its turn). False if it is not waiting. */
   remove(job: J): boolean {
-    const item = this.#waiting.get(job);
-    if (item === undefined || !this.#fair.remove(item, false)) return false;
-    this.#waiting.delete(job);
-    this.#shrunk();
-    return true;
+    return this.#out(job, false);
   }
 
   /** Take the job `peek()` showed, to run elsewhere (pipelining): its tenant's turn passes. */
   take(job: J): boolean {
+    return this.#out(job, true);
+  }
+
+  /** `job` leaves the queue; `taken` to run (counted against its tenant, its turn passes). */
+  #out(job: J, taken: boolean): boolean {
     const item = this.#waiting.get(job);
-    if (item === undefined || !this.#fair.remove(item, true)) return false;
+    if (item === undefined || !this.#fair.remove(item, taken)) return false;
     this.#waiting.delete(job);
-    this.#took(job);
+    if (taken) this.#took(job);
     this.#shrunk();
     return true;
   }
