@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../dist/index.js';
-import { burn, nothing, spinForever } from './fixtures/core/usage.mjs';
+import { burn, burnThenHang, nothing } from './fixtures/core/usage.mjs';
 import { makePool, rejection } from './helpers/index.js';
 
 /** Calls the pool's process makes to fs's synchronous readers and writers on /proc and /sys while `body` runs. */
@@ -66,7 +66,9 @@ describe.each(['auto', 'process-group'] as const)('future.usage, containment %s'
   it('counts the CPU a task killed at its timeout used until then', async () => {
     const { pool } = makePool({ maxWorkers: 1, containment });
     await pool.ready();
-    const task = pool.submit(spinForever, [], { timeout: 300 });
+    // It burns 150 ms of CPU, then waits for its timeout without using any:
+    // 1 s leaves room for a loaded machine to give it a small share.
+    const task = pool.submit(burnThenHang, [150], { timeout: 1_000 });
     expect(await rejection(task)).toBeInstanceOf(TimeoutError);
     expect(task.usage!.cpuTimeMs).toBeGreaterThanOrEqual(150);
     expect(task.usage!.peakMemoryBytes).toBeGreaterThan(0);

@@ -52,6 +52,16 @@ describe('UsageCounter (the worker)', () => {
     expect(counter.total()).toBeGreaterThanOrEqual(7_000_000);
   });
 
+  test("counts on the cgroup's scale: what the process used before it moved in is not in the total", () => {
+    // This test process has used far more than 2 ms of CPU since it started;
+    // its cgroup (the pool's figure for a worker that dies) says 2 ms.
+    expect(process.cpuUsage().user).toBeGreaterThan(100_000);
+    const { counter } = counterOn(2_000, 1, false);
+    counter.read();
+    expect(counter.total()).toBeGreaterThanOrEqual(2_000);
+    expect(counter.total()).toBeLessThan(2_000 + 50_000);
+  });
+
   test('never goes backwards when the kernel figure lags its own', () => {
     const { counter } = counterOn(1_000, 1, false);
     counter.read();

@@ -33,6 +33,8 @@ export class UsageCounter {
    * worker's own (since it started).
    */
   #peak = 0;
+  /** A reading was taken. */
+  #read = false;
 
   constructor(cgroup: CgroupBoot | undefined) {
     this.#cgroup = cgroup;
@@ -52,9 +54,14 @@ export class UsageCounter {
   read(): void {
     const mine = own();
     const tree = this.#cgroup ? cgroupCpu(this.#cgroup) : procCpu(mine);
-    // Never backwards: /proc counts in 10 ms ticks, getrusage in µs.
-    const estimate = this.#base + mine - this.#ownAtBase;
-    this.#base = tree === undefined ? estimate : Math.max(tree, estimate);
+    // The first reading sets the scale: a cgroup counts from the worker's move
+    // into it, as the pool's figure for a dead worker does; getrusage counts
+    // from the process's start. Afterwards, never backwards: /proc counts in
+    // 10 ms ticks, getrusage in µs.
+    const first = !this.#read;
+    this.#read = true;
+    const estimate = first ? mine : this.#base + mine - this.#ownAtBase;
+    this.#base = tree === undefined ? estimate : first ? tree : Math.max(tree, estimate);
     this.#ownAtBase = mine;
     this.#peak = (this.#cgroup && cgroupPeak(this.#cgroup)) || ownPeak();
   }
