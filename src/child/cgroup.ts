@@ -24,7 +24,7 @@ function ownThreads(): number {
 }
 
 /**
- * Write pids.max. Call once the watchdog thread is up; the libuv thread pool
+ * Write pids.max. Call once the watchdog thread, if any, is up; the libuv thread pool
  * is started here first (it starts all its threads at its first job), so no
  * thread of the worker's own is refused later.
  */
@@ -58,7 +58,7 @@ export function whenDisconnected(
   look();
 }
 
-/** The watchdog's last act: SIGKILL everything in this worker's cgroup, itself included. */
+/** The last act of a worker whose pool is gone (or of its watchdog): SIGKILL everything in its cgroup, itself included. */
 export function killOwnCgroup(kill: string | undefined): boolean {
   if (kill === undefined) return false;
   try {

@@ -1,6 +1,7 @@
 /**
- * Child side of a worker, its entry point: boot (the initializer, the
- * watchdog), route the pool's messages to the runner, report fatal errors,
+ * Child side of a worker, its entry point: boot (the initializer, and the
+ * watchdog thread where no sentinel guards the pool), route the pool's
+ * messages to the runner, report fatal errors,
  * run the finalizer, and die with the parent, taking every descendant along.
  * It talks to the pool only through the messages of ../shared/protocol.ts.
  */
@@ -42,8 +43,19 @@ const slots = globalThis as Record<symbol, unknown>;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => runner.signal();
 slots[PROGRESS_SLOT] = (value: unknown): void => runner.report(value);
 
-/** Resolves once the watchdog thread runs (or failed to start). */
+let watchdog: Promise<void> | undefined;
+
+/**
+ * Where no sentinel guards the pool (src/parent/containment/sentinel.ts), a
+ * thread that kills this worker's tree when the pool's process dies. Started
+ * once; resolves once it runs (or failed to start).
+ */
 function startWatchdog(): Promise<void> {
+  watchdog ??= newWatchdog();
+  return watchdog;
+}
+
+function newWatchdog(): Promise<void> {
   const thread = new Worker(new URL('./watchdog.js', import.meta.url), {
     workerData: { parentPid: boot.parentPid, cgroupKill: boot.cgroup?.kill },
     stdout: false,
@@ -70,20 +82,21 @@ async function call(spec: TaskSpec, args: readonly unknown[]): Promise<unknown> 
 }
 
 async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promise<void> {
-  // The watchdog thread boots beside user code, never after it: before an
-  // initializer runs, or right after 'ready' (off the start-up critical path).
-  // With a process limit it must be up before the limit counts the worker's own threads.
+  // A watchdog thread, where one is needed, boots beside user code, never
+  // after it: before an initializer runs, or right after 'ready' (off the
+  // start-up critical path). With a process limit it must be up before the
+  // limit counts the worker's own threads.
   const limited = boot.cgroup?.pidsMax !== undefined;
-  const watchdog = spec || limited ? startWatchdog() : undefined;
+  const early = boot.watchdog && (spec || limited) ? startWatchdog() : undefined;
   try {
     if (limited) {
-      await watchdog;
+      await early;
       await limitProcesses(boot.cgroup);
     }
     if (spec) await call(spec, args);
     usage.read();
     send({ t: 'ready', cpu: usage.total(), peak: usage.peak });
-    if (!watchdog) void startWatchdog();
+    if (boot.watchdog) void startWatchdog();
   } catch (error) {
     send({ t: 'initFailed', error: toWire(error) }, () => process.exit(1));
   }
@@ -122,6 +135,9 @@ function onMessage(message: ParentMessage): void {
       break;
     case 'finalize':
       void finalize(message.spec, message.args);
+      break;
+    case 'watchdog':
+      void startWatchdog();
       break;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Child side, on a thread of its own: kills the worker and everything it
- * started when the pool's process dies, even while the worker's main thread
+ * Child side, on a thread of its own, only where the pool has no sentinel
+ * (src/parent/containment/sentinel.ts, e.g. no /bin/sh): kills the worker
+ * and everything it started when the pool's process dies, even while the worker's main thread
  * is stuck in a synchronous loop or native code and cannot see its IPC
  * channel close. Polls the parent pid every 100 ms; under kernel containment
  * it kills the worker's cgroup, so daemons the worker started go too.

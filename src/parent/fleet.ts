@@ -81,6 +81,17 @@ export class Fleet {
     this.#stats = stats;
     this.#hooks = hooks;
     this.#spawn = spawn;
+    // No sentinel any more: every live worker guards itself from now on.
+    settings.containment.onSentinelLost(() => {
+      for (const worker of this.#workers) {
+        if (!worker.connected) continue;
+        try {
+          worker.send({ t: 'watchdog' });
+        } catch {
+          // it is exiting
+        }
+      }
+    });
   }
 
   get bounds(): Bounds {

@@ -103,11 +103,13 @@ export class WorkerProcess {
         concurrent: settings.concurrentTasksPerWorker,
       }),
       ...(cgroup && { cgroup: cgroup.boot() }),
+      ...(containment.workersNeedWatchdog && { watchdog: true }),
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
+    if (this.#identity) containment.watchWorker(this.#identity);
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));
     child.on('disconnect', () => hooks.disconnect());
@@ -116,6 +118,7 @@ export class WorkerProcess {
       // group (a task's children), goes with it, at once. It was just reaped:
       // killGroup signals the group only while a member keeps its id from
       // being handed out again.
+      containment.forgetWorker(this.pid);
       if (cgroup) containment.release(cgroup);
       else if (this.#identity !== undefined) killGroup(this.#identity);
       this.#drainThenExit(code, signal);

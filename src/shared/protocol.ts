@@ -35,7 +35,9 @@ export type ParentMessage =
   | { t: 'stop'; id: number }
   /** Abort the task's taskSignal(): with `reason` (a cooperative abort), else its soft timeout. */
   | { t: 'abort'; id: number; reason?: WireError }
-  | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] };
+  | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] }
+  /** The pool's sentinel is gone for good: start the watchdog thread (once). */
+  | { t: 'watchdog' };
 
 /**
  * A task. If another task runs, it waits in the worker, ordered by `priority`
@@ -116,13 +118,18 @@ export interface BootConfig {
   concurrent?: number;
   /** Kernel containment: the cgroups the worker moves itself into before it reports ready. */
   cgroup?: CgroupBoot;
+  /**
+   * No sentinel guards the pool (src/parent/containment/sentinel.ts): the
+   * worker runs a watchdog thread that kills its tree if the pool's process dies.
+   */
+  watchdog?: true;
 }
 
 /** A worker's cgroups, as it needs them (src/child/cgroup.ts). */
 export interface CgroupBoot {
   /** The `cgroup.procs` files to write its pid into. */
   procs: string[];
-  /** Its v2 `cgroup.kill`: the watchdog writes it when the pool's process dies. */
+  /** Its v2 `cgroup.kill`: written when the pool's process dies (by the worker, or its watchdog thread). */
   kill: string;
   /** `pids.max` to write once it knows its own threads, with `processes` (`maxTaskProcesses`). */
   pidsMax?: string;

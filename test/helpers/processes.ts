@@ -135,6 +135,33 @@ export function descendantsOf(root: number): number[] {
   return out;
 }
 
+/** A pool's sentinel among the children of `parent` (a `/bin/sh` named deadpool-sentinel), if one runs. */
+export function sentinelOf(parent: number): ProcessId | undefined {
+  for (const pid of descendantsOf(parent)) {
+    const stat = statOf(pid);
+    if (stat?.ppid !== parent || stat.state === 'Z') continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[3] === 'deadpool-sentinel') return { pid, start: stat.start };
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/**
+ * SIGKILL `id`, a child of `parent` (a pool's sentinel, a child of a script
+ * the test runs), only if it is still that very process and still `parent`'s
+ * child: unreaped, its pid cannot name anyone else. Returns whether it was sent.
+ */
+export function killChildOf(parent: number, id: ProcessId): boolean {
+  const stat = statOf(id.pid);
+  if (stat?.ppid !== parent || stat.start !== id.start || stat.state === 'Z') return false;
+  process.kill(id.pid, 'SIGKILL');
+  return true;
+}
+
 /**
  * Let `pid`, a child started for a whole test file (its Redis), live across
  * tests: the after-test check for leftover children ignores it until the

@@ -4,13 +4,15 @@
  * inside (worker-cgroup.ts). It removes what it made once the processes are
  * gone, and, when it starts, the empty cgroups of pools whose process died
  * without removing theirs (owner.ts). Without kernel containment it makes
- * nothing and hands out no cgroup.
+ * nothing and hands out no cgroup. Either way its sentinel (sentinel.ts)
+ * kills the workers if the pool's process dies.
  */
 import { release as kernelRelease } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debug } from '../debug.js';
 import { ContainmentError } from '../../shared/errors.js';
+import type { ProcessIdentity } from '../../shared/kill.js';
 import { hostFs, type CgroupFs } from './cgroupfs.js';
 import { ownerGone, poolName, selfOwner, type Owner } from './owner.js';
 import {
@@ -21,6 +23,7 @@ import {
   type HostView,
   type Layout,
 } from './probe.js';
+import { Sentinel } from './sentinel.js';
 import { removeWhenEmpty, WorkerCgroup, type WorkerLimits } from './worker-cgroup.js';
 
 export type { ContainmentInfo, ContainmentMode } from './probe.js';
@@ -41,6 +44,7 @@ export function hostView(): HostView {
     platform: process.platform,
     kernel: kernelRelease(),
     pid: process.pid,
+    shell: '/bin/sh',
   };
 }
 
@@ -59,6 +63,8 @@ export class Containment {
   #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
   #nextWorker = 1;
   readonly #releases = new Set<Promise<void>>();
+  readonly #sentinel: Sentinel;
+  readonly #onLost = new Set<() => void>();
 
   /** Throws ContainmentError when `mode` is 'kernel' (or `maxTaskProcesses` is set) and the host cannot. */
   constructor(mode: ContainmentMode, limits: WorkerLimits, host: HostView = hostView()) {
@@ -88,6 +94,37 @@ export class Containment {
       mode === 'kernel' ||
       Number.isFinite(limits.maxTaskProcesses) ||
       (Number.isFinite(limits.memoryLimitBytes) && info.limits.includes('memory'));
+    this.#sentinel = new Sentinel(() => {
+      for (const listener of this.#onLost) listener();
+    }, host.shell);
+  }
+
+  /**
+   * No sentinel guards the workers (it cannot run here, or was given up):
+   * each worker must run a watchdog thread of its own.
+   */
+  get workersNeedWatchdog(): boolean {
+    return this.#sentinel.failed;
+  }
+
+  /** Call `listener` when the sentinel is given up while the pool runs: live workers must start their watchdogs. */
+  onSentinelLost(listener: () => void): void {
+    this.#onLost.add(listener);
+  }
+
+  /** The sentinel's pid, while it runs. */
+  get sentinelPid(): number | undefined {
+    return this.#sentinel.pid;
+  }
+
+  /** A worker was forked: the sentinel kills its tree if the pool's process dies. */
+  watchWorker(worker: ProcessIdentity): void {
+    this.#sentinel.watch(worker);
+  }
+
+  /** That worker exited. */
+  forgetWorker(pid: number): void {
+    this.#sentinel.forget(pid);
   }
 
   /**
@@ -100,9 +137,19 @@ export class Containment {
    * counts a failed start).
    */
   placeWorker(): WorkerCgroup | undefined {
-    if (!this.#layout) return undefined;
+    if (!this.#layout) {
+      this.#sentinel.ensure();
+      return undefined;
+    }
     const pool = this.#ensurePool();
-    if (!pool) return this.#uncontained(`could not create the pool's cgroups: ${this.#poolError}`);
+    if (!pool) {
+      this.#sentinel.ensure();
+      return this.#uncontained(`could not create the pool's cgroups: ${this.#poolError}`);
+    }
+    this.#sentinel.ensure(
+      join(pool.v2, 'cgroup.kill'),
+      [pool.v2, pool.memory, pool.pids].filter((d): d is string => d !== undefined),
+    );
     const name = `w${this.#nextWorker++}`;
     const memoryV2 = this.#layout.v2Controllers.includes('memory');
     const pidsV2 = this.#layout.v2Controllers.includes('pids');
@@ -148,6 +195,7 @@ export class Containment {
   /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#sentinel.stop();
     // The removals poll on unref'd timers; whoever awaits shutdown() waits for them.
     const keepAlive = setInterval(() => {}, 1_000);
     try {

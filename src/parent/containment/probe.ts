@@ -33,6 +33,8 @@ export interface HostView {
   /** os.release() */
   readonly kernel: string;
   readonly pid: number;
+  /** The shell the pool's sentinel runs in ('/bin/sh'); without one, workers run watchdog threads. */
+  readonly shell?: string;
 }
 
 /** Where a pool's cgroups go, and how. */

@@ -1,0 +1,87 @@
+/**
+ * The sentinel's program, for `/bin/sh -c` (POSIX sh: dash, bash, busybox
+ * ash). It reads its standard input, a pipe whose other end only the pool's
+ * process holds, line by line:
+ *
+ *   +PID:START  a worker to kill if the pool's process dies (START: field 22
+ *               of /proc/PID/stat, the process's start time)
+ *   -PID        that worker exited
+ *   stop        the pool shut down: exit, killing nothing
+ *
+ * The end of its input without `stop` means the pool's process is gone: the
+ * kernel closed the pipe. Then it writes `1` to the pool's `cgroup.kill`
+ * (argument 1, empty without one), which kills every worker cgroup and all
+ * inside; stops each listed worker that is still the process it was (pid
+ * and start time), with its process group, and every descendant, as it
+ * finds them, so none can fork past the walk; SIGKILLs them all; and
+ * removes the pool's cgroup directories (arguments 2...) once empty.
+ * docs/containment.md, "When the pool's process dies".
+ */
+export const SENTINEL_SCRIPT = `# deadpool sentinel: kills the pool's workers when the pool's process dies
+kill_file=$1
+shift
+workers=' '
+while IFS= read -r line; do
+  case $line in
+  stop) exit 0 ;;
+  +*) workers="$workers\${line#+} " ;;
+  -*)
+    next=' '
+    for w in $workers; do [ "\${w%%:*}" = "\${line#-}" ] || next="$next$w "; done
+    workers=$next
+    ;;
+  esac
+done
+
+# stat_of PID: its parent's pid in $ppid and its start time in $start.
+stat_of() {
+  stat=
+  { IFS= read -r stat <"/proc/$1/stat"; } 2>/dev/null
+  [ -n "$stat" ] || return 1
+  set -- \${stat##*) }
+  ppid=$2
+  shift 19
+  start=$1
+}
+
+[ -z "$kill_file" ] || { echo 1 >"$kill_file"; } 2>/dev/null
+tree=' '
+leaders=
+for w in $workers; do
+  pid=\${w%%:*}
+  if stat_of "$pid" && [ "$start" = "\${w#*:}" ]; then
+    kill -s STOP -- "-$pid" "$pid" 2>/dev/null
+    tree="$tree$pid "
+    leaders="$leaders $pid"
+  fi
+done
+found=1
+while [ "$tree" != ' ' ] && [ $found = 1 ]; do
+  found=0
+  for dir in /proc/[0-9]*; do
+    pid=\${dir#/proc/}
+    case $tree in *" $pid "*) continue ;; esac
+    stat_of "$pid" || continue
+    case $tree in
+    *" $ppid "*)
+      kill -s STOP "$pid" 2>/dev/null
+      tree="$tree$pid "
+      found=1
+      ;;
+    esac
+  done
+done
+for pid in $leaders; do kill -s KILL -- "-$pid" 2>/dev/null; done
+for pid in $tree; do kill -s KILL "$pid" 2>/dev/null; done
+
+tries=0
+while [ $# -gt 0 ] && [ $tries -lt 100 ]; do
+  [ -d "$1" ] && find "$1" -depth -type d -exec rmdir {} + 2>/dev/null
+  if [ -d "$1" ]; then
+    tries=$((tries + 1))
+    sleep 0.02
+  else
+    shift
+  fi
+done
+`;
