@@ -22,7 +22,6 @@ const EXTRAS = {
     'run_recv',
     'task_start',
     'first_result',
-    'watchdog_online',
   ],
   timeout: [...FAULT, 'via', 'outcome'],
   kill: [...FAULT, 'outcome'],

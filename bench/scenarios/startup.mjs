@@ -5,7 +5,6 @@
 // bench/workers/boot-probe.cjs, and the `probe` task). bench/README.md says
 // what each point means.
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { now, round } from '../lib/stats.mjs';
 
@@ -44,7 +43,7 @@ function captureDebug() {
   return { seen, stop: () => (process.stderr.write = write) };
 }
 
-export async function coldBreakdown(_create, { params }) {
+export async function coldBreakdown() {
   const baseline = process.env.DEADPOOL_BENCH_BASELINE;
   const debugOn = /\bdeadpool\b/i.test(process.env.NODE_DEBUG ?? '');
   const t0 = now();
@@ -66,15 +65,6 @@ export async function coldBreakdown(_create, { params }) {
   const constructed = now();
   const first = await pool.submit(tasks.probe, []);
   const firstAt = now();
-  // The watchdog thread comes online off the critical path, often after the
-  // first result: ask the same worker again until it has (bounded).
-  let latest = first;
-  const until = now() + (params.bound ?? 2000);
-  while (!latest.marks?.threadOnline && now() < until) {
-    await delay(5);
-    const answers = await Promise.all([pool.submit(tasks.probe, []), pool.submit(tasks.probe, [])]);
-    latest = answers.find((r) => r.pid === first.pid) ?? latest;
-  }
   debug.stop();
   const origin = performance.timeOrigin + tc; // epoch ms of `new Deadpool()`
   const child = (ms) => (typeof ms === 'number' ? round(first.timeOrigin + ms - origin, 1) : 'n/a');
@@ -99,7 +89,6 @@ export async function coldBreakdown(_create, { params }) {
       run_recv: child(marks.recv_run),
       task_start: child(first.now),
       first_result: round(firstAt - tc, 1),
-      watchdog_online: child(latest.marks?.threadOnline),
       preloaded: first.marks !== null,
     },
   };
