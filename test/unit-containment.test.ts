@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Containment } from '../src/parent/containment/containment.js';
 import { ownerGone, poolName, selfOwner } from '../src/parent/containment/owner.js';
@@ -186,12 +186,12 @@ describe('Containment on a fake hybrid tree', () => {
     expect(readFileSync(join(memory!.dir, 'memory.limit_in_bytes'), 'latin1')).toBe(
       String(256 << 20),
     );
+    // The pool moves the worker into all three, off the event loop.
+    await cgroup.enter(4343);
+    for (const dir of [v2, memory!.dir, pids!]) {
+      expect(readFileSync(join(dir, 'cgroup.procs'), 'latin1')).toBe('4343');
+    }
     expect(cgroup.boot()).toEqual({
-      procs: [
-        join(v2, 'cgroup.procs'),
-        join(memory!.dir, 'cgroup.procs'),
-        join(pids!, 'cgroup.procs'),
-      ],
       kill: join(v2, 'cgroup.kill'),
       pidsMax: join(pids!, 'pids.max'),
       processes: 8,
@@ -202,11 +202,19 @@ describe('Containment on a fake hybrid tree', () => {
     writeFileSync(join(v2, 'cgroup.procs'), '123\n'); // a process left in it
     c.release(cgroup);
     expect(readFileSync(join(v2, 'cgroup.kill'), 'latin1')).toBe('1');
-    writeFileSync(join(v2, 'cgroup.procs'), ''); // the kill took it
+    // the kill took it, from every hierarchy
+    for (const dir of [v2, memory!.dir, pids!]) writeFileSync(join(dir, 'cgroup.procs'), '');
     await c.close();
     expect(tree.fs.subdirs(join(tree.root, 'unified'))).toEqual([]);
     expect(tree.fs.subdirs(join(tree.root, 'pids'))).toEqual([]);
     expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).toEqual([]);
+  });
+
+  test("a move the kernel refuses rejects with the kernel's error (the pool then counts a failed start)", async () => {
+    const { tree, self } = hybrid();
+    const cgroup = new Containment('auto', NO_LIMITS, tree.host(self)).placeWorker()!;
+    tree.deny(relative(tree.root, cgroup.dirs.v2), 'EACCES');
+    await expect(cgroup.enter(4343)).rejects.toMatchObject({ code: 'EACCES' });
   });
 
   test('without maxTaskProcesses no pids cgroup is made', () => {
@@ -266,7 +274,7 @@ describe('Containment on a fake hybrid tree', () => {
 });
 
 describe('Containment on a fake delegated v2 tree', () => {
-  test('moves this process into the leaf, enables memory and pids, and limits the worker in v2', () => {
+  test('moves this process into the leaf, enables memory and pids, and limits the worker in v2', async () => {
     const { tree, self } = delegatedV2(`${process.pid}\n`);
     const own = join(tree.root, 'system.slice/app.service');
     const c = new Containment(
@@ -282,7 +290,8 @@ describe('Containment on a fake delegated v2 tree', () => {
     expect(cgroup.dirs.pids).toBe(v2);
     expect(readFileSync(join(v2, 'memory.max'), 'latin1')).toBe(String(1 << 30));
     expect(readFileSync(join(v2, 'memory.oom.group'), 'latin1')).toBe('1');
-    expect(cgroup.boot().procs).toEqual([join(v2, 'cgroup.procs')]);
+    await cgroup.enter(4343); // the pool moves the worker, once, into the v2 cgroup
+    expect(readFileSync(join(v2, 'cgroup.procs'), 'latin1')).toBe('4343');
     expect(cgroup.boot().memoryPeak).toEqual({
       file: join(v2, 'memory.peak'),
       resettable: false,

@@ -29,7 +29,7 @@ function counterOn(
   writeFileSync(peakFile, `${peak}\n`);
   const memoryPeak = { file: peakFile, resettable };
   return {
-    counter: new UsageCounter({ procs: [], kill: '', cpuStat, memoryPeak }),
+    counter: new UsageCounter({ kill: '', cpuStat, memoryPeak }),
     cpuStat,
     peakFile,
   };

@@ -1,8 +1,7 @@
 /**
- * Child side of kernel containment: the worker moves itself into the cgroups
- * the pool made for it, first thing at boot (a move can wait ~12 ms for an
- * RCU grace period: here it costs the worker's start, not the pool's event
- * loop), and, with `maxTaskProcesses`, sets its process limit once its own
+ * Child side of kernel containment. The pool has moved the worker into its
+ * cgroups before its first message (WorkerCgroup.enter). With
+ * `maxTaskProcesses` the worker sets its process limit once its own
  * threads are all up. The kernel's pids.max counts threads: the limit is the
  * worker's own threads plus `maxTaskProcesses - 1`, so the worker and what it
  * starts are never more than `maxTaskProcesses` processes.
@@ -11,12 +10,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { readPpid } from '../shared/kill.js';
 import type { CgroupBoot } from '../shared/protocol.js';
-
-/** Move this process (all its threads) into its cgroups; throws when the kernel refuses. */
-export function enterCgroup(cgroup: CgroupBoot | undefined): void {
-  if (!cgroup) return;
-  for (const procs of cgroup.procs) writeFileSync(procs, String(process.pid));
-}
 
 function ownThreads(): number {
   const status = readFileSync('/proc/self/status', 'latin1');

@@ -75,6 +75,8 @@ export class WorkerProcess {
   readonly pid: number;
   /** Its cgroups, under kernel containment. */
   readonly cgroup: WorkerCgroup | undefined;
+  /** Resolves once it is in its cgroups (at once without); rejects when the kernel refused. */
+  readonly placed: Promise<void>;
   /** Without a cgroup: its tree's CPU total (µs) read just before the pool killed it. */
   #cpuAtKill: number | undefined;
   /**
@@ -110,6 +112,15 @@ export class WorkerProcess {
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
     if (this.#identity) containment.watchWorker(this.#identity);
+    // Off the event loop, while the worker's Node boots (WorkerCgroup.enter),
+    // and only once the code running now is done: while a move waits on the
+    // kernel it holds the kernel's cgroup lock, and the next worker's cgroups
+    // could not be made until it is done.
+    this.placed =
+      cgroup && this.pid > 0
+        ? Promise.resolve().then(() => cgroup.enter(this.pid))
+        : Promise.resolve();
+    this.placed.catch(() => {}); // Worker.boot handles it
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));
     child.on('disconnect', () => hooks.disconnect());

@@ -14,6 +14,8 @@ import {
   type Usage,
   type WorkerMessage,
 } from '../shared/protocol.js';
+import { ContainmentError } from '../shared/errors.js';
+import { debug } from './debug.js';
 import type { ExitReason } from './events.js';
 import type { Job } from './job.js';
 import type { Settings } from './options.js';
@@ -250,14 +252,34 @@ export class Worker {
     this.#process.run(jobs, ack);
   }
 
-  /** Send the initializer and give the worker `startTimeout` ms to report ready. */
+  /**
+   * Send the initializer once the worker is in its cgroups (if any), and give
+   * it `startTimeout` ms from now to report ready. A worker the kernel
+   * refused to move is killed: a failed start.
+   */
   boot(message: ParentMessage, startTimeout: number): void {
     this.#expect('boot', 'starting');
-    try {
-      this.send(message);
-    } catch {
-      // the exit reports it
-    }
+    const since = performance.now();
+    this.#process.placed.then(
+      () => {
+        if (this.#process.cgroup) {
+          debug('worker %d in its cgroups after %d ms', this.pid, performance.now() - since);
+        }
+        try {
+          this.send(message);
+        } catch {
+          // the exit reports it
+        }
+      },
+      (error: unknown) => {
+        // It died meanwhile (the kernel says ESRCH): its exit tells why.
+        if (this.#state !== 'starting' || (error as NodeJS.ErrnoException).code === 'ESRCH') return;
+        this.#startError ??= new ContainmentError(
+          `worker ${this.pid} could not be moved into its cgroups: ${String(error)}`,
+        );
+        this.kill('startFailed');
+      },
+    );
     this.#deadline(startTimeout, () => {
       this.#startError ??= new Error(`worker ${this.pid} did not start within ${startTimeout} ms`);
       this.kill('startFailed');

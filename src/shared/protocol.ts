@@ -116,7 +116,7 @@ export interface BootConfig {
   maxRss?: number;
   /** `concurrentTasksPerWorker` above 1: how many tasks it runs at once. */
   concurrent?: number;
-  /** Kernel containment: the cgroups the worker moves itself into before it reports ready. */
+  /** Kernel containment: the cgroups the pool moved the worker into before its first message. */
   cgroup?: CgroupBoot;
   /**
    * No sentinel guards the pool (src/parent/containment/sentinel.ts): the
@@ -127,8 +127,6 @@ export interface BootConfig {
 
 /** A worker's cgroups, as it needs them (src/child/cgroup.ts). */
 export interface CgroupBoot {
-  /** The `cgroup.procs` files to write its pid into. */
-  procs: string[];
   /** Its v2 `cgroup.kill`: written when the pool's process dies (by the worker, or its watchdog thread). */
   kill: string;
   /** `pids.max` to write once it knows its own threads, with `processes` (`maxTaskProcesses`). */

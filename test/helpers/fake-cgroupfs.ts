@@ -45,6 +45,10 @@ export function fakeTree(): FakeTree {
       if (code) throw errno(code, path);
       writeFileSync(path, text);
     },
+    async writeAsync(path, text) {
+      await Promise.resolve();
+      fs.write(path, text);
+    },
     notWritable(dir) {
       return deniedAt(dir) ?? hostFs.notWritable(dir);
     },

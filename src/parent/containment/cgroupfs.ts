@@ -1,8 +1,9 @@
 /**
  * The few file operations containment needs on a cgroup filesystem, behind
  * an interface so the probing and path logic can be tested against fake
- * trees in temporary directories. Every operation is synchronous and small:
- * cgroupfs files are read and written whole in one call.
+ * trees in temporary directories. Every operation but one is synchronous
+ * and small: cgroupfs files are read and written whole in one call. The one
+ * is a worker's move, which can wait on the kernel (writeAsync).
  */
 import {
   accessSync,
@@ -14,6 +15,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface CgroupFs {
@@ -21,6 +23,8 @@ export interface CgroupFs {
   read(path: string): string | undefined;
   /** Write `text` in one write; throws the errno error. */
   write(path: string, text: string): void;
+  /** The same on libuv's thread pool, off the event loop (a cgroup move can wait on the kernel); rejects with the errno error. */
+  writeAsync(path: string, text: string): Promise<void>;
   exists(path: string): boolean;
   /** Why `dir` is not writable (`EROFS`, `EACCES`, `ENOENT`...), or undefined when it is. */
   notWritable(dir: string): string | undefined;
@@ -46,6 +50,9 @@ export const hostFs: CgroupFs = {
   },
   write(path, text) {
     writeFileSync(path, text);
+  },
+  writeAsync(path, text) {
+    return writeFile(path, text);
   },
   exists: existsSync,
   notWritable(dir) {

@@ -129,7 +129,8 @@ export class Containment {
 
   /**
    * A new worker's cgroups, created and limited (about 0.2 ms), or undefined
-   * without kernel containment. The worker moves itself in. When the cgroups
+   * without kernel containment. The worker is moved in right after its fork
+   * (WorkerCgroup.enter). When the cgroups
    * cannot be made (the kernel refused a directory or a limit after a good
    * probe), the worker runs in its process group under plain `'auto'`; under
    * `'kernel'`, or with `maxTaskProcesses` or a kernel `memoryLimitBytes`,

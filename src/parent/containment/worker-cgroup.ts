@@ -2,8 +2,8 @@
  * The cgroups of one worker: a v2 cgroup (killed as one with cgroup.kill,
  * CPU counted in cpu.stat), and the memory and pids cgroups that carry its
  * limits (the same v2 cgroup on v2-only hosts, v1 ones on hybrid hosts).
- * The worker moves itself in before it reports ready (src/child/cgroup.ts);
- * this side creates, limits, measures, kills and removes.
+ * This side creates, limits, moves the worker in (right after its fork, off
+ * the event loop), measures, kills and removes.
  */
 import { join } from 'node:path';
 import type { CgroupBoot } from '../../shared/protocol.js';
@@ -62,16 +62,29 @@ export class WorkerCgroup {
   }
 
   /**
-   * What the worker needs to place itself, to set its process limit once it
-   * knows its threads, and to count what its tasks use.
+   * Move the just-forked worker `pid` (all its threads) into its cgroups, on
+   * libuv's thread pool: the kernel can make a move wait for an RCU grace
+   * period (5–20 ms here), which the worker spends booting Node meanwhile.
+   * Rejects when the kernel refuses. The pool sends the worker nothing
+   * before this is done, so none of its tasks' code runs outside.
+   */
+  async enter(pid: number): Promise<void> {
+    const { v2, memory, pids } = this.dirs;
+    await this.#fs.writeAsync(join(v2, 'cgroup.procs'), String(pid));
+    if (memory?.v1) await this.#fs.writeAsync(join(memory.dir, 'cgroup.procs'), String(pid));
+    if (pids !== undefined && pids !== v2) {
+      await this.#fs.writeAsync(join(pids, 'cgroup.procs'), String(pid));
+    }
+  }
+
+  /**
+   * What the worker needs to set its process limit once it knows its
+   * threads, to count what its tasks use, and to kill its cgroup when the
+   * pool is gone.
    */
   boot(): CgroupBoot {
     const { v2, memory, pids } = this.dirs;
-    const procs = [join(v2, 'cgroup.procs')];
-    if (memory?.v1) procs.push(join(memory.dir, 'cgroup.procs'));
-    if (pids !== undefined && pids !== v2) procs.push(join(pids, 'cgroup.procs'));
     const boot: CgroupBoot = {
-      procs,
       kill: join(v2, 'cgroup.kill'),
       cpuStat: join(v2, 'cpu.stat'),
     };
