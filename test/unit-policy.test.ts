@@ -10,6 +10,7 @@ import {
   MAX_PIPELINE_DEPTH,
   pipelinable,
   pipelineDepth,
+  refillRoom,
   queueRoom,
   tasksToSteal,
   retireAfterTask,
@@ -224,6 +225,20 @@ describe('pipelining', () => {
   ])('recent tasks averaging %s ms → %i queued per busy worker', (avg, depth) => {
     expect(pipelineDepth(avg)).toBe(depth);
   });
+
+  test.each([
+    [16, 0, 16, 16],
+    [8, 8, 16, 8],
+    [7, 9, 16, 0],
+    [15, 1, 16, 15],
+    [1, 0, 1, 1],
+    [0, 1, 1, 0],
+  ])(
+    'room %i with %i queued of depth %i: a worker is refilled only once it holds half or less → %i',
+    (room, queued, depth, expected) => {
+      expect(refillRoom(room, queued, depth)).toBe(expected);
+    },
+  );
 
   const plain = {
     needsImport: false,

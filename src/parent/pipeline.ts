@@ -14,7 +14,7 @@ import type { Backlog } from './backlog.js';
 import type { Fleet } from './fleet.js';
 import { needsImport, type Job } from './job.js';
 import type { Settings } from './options.js';
-import { pipelinable, pipelineDepth, queueRoom, tasksToSteal } from './policy.js';
+import { pipelinable, pipelineDepth, queueRoom, refillRoom, tasksToSteal } from './policy.js';
 import type { Worker } from './worker.js';
 
 /** Weight of the newest run time in the average that sizes pipelining. */
@@ -89,7 +89,7 @@ export class Pipeline {
       let open = queueRoom(facts);
       if (open === 0) continue;
       facts.depth = depth;
-      let room = queueRoom(facts);
+      let room = refillRoom(queueRoom(facts), queued.length, depth);
       // Of what waits inside it: tasks of a priority other than 0, and the best priority.
       let lowerQueued = 0;
       let best = Infinity;

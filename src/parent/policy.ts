@@ -172,12 +172,18 @@ export function pipelineDepth(avgRunMs: number | undefined): number {
 }
 
 /**
- * Whether a task may wait inside a busy worker: its module must be loaded
- * there (the first import is kept off the clock by a confirmation); its
- * timeout, if any, generous (its clock starts when the worker reports the
- * start, a message later than the start itself); and, unless its priority is
- * 0, no other task of a priority other than 0 may wait there already.
+ * Room to fill in a worker that holds `queued` tasks of `depth`: none while
+ * it holds more than half, else all of it. A worker is refilled in batches,
+ * half its depth in one message, not a task per message after each result:
+ * each message is a write that wakes the worker, the largest cost of a tiny
+ * task. The worker never runs dry (half its depth is left when it is
+ * refilled); a task that must overtake those queued is sent at once all the
+ * same (pipeline.ts).
  */
+export function refillRoom(room: number, queued: number, depth: number): number {
+  return queued > depth / 2 ? 0 : room;
+}
+
 /**
  * How many of the tasks waiting inside a busy worker to take back when
  * another worker goes idle with nothing left in the backlog: all of them if
@@ -189,6 +195,13 @@ export function tasksToSteal(f: { queued: number; runningForMs: number }): numbe
   return Math.floor(f.queued / 2);
 }
 
+/**
+ * Whether a task may wait inside a busy worker: its module must be loaded
+ * there (the first import is kept off the clock by a confirmation); its
+ * timeout, if any, generous (its clock starts when the worker reports the
+ * start, a message later than the start itself); and, unless its priority is
+ * 0, no other task of a priority other than 0 may wait there already.
+ */
 export function pipelinable(f: {
   needsImport: boolean;
   timeout: number | undefined;
