@@ -105,6 +105,12 @@ describe('the parent process dies', () => {
     expect(await killParent(report, pids)).toBeLessThanOrEqual(1_500);
   });
 
+  it('by SIGKILL where the sentinel failed to start after the workers were forked: told to, each worker guarded itself', async () => {
+    const { report, pids } = await spinningPool('auto', 'broken-shell');
+    expect(sentinelOf(report.parent)).toBeUndefined();
+    expect(await killParent(report, pids)).toBeLessThanOrEqual(1_500);
+  });
+
   it('by SIGKILL where no sentinel can run (no /bin/sh): each worker guarded itself with a watchdog thread', async () => {
     const { report, pids } = await spinningPool('auto', 'no-shell');
     expect(sentinelOf(report.parent)).toBeUndefined();

@@ -5,6 +5,7 @@
  * a pool's process dies is in faults-parent-death and containment-parent-death.
  */
 import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Sentinel } from '../src/parent/containment/sentinel.js';
@@ -45,6 +46,22 @@ describe('Sentinel', () => {
       await within(sentinel.stop(), 2_000, 'the sentinel to exit');
       expect(isAlive(pid)).toBe(false);
       expect(isAlive(sleeper.pid!)).toBe(true);
+    } finally {
+      killChild(sleeper.pid!);
+    }
+  });
+
+  test('starts knowing the workers it watches: they go with its start, not in a later write the death of the pool could cut short', async () => {
+    const sentinel = new Sentinel(() => {}, '/bin/sh');
+    const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore', detached: true });
+    try {
+      const start = startTime(sleeper.pid!)!;
+      sentinel.watch({ pid: sleeper.pid!, start });
+      sentinel.ensure();
+      const pid = await waitFor(() => sentinel.pid, { what: 'the sentinel to start' });
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain(`DEADPOOL_SENTINEL_WORKERS=${sleeper.pid}:${start}`);
+      await sentinel.stop();
     } finally {
       killChild(sleeper.pid!);
     }

@@ -8,7 +8,9 @@
  *   -PID        that worker exited
  *   stop        the pool shut down: exit, killing nothing
  *
- * The end of its input without `stop` means the pool's process is gone: the
+ * It starts with the workers in $DEADPOOL_SENTINEL_WORKERS (`PID:START`
+ * words), given at its start so that none can be lost if the pool's process
+ * dies before it wrote them. The end of its input without `stop` means the pool's process is gone: the
  * kernel closed the pipe. Then it writes `1` to the pool's `cgroup.kill`
  * (argument 1, empty without one), which kills every worker cgroup and all
  * inside; stops each listed worker that is still the process it was (pid
@@ -20,7 +22,7 @@
 export const SENTINEL_SCRIPT = `# deadpool sentinel: kills the pool's workers when the pool's process dies
 kill_file=$1
 shift
-workers=' '
+workers=" \${DEADPOOL_SENTINEL_WORKERS:-} "
 while IFS= read -r line; do
   case $line in
   stop) exit 0 ;;

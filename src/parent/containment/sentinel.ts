@@ -123,6 +123,9 @@ export class Sentinel {
   #start(): void {
     if (this.#child || this.#failed || this.#closed) return;
     let child: ChildProcess;
+    // The workers it must know go with its start, not in a write after it:
+    // the pool's process could die in between.
+    const workers = [...this.#watched].map(([pid, start]) => `${pid}:${start}`).join(' ');
     try {
       child = spawn(
         this.#shell,
@@ -130,6 +133,7 @@ export class Sentinel {
         {
           detached: true, // its own session: a signal to the pool's process group leaves it alone
           stdio: ['pipe', 'ignore', 'ignore'],
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DEADPOOL_SENTINEL_WORKERS: workers },
         },
       );
     } catch (error) {
@@ -149,8 +153,6 @@ export class Sentinel {
     // It must never keep the pool's process alive.
     child.unref();
     (child.stdin as unknown as Socket).unref();
-    const lines = [...this.#watched].map(([pid, start]) => `+${pid}:${start}\n`).join('');
-    if (lines !== '') child.stdin!.write(lines);
   }
 
   #exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
