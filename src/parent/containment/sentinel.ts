@@ -30,7 +30,7 @@ const RESTART_BACKOFF_MAX_MS = 1_000;
 const STOP_WAIT_MS = 1_000;
 
 export class Sentinel {
-  /** Workers it must kill by their tree (the ones outside cgroups): pid → start time. */
+  /** Workers it must kill by their tree if the pool's process dies: pid → start time. */
   readonly #watched = new Map<number, number>();
   readonly #onLost: () => void;
   #child: ChildProcess | undefined;
@@ -75,7 +75,11 @@ export class Sentinel {
     this.#schedule();
   }
 
-  /** A worker outside cgroups: kill its tree if the pool's process dies. */
+  /**
+   * A worker just forked: kill it and its tree if the pool's process dies.
+   * The pool's cgroup.kill takes a contained worker as one; this also covers
+   * a worker not yet moved in, and every worker under process groups.
+   */
   watch(worker: ProcessIdentity): void {
     if (!Number.isFinite(worker.start)) return; // no /proc: nothing could be checked
     this.#watched.set(worker.pid, worker.start);
