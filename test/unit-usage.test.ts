@@ -43,8 +43,15 @@ describe('UsageCounter (the worker)', () => {
     expect(atReading).toBeGreaterThanOrEqual(5_000_000);
     expect(atReading).toBeLessThan(5_000_000 + 50_000);
     expect(counter.peak).toBe(300 << 20);
-    // v1's peak is reset, so the next reading covers only what came after
+    // v1's peak stays until the next task starts: a worker killed before then
+    // still shows the task's peak to the pool. Then it is reset, so the next
+    // reading covers only what came after.
+    expect(readFileSync(peakFile, 'latin1').trim()).toBe(String(300 << 20));
+    counter.taskStarts();
     expect(readFileSync(peakFile, 'latin1')).toBe('0');
+    writeFileSync(peakFile, String(100 << 20));
+    counter.taskStarts(); // no reading since: nothing to reset
+    expect(readFileSync(peakFile, 'latin1')).toBe(String(100 << 20));
     // What the children used shows at the next reading, not before.
     writeFileSync(cpuStat, 'usage_usec 7000000\n');
     expect(counter.total()).toBeLessThan(7_000_000);

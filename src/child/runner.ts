@@ -232,6 +232,7 @@ export class Runner {
   }
 
   #invoke(id: number, spec: TaskSpec, fn: Callable, args: unknown[]): void {
+    this.#usage.taskStarts();
     let result: unknown;
     try {
       result = fn(...args);

@@ -29,12 +29,14 @@ export class UsageCounter {
   #ownAtBase = 0;
   /**
    * Peak memory in bytes as of the last reading: the memory cgroup's (v1:
-   * since the reading before; v2: since the worker started), else the
-   * worker's own (since it started).
+   * since the start of the first task after the reading before; v2: since
+   * the worker started), else the worker's own (since it started).
    */
   #peak = 0;
   /** A reading was taken. */
   #read = false;
+  /** A v1 peak was read: reset it when the next task starts. */
+  #resetPending = false;
 
   constructor(cgroup: CgroupBoot | undefined) {
     this.#cgroup = cgroup;
@@ -63,7 +65,26 @@ export class UsageCounter {
     const estimate = first ? mine : this.#base + mine - this.#ownAtBase;
     this.#base = tree === undefined ? estimate : first ? tree : Math.max(tree, estimate);
     this.#ownAtBase = mine;
-    this.#peak = (this.#cgroup && cgroupPeak(this.#cgroup)) || ownPeak();
+    const peak = this.#cgroup && cgroupPeak(this.#cgroup);
+    this.#peak = peak || ownPeak();
+    this.#resetPending = peak !== undefined && this.#cgroup?.memoryPeak?.resettable === true;
+  }
+
+  /**
+   * A task starts: a v1 peak read since is reset now, not at the reading, so
+   * that until then the cgroup still shows the peak of the task before (the
+   * pool reads it there if the worker is killed before it hears the result).
+   */
+  taskStarts(): void {
+    if (!this.#resetPending) return;
+    this.#resetPending = false;
+    const file = this.#cgroup?.memoryPeak?.file;
+    if (file === undefined) return;
+    try {
+      writeFileSync(file, '0');
+    } catch {
+      // the cgroup is gone: the worker is being killed
+    }
   }
 }
 
@@ -101,14 +122,12 @@ function cgroupCpu(cgroup: CgroupBoot): number | undefined {
   }
 }
 
-/** The memory cgroup's peak; a v1 peak is reset, so the next reading starts from here. */
+/** The memory cgroup's peak (a v1 one since its last reset: UsageCounter.taskStarts). */
 function cgroupPeak(cgroup: CgroupBoot): number | undefined {
   const peak = cgroup.memoryPeak;
   if (peak === undefined) return undefined;
   try {
-    const bytes = Number(readFileSync(peak.file, 'latin1')) || 0;
-    if (peak.resettable) writeFileSync(peak.file, '0');
-    return bytes;
+    return Number(readFileSync(peak.file, 'latin1')) || 0;
   } catch {
     return undefined;
   }

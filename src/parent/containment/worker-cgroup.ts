@@ -135,7 +135,7 @@ export class WorkerCgroup {
     return keyed(this.#fs.read(join(this.dirs.v2, 'cpu.stat')), 'usage_usec') ?? 0;
   }
 
-  /** Its memory peak in bytes (v1: since the worker's last reading, src/child/usage.ts; v2: since it was made). */
+  /** Its memory peak in bytes (v1: since the worker last reset it, src/child/usage.ts; v2: since it was made). */
   peak(): number {
     if (this.#final) return this.#final.peak;
     const memory = this.dirs.memory;
