@@ -100,21 +100,16 @@ export class Containment {
   }
 
   /**
-   * No sentinel guards the workers (it cannot run here, or was given up):
-   * each worker must run a watchdog thread of its own.
+   * No sentinel guards the workers (none can be started here): each worker
+   * must run a watchdog thread of its own.
    */
   get workersNeedWatchdog(): boolean {
     return this.#sentinel.failed;
   }
 
-  /** Call `listener` when the sentinel is given up while the pool runs: live workers must start their watchdogs. */
+  /** Call `listener` when no sentinel can be started any more while the pool runs: live workers must start their watchdogs. */
   onSentinelLost(listener: () => void): void {
     this.#onLost.add(listener);
-  }
-
-  /** The sentinel's pid, while it runs. */
-  get sentinelPid(): number | undefined {
-    return this.#sentinel.pid;
   }
 
   /** A worker was forked: the sentinel kills its tree if the pool's process dies. */
