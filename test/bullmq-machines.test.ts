@@ -3,7 +3,7 @@
  * SIGKILLed mid-job. Nothing is lost: every job completes exactly once as
  * the submitter sees it (a job cut short on the dead machine runs again on
  * the other), the dead machine's workers and their children are gone within
- * a second (their watchdog), and Redis's active list ends empty.
+ * a second (the pool's sentinel), and Redis's active list ends empty.
  */
 import { expect, it } from 'vitest';
 import { CancelledError } from '../dist/index.js';
@@ -72,7 +72,7 @@ describeWithRedis('deadpool/bullmq on two machines', (redis) => {
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
     await expectAllGone(doomed, 5_000);
-    // The watchdog polls every 100 ms; the contract is "within 1 s".
+    // The pool's sentinel acts on the parent's death at once; the contract is "within 1 s".
     expect(Date.now() - killedAt).toBeLessThan(1_000);
 
     const results = await within(Promise.allSettled(futures), 40_000, 'every job settling');

@@ -41,7 +41,7 @@ describe('a pool created while a worker imports a task module', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     // Bounded: a fork chain never exits by itself. It fails as soon as a fourth process runs
     // the file (or at the bound); whatever ran it is killed: the program at once, the
-    // chain below it by the workers' watchdogs and the cleanup.
+    // chain below it by the pools' sentinels and the cleanup.
     let code: number | null | undefined;
     void exited.then((c) => (code = c));
     const chained = () => pidsIn(pidsFile).length > 3;

@@ -33,7 +33,7 @@ import {
 const SEED = 0x5eed_d00d;
 const TASKS = Number(process.env.CHAOS_TASKS ?? 2_000);
 const KILL_EVERY_MS = Number(process.env.CHAOS_KILL_MS ?? 50);
-/** Every kill costs a replacement fork (node start-up and a watchdog thread); bounded to fit the test's time on 2 cores. */
+/** Every kill costs a replacement fork (node start-up and a cgroup move); bounded to fit the test's time on 2 cores. */
 const MAX_KILLS = Number(process.env.CHAOS_MAX_KILLS ?? 80);
 
 /** Cumulative weights: mostly good work, a few percent of each fault. */

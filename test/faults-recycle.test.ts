@@ -7,7 +7,7 @@ import { twice } from './fixtures/faults/basic.mjs';
 import { isAlive, makePool, waitFor, nextEvent, record, started } from './helpers/index.js';
 
 // 500 tasks, as the issue asks: 500 worker processes, about a minute on 2 cores
-// (node start-up plus the watchdog thread per worker). DEADPOOL_RECYCLE_TASKS=100
+// (node start-up per worker). DEADPOOL_RECYCLE_TASKS=100
 // runs a shorter version.
 const RECYCLE_TASKS = Number(process.env.DEADPOOL_RECYCLE_TASKS ?? 500);
 

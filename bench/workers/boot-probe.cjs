@@ -8,8 +8,8 @@
 //   recv_<t>       a message of type <t> ('init', 'run') reached the process's
 //                  'message' listeners (first of each type)
 //   done_<t>       the entry's own listener returned from it ('init': 'ready'
-//                  sent and the watchdog thread constructed)
-//   threadCreated  process 'worker' event: a worker thread exists (deadpool: the watchdog)
+//                  sent, and the watchdog thread constructed where one runs)
+//   threadCreated  process 'worker' event: a worker thread exists (deadpool: the watchdog, only where no sentinel runs)
 //   threadOnline   that thread started running JavaScript
 const marks = { preload: performance.now() };
 globalThis.__benchBootMarks = marks;
