@@ -5,7 +5,6 @@
  * run the finalizer, and die with the parent, taking every descendant along.
  * It talks to the pool only through the messages of ../shared/protocol.ts.
  */
-import { Worker } from 'node:worker_threads';
 import { killDescendants } from '../shared/kill.js';
 import {
   PROGRESS_SLOT,
@@ -54,6 +53,9 @@ function startWatchdog(): Promise<void> {
 }
 
 function newWatchdog(): Promise<void> {
+  // Loaded here, not imported: most workers never start a watchdog, and
+  // node:worker_threads costs every worker's start ~1 ms of CPU.
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const thread = new Worker(new URL('./watchdog.js', import.meta.url), {
     workerData: { parentPid: boot.parentPid, cgroupKill: boot.cgroup?.kill },
     stdout: false,
