@@ -94,13 +94,10 @@ describe('Backlog', () => {
   function backlog() {
     const started: string[] = [];
     const finish = new Map<string, () => void>();
-    const queue = new Backlog<Item>(
-      (item) =>
-        new Promise<void>((resolve) => {
-          started.push(item.label);
-          finish.set(item.label, resolve);
-        }),
-    );
+    const queue = new Backlog<Item>((item, release) => {
+      started.push(item.label);
+      finish.set(item.label, release);
+    });
     return { queue, started, finish };
   }
 
@@ -170,18 +167,74 @@ describe('Backlog', () => {
     queue.setSlots(2);
     for (let i = 0; i < 1_000; i++) queue.add(item(0, String(i)));
     expect(started).toEqual(['0', '1']);
-    // One ticket per slot waits in p-queue, not one per job.
-    expect(queue.ticketsWaiting).toBe(2);
+    // At most one ticket per slot waits in p-queue, not one per job: here
+    // none, as both slots are held by the jobs that took them at once.
+    expect(queue.ticketsWaiting).toBe(0);
     // Jobs taken for pipelining leave no ticket behind them.
     for (let i = 2; i < 1_000; i++) expect(queue.take(queue.peek()!)).toBe(true);
     finish.get('0')!();
     expect(queue.size).toBe(0);
   });
 
+  test('a job added while a slot is free and nothing waits starts at once, without a ticket', async () => {
+    const { queue, started, finish } = backlog();
+    queue.setSlots(1);
+    queue.add(item(0, 'a'));
+    expect(started).toEqual(['a']);
+    expect(queue.ticketsWaiting).toBe(0);
+    expect(queue.size).toBe(0);
+    // Its slot is taken: the next job waits, however good its priority.
+    queue.add(item(-5, 'b'));
+    expect(started).toEqual(['a']);
+    expect(queue.size).toBe(1);
+    finish.get('a')!();
+    expect(started).toEqual(['a']); // never inside the release: on the next microtask
+    await Promise.resolve();
+    expect(started).toEqual(['a', 'b']);
+    // A second release of the same slot frees nothing more.
+    finish.get('a')!();
+    await Promise.resolve();
+    queue.add(item(0, 'c'));
+    expect(started).toEqual(['a', 'b']);
+  });
+
+  test('a job never passes one that waits, even when a slot is free', async () => {
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const { queue, started, finish } = backlog();
+    queue.add(item(0, 'first')); // no slots yet: it waits
+    queue.setSlots(2);
+    expect(started).toEqual(['first']);
+    queue.add(item(0, 'second')); // the free slot, nothing waiting: at once
+    queue.add(item(0, 'third'));
+    queue.add(item(-1, 'urgent'));
+    expect(started).toEqual(['first', 'second']);
+    finish.get('first')!(); // a ticket's slot: p-queue frees it on a later tick
+    await settle();
+    expect(started).toEqual(['first', 'second', 'urgent']);
+    finish.get('second')!(); // a slot taken at once: freed on the next microtask
+    await Promise.resolve();
+    expect(started).toEqual(['first', 'second', 'urgent', 'third']);
+  });
+
+  test('slots taken at once count when the slots shrink', async () => {
+    const { queue, started, finish } = backlog();
+    queue.setSlots(2);
+    queue.add(item(0, 'a'));
+    queue.add(item(0, 'b'));
+    queue.setSlots(1); // a worker left: a and b still hold theirs
+    finish.get('a')!();
+    await Promise.resolve();
+    queue.add(item(0, 'c'));
+    expect(started).toEqual(['a', 'b']); // b holds the one slot
+    finish.get('b')!();
+    await Promise.resolve();
+    expect(started).toEqual(['a', 'b', 'c']);
+  });
+
   test('calls shrunk() each time a job leaves the backlog', () => {
     let shrunk = 0;
     const queue = new Backlog<Item>(
-      () => new Promise<void>(() => {}),
+      () => {},
       () => shrunk++,
     );
     const jobs = [1, 2, 3].map((n) => item(0, String(n)));

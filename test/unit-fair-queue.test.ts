@@ -142,7 +142,6 @@ describe('Backlog with maxRunningPerTenant', () => {
     const queue = new Backlog<Job>(
       (j) => {
         started.push(j.label);
-        return new Promise<void>(() => {});
       },
       () => {},
       cap,
@@ -176,6 +175,16 @@ describe('Backlog with maxRunningPerTenant', () => {
       expect(queue.size).toBe(labels.length - expected.length);
     });
   }
+
+  test('a task that could start at once still waits while its tenant is at its cap', () => {
+    const { queue, started } = backlog(1);
+    queue.setSlots(3);
+    queue.add(job('a1'));
+    queue.add(job('a2'));
+    queue.add(job('b1'));
+    expect(started).toEqual(['a1', 'b1']);
+    expect(queue.size).toBe(1);
+  });
 
   test('a task taken for pipelining counts against the cap, and its return lets the tenant go on', () => {
     const { queue, started } = backlog(1);

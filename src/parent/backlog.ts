@@ -13,6 +13,14 @@
  * (the most, under load) never touch it. A ticket that finds no job (they
  * were taken meanwhile) frees its slot at once.
  *
+ * The fast path: a job added while a slot is free and nothing waits starts
+ * at once, without a ticket. p-queue then runs one slot short until the job
+ * releases its slot (its concurrency is the slots minus those held this
+ * way), so it never starts a ticket for a slot that is taken. A sequential
+ * caller (submit, await, submit) takes this path every time; p-queue's
+ * promise and events cost such a task ~10 % of the pool's CPU
+ * (docs/performance.md).
+ *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
  * `maxRunningPerTenant` waits, and is taken again once one of its tasks
@@ -31,10 +39,13 @@ export interface Ranked {
   readonly tenant?: string | undefined;
 }
 
+/** Called when a slot is free for `job`; `release()` when the slot is free again (once). */
+export type Start<J> = (job: J, release: () => void) => void;
+
 export class Backlog<J extends Ranked> {
   readonly #slots = new PQueue({ autoStart: false, concurrency: 1 });
   readonly #fair = new FairQueue<J>();
-  readonly #start: (job: J) => Promise<void>;
+  readonly #start: Start<J>;
   readonly #shrunk: () => void;
   readonly #cap: number;
   /** Every waiting job and its place in the queue. */
@@ -43,14 +54,18 @@ export class Backlog<J extends Ranked> {
   readonly #taken = new Map<string, number>();
   /** Tickets added to p-queue and not yet run. */
   #tickets = 0;
+  /** The slots, as the dispatcher last set them. */
+  #slotCount = 0;
+  /** Slots held by jobs that started without a ticket (the fast path). */
+  #direct = 0;
   readonly #ticket = (): Promise<void> => this.#run();
 
   /**
-   * `start(job)` is called when a slot is free; its promise settles when the
-   * slot is free again. `shrunk()` after a job leaves the backlog. `cap`: the
-   * most tasks of one tenant taken at once (tasks without a tenant: no cap).
+   * `start(job, release)` is called when a slot is free for `job`.
+   * `shrunk()` after a job leaves the backlog. `cap`: the most tasks of one
+   * tenant taken at once (tasks without a tenant: no cap).
    */
-  constructor(start: (job: J) => Promise<void>, shrunk: () => void = () => {}, cap = Infinity) {
+  constructor(start: Start<J>, shrunk: () => void = () => {}, cap = Infinity) {
     this.#start = start;
     this.#shrunk = shrunk;
     this.#cap = cap;
@@ -66,9 +81,16 @@ export class Backlog<J extends Ranked> {
     return this.#tickets;
   }
 
-  /** Set how many slots there are: p-queue starts a job while fewer are taken. */
+  /** Set how many slots there are: a job starts while fewer are taken. */
   setSlots(slots: number): void {
+    this.#slotCount = slots;
+    this.#resize();
+  }
+
+  /** p-queue gets the slots not held by fast-path jobs. */
+  #resize(): void {
     const queue = this.#slots;
+    const slots = this.#slotCount - this.#direct;
     if (slots <= 0) {
       queue.pause();
       return;
@@ -79,6 +101,31 @@ export class Backlog<J extends Ranked> {
   }
 
   add(job: J): void {
+    if (this.#startsNow(job)) {
+      this.#direct++;
+      this.#took(job);
+      this.#resize();
+      let held = true;
+      this.#start(job, () => {
+        if (!held) return;
+        held = false;
+        // On the next microtask, as p-queue frees a ticket's slot: the release
+        // comes inside a worker's state change, and no job may start there.
+        queueMicrotask(() => {
+          this.#direct--;
+          this.#resize();
+        });
+      });
+      return;
+    }
+    this.wait(job);
+  }
+
+  /**
+   * Add `job` to wait for a slot, never taking one at once: for a job given
+   * a slot that no worker could take (the slots were about to shrink).
+   */
+  wait(job: J): void {
     const tenant: TenantKey = job.tenant ?? NO_TENANT;
     const item: FairItem = { priority: job.priority, seq: job.seq, tenant };
     this.#waiting.set(job, item);
@@ -86,13 +133,24 @@ export class Backlog<J extends Ranked> {
     this.#issue();
   }
 
+  /** A slot is free and no job or ticket waits for one: `job` may take it directly. */
+  #startsNow(job: J): boolean {
+    const queue = this.#slots;
+    if (this.#fair.size !== 0 || this.#tickets !== 0 || queue.isPaused) return false;
+    if (queue.pending + this.#direct >= this.#slotCount) return false;
+    const { tenant } = job;
+    return tenant === undefined || (this.#taken.get(tenant) ?? 0) < this.#cap;
+  }
+
   /**
    * Add tickets until there is one waiting for each job that could take a
-   * slot, up to one per slot. p-queue runs a ticket at once if a slot is free.
+   * slot, up to one per slot p-queue has. p-queue runs a ticket at once if
+   * a slot is free.
    */
   #issue(): void {
     const queue = this.#slots;
-    while (this.#tickets < this.#fair.size && this.#tickets < queue.concurrency) {
+    const slots = this.#slotCount - this.#direct;
+    while (this.#tickets < this.#fair.size && this.#tickets < slots) {
       this.#tickets++;
       void queue.add(this.#ticket);
     }
@@ -106,7 +164,7 @@ export class Backlog<J extends Ranked> {
     this.#waiting.delete(job);
     this.#took(job);
     this.#shrunk();
-    const held = this.#start(job);
+    const held = new Promise<void>((release) => this.#start(job, release));
     this.#issue();
     return held;
   }

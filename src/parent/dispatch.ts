@@ -79,7 +79,7 @@ export class Dispatcher {
     this.#hooks = hooks;
     this.#limit = settings.concurrentTasksPerWorker;
     this.#backlog = new Backlog<Job>(
-      (job) => this.#take(job),
+      (job, release) => this.#take(job, release),
       () => this.#wake(),
       settings.maxRunningPerTenant,
     );
@@ -185,34 +185,37 @@ export class Dispatcher {
 
   /**
    * Called by the backlog when a slot is free: hand the job to an idle worker
-   * (by its affinity, fleet.pickIdle), which holds the slot.
+   * (by its affinity, fleet.pickIdle), which holds the slot until it stops
+   * being busy and calls `release`.
    */
-  #take(job: Job): Promise<void> {
-    if (this.#limit > 1) return this.#share(job);
+  #take(job: Job, release: () => void): void {
+    if (this.#limit > 1) return this.#share(job, release);
     const worker = this.#fleet.pickIdle(job.options.affinity);
     if (worker === undefined) {
       // Slots follow the workers, so this should not happen; never lose the job if it does.
       debug('no idle worker for job %d; re-queued', job.id);
-      this.#backlog.add(job);
-      return Promise.resolve();
+      this.#backlog.returned(job);
+      this.#backlog.wait(job);
+      queueMicrotask(release);
+      return;
     }
-    const freed = new Promise<void>((resolve) => this.#slots.set(worker, resolve));
+    this.#slots.set(worker, release);
     this.#handTo(worker, job);
-    return freed;
   }
 
   /** With several tasks per worker: hand `job` to a worker with room; the job holds its slot. */
-  #share(job: Job): Promise<void> {
+  #share(job: Job, release: () => void): void {
     const worker = this.#fleet.pickRoom(this.#limit, job.options.affinity);
     if (worker === undefined) {
       // The room shrank since the slots were counted (a worker marked to retire): recount.
-      this.#backlog.add(job);
+      this.#backlog.returned(job);
+      this.#backlog.wait(job);
+      queueMicrotask(release);
       this.#syncSlots();
-      return Promise.resolve();
+      return;
     }
-    const freed = new Promise<void>((resolve) => this.#jobSlots.set(job, resolve));
+    this.#jobSlots.set(job, release);
     this.#handTo(worker, job);
-    return freed;
   }
 
   /** Hand `job` to the idle `worker` (or, with several tasks per worker, one with room): it runs now, or once the worker confirms. */
