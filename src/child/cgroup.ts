@@ -6,8 +6,7 @@
  * worker's own threads plus `maxTaskProcesses - 1`, so the worker and what it
  * starts are never more than `maxTaskProcesses` processes.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFileSync, stat, writeFileSync } from 'node:fs';
 import { readPpid } from '../shared/kill.js';
 import type { CgroupBoot } from '../shared/protocol.js';
 
@@ -23,7 +22,8 @@ function ownThreads(): number {
  */
 export async function limitProcesses(cgroup: CgroupBoot | undefined): Promise<void> {
   if (cgroup?.pidsMax === undefined || cgroup.processes === undefined) return;
-  await stat('/');
+  // A callback, not node:fs/promises, which would load readline and more at every worker's start.
+  await new Promise<void>((resolve) => stat('/', () => resolve()));
   writeFileSync(cgroup.pidsMax, String(ownThreads() + cgroup.processes - 1));
 }
 

@@ -34,7 +34,7 @@ export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
 
 /**
  * The worker's entry: `npm run build` bundles child/main.js and its imports
- * into child/worker.js (scripts/bundle-worker.mjs), one module to load on
+ * into child/worker.js (scripts/bundle.mjs), one module to load on
  * every worker start instead of ten; a build without that step forks main.js.
  */
 const BUNDLE = fileURLToPath(new URL('../child/worker.js', import.meta.url));
