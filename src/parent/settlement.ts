@@ -7,8 +7,6 @@
  */
 import { TimeoutError } from '../shared/errors.js';
 
-const noop = (): void => {};
-
 /** One outcome, settled once; `promise()` gives it to awaiters. */
 export class Settlement<T> {
   #done = false;
@@ -47,8 +45,6 @@ export class Settlement<T> {
           this.#reject = reject;
         });
       }
-      // Whoever calls then() handles the outcome; the base promise itself never reports.
-      this.#promise.catch(noop);
     }
     return this.#promise;
   }
