@@ -47,6 +47,20 @@ describe('concurrentTasksPerWorker', () => {
     expect(futures.map((f) => f.pid)).toEqual(pids);
   });
 
+  test('scales up by a worker for each concurrentTasksPerWorker tasks waiting, not one per task', async () => {
+    const { pool } = makePool({ maxWorkers: 1, concurrentTasksPerWorker: 4 });
+    await pool.ready();
+    pool.resize({ maxWorkers: 4 }); // room to grow; the pool starts workers only for its demand
+    const g = gate();
+    const futures = await blockers(pool, 8, g);
+    expect(new Set(futures.map((f) => f.pid)).size).toBe(2);
+    const stats = pool.getStatistics();
+    expect(stats.workerProcessesCreated).toBe(2);
+    expect(stats.workerProcessesStillAlive).toBe(2);
+    g.open();
+    await Promise.all(futures);
+  });
+
   test('statistics: tasksRunning counts tasks, workerProcessesBusy counts workers with one or more', async () => {
     const { pool } = makePool({ maxWorkers: 2, concurrentTasksPerWorker: 2 });
     await pool.ready();

@@ -17,6 +17,7 @@ import {
   retireWhenReady,
   spawnPlan,
   windDown,
+  workerDemand,
   workersWanted,
   type AfterTaskFacts,
 } from '../src/parent/policy.js';
@@ -101,6 +102,19 @@ describe('windDown', () => {
     [{ state: 'idle', closing: false, waiting: 0, hurry: true }, undefined],
   ] as const)('%o → %s', (facts, expected) => {
     expect(windDown(facts)).toBe(expected);
+  });
+});
+
+describe('workerDemand', () => {
+  test.each([
+    [{ busy: 0, unassigned: 0, perWorker: 1 }, 0],
+    [{ busy: 2, unassigned: 3, perWorker: 1 }, 5],
+    // Several tasks per worker: one worker for each `perWorker` tasks waiting.
+    [{ busy: 1, unassigned: 4, perWorker: 4 }, 2],
+    [{ busy: 1, unassigned: 5, perWorker: 4 }, 3],
+    [{ busy: 0, unassigned: 1, perWorker: 8 }, 1],
+  ])('%o → %i', (facts, expected) => {
+    expect(workerDemand(facts)).toBe(expected);
   });
 });
 

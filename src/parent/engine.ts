@@ -22,6 +22,7 @@ import { Interrupts, cancelled, type Ending } from './interrupts.js';
 import { cancelledBySignal, Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
+import { workerDemand } from './policy.js';
 import { renderMetrics, type MetricsSettings } from './metrics.js';
 import type { Observer } from './observer.js';
 import type { Bounds, Settings } from './options.js';
@@ -317,7 +318,13 @@ export class Engine {
   }
 
   #replenish(): void {
-    this.#fleet.replenish(this.#fleet.counts.busy + this.#dispatch.unassigned);
+    this.#fleet.replenish(
+      workerDemand({
+        busy: this.#fleet.counts.busy,
+        unassigned: this.#dispatch.unassigned,
+        perWorker: this.settings.concurrentTasksPerWorker,
+      }),
+    );
   }
 
   // ---- lifecycle -----------------------------------------------------------

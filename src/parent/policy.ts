@@ -70,6 +70,15 @@ export function windDown(f: {
 }
 
 /**
+ * The demand in workers: each busy worker, and for the tasks no worker has
+ * taken, as many workers as can take them (`perWorker` tasks each, with
+ * `concurrentTasksPerWorker`), not one per task.
+ */
+export function workerDemand(f: { busy: number; unassigned: number; perWorker: number }): number {
+  return f.busy + Math.ceil(f.unassigned / f.perWorker);
+}
+
+/**
  * Workers wanted now: enough for the demand (tasks running or waiting),
  * within the bounds; while closing, no more than the demand.
  */
