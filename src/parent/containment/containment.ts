@@ -191,7 +191,12 @@ export class Containment {
   /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#sentinel.stop();
+    // Every worker has exited: the sentinel has nothing left to guard, and
+    // its exit and the cgroups' removal are waited for together.
+    await Promise.all([this.#sentinel.stop(), this.#removeCgroups()]);
+  }
+
+  async #removeCgroups(): Promise<void> {
     // The removals poll on unref'd timers; whoever awaits shutdown() waits for them.
     const keepAlive = setInterval(() => {}, 1_000);
     try {
