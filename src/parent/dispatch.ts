@@ -194,9 +194,7 @@ export class Dispatcher {
     if (worker === undefined) {
       // Slots follow the workers, so this should not happen; never lose the job if it does.
       debug('no idle worker for job %d; re-queued', job.id);
-      this.#backlog.returned(job);
-      this.#backlog.wait(job);
-      queueMicrotask(release);
+      this.#untaken(job, release);
       return;
     }
     this.#slots.set(worker, release);
@@ -208,14 +206,19 @@ export class Dispatcher {
     const worker = this.#fleet.pickRoom(this.#limit, job.options.affinity);
     if (worker === undefined) {
       // The room shrank since the slots were counted (a worker marked to retire): recount.
-      this.#backlog.returned(job);
-      this.#backlog.wait(job);
-      queueMicrotask(release);
+      this.#untaken(job, release);
       this.#syncSlots();
       return;
     }
     this.#jobSlots.set(job, release);
     this.#handTo(worker, job);
+  }
+
+  /** No worker could take `job` on its slot: it waits again, and the slot is freed on the next microtask. */
+  #untaken(job: Job, release: () => void): void {
+    this.#backlog.returned(job);
+    this.#backlog.wait(job);
+    queueMicrotask(release);
   }
 
   /** Hand `job` to the idle `worker` (or, with several tasks per worker, one with room): it runs now, or once the worker confirms. */
