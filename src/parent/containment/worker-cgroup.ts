@@ -64,9 +64,10 @@ export class WorkerCgroup {
   /**
    * Move the just-forked worker `pid` (all its threads) into its cgroups, on
    * libuv's thread pool: the kernel can make a move wait for an RCU grace
-   * period (5–20 ms here), which the worker spends booting Node meanwhile.
-   * Rejects when the kernel refuses. The pool sends the worker nothing
-   * before this is done, so none of its tasks' code runs outside.
+   * period (5–25 ms here, docs/containment.md), which the worker spends
+   * booting Node meanwhile. Rejects when the kernel refuses. The pool sends
+   * the worker nothing before this is done, so none of its tasks' code runs
+   * outside.
    */
   async enter(pid: number): Promise<void> {
     const { v2, memory, pids } = this.dirs;
