@@ -56,6 +56,20 @@ describe('normalizeOptions', () => {
 });
 
 describe('normalizeSubmitOptions', () => {
+  test("a task without options gets its pool's defaults, one frozen object per pool", () => {
+    const pool = { timeout: 500, queueTimeout: 20 };
+    const first = normalizeSubmitOptions(undefined, pool);
+    expect(first).toMatchObject({ timeout: 500, queueTimeout: 20, priority: 0, abort: 'kill' });
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(normalizeSubmitOptions(undefined, pool)).toBe(first);
+    const other = normalizeSubmitOptions(undefined, {
+      timeout: undefined,
+      queueTimeout: undefined,
+    });
+    expect(other).not.toBe(first);
+    expect(other.timeout).toBeUndefined();
+  });
+
   test('the pool timeout applies when the task gives none', () => {
     expect(
       normalizeSubmitOptions(undefined, { timeout: 500, queueTimeout: undefined }).timeout,

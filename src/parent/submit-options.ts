@@ -72,30 +72,30 @@ export const MAP_KEYS: readonly string[] = [...SUBMIT_KEYS, 'ordered'];
 export const STREAM_KEYS: readonly string[] = [...SUBMIT_KEYS, 'highWaterMark'];
 
 export interface JobOptions {
-  timeout: number | undefined;
-  softTimeout: number | undefined;
-  queueTimeout: number | undefined;
-  abort: 'kill' | 'cooperative';
-  priority: number;
-  signal: AbortSignal | undefined;
-  name: string | undefined;
-  onProgress: ProgressCallback | undefined;
-  tenant: string | undefined;
-  affinity: string | undefined;
+  readonly timeout: number | undefined;
+  readonly softTimeout: number | undefined;
+  readonly queueTimeout: number | undefined;
+  readonly abort: 'kill' | 'cooperative';
+  readonly priority: number;
+  readonly signal: AbortSignal | undefined;
+  readonly name: string | undefined;
+  readonly onProgress: ProgressCallback | undefined;
+  readonly tenant: string | undefined;
+  readonly affinity: string | undefined;
 }
 
+type PoolDefaults = Pick<Settings, 'timeout' | 'queueTimeout'>;
+
 /**
- * Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the
- * defaults. A key outside `allowed` (`map`'s and `stream`'s add their own,
- * which their callers read) is refused.
+ * The options of a task submitted without any, one frozen object per pool:
+ * a flood of such tasks (the common case) allocates none per task.
  */
-export function normalizeSubmitOptions<P>(
-  options: SubmitOptions<P> | undefined,
-  pool: Pick<Settings, 'timeout' | 'queueTimeout'>,
-  allowed: readonly string[] = SUBMIT_KEYS,
-): JobOptions {
-  if (options === undefined) {
-    return {
+const DEFAULTS = new WeakMap<PoolDefaults, JobOptions>();
+
+function defaultsOf(pool: PoolDefaults): JobOptions {
+  let defaults = DEFAULTS.get(pool);
+  if (defaults === undefined) {
+    defaults = Object.freeze({
       timeout: pool.timeout,
       softTimeout: undefined,
       queueTimeout: pool.queueTimeout,
@@ -106,8 +106,23 @@ export function normalizeSubmitOptions<P>(
       onProgress: undefined,
       tenant: undefined,
       affinity: undefined,
-    };
+    });
+    DEFAULTS.set(pool, defaults);
   }
+  return defaults;
+}
+
+/**
+ * Validate `submit`'s options; the pool's `timeout` and `queueTimeout` are the
+ * defaults. A key outside `allowed` (`map`'s and `stream`'s add their own,
+ * which their callers read) is refused.
+ */
+export function normalizeSubmitOptions<P>(
+  options: SubmitOptions<P> | undefined,
+  pool: PoolDefaults,
+  allowed: readonly string[] = SUBMIT_KEYS,
+): JobOptions {
+  if (options === undefined) return defaultsOf(pool);
   if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
   knownKeys(options, allowed);
   const timeout = duration('timeout', options.timeout) ?? pool.timeout;
