@@ -47,11 +47,15 @@ describe('SeqQueue', () => {
     const b = queued(2);
     queue.enqueue(a.run, a);
     queue.enqueue(b.run, b);
-    expect(queue.discard(a.entry!)).toBe(true);
-    expect(queue.discard(a.entry!)).toBe(false);
+    const entry = a.entry!;
+    expect(queue.discard(entry)).toBe(true);
+    expect(a.entry).toBeUndefined(); // it no longer waits
+    expect(queue.discard(entry)).toBe(false);
     expect(queue.size).toBe(1);
     expect(queue.peek()).toBe(b.run);
+    expect(b.entry).toBeDefined();
     expect(queue.dequeue()).toBe(b.run);
+    expect(b.entry).toBeUndefined(); // taken: it no longer waits
     expect(queue.dequeue()).toBeUndefined();
   });
 

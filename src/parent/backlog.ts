@@ -27,15 +27,16 @@
  * comes back.
  */
 import PQueue from 'p-queue';
-import { FairQueue, NO_TENANT, type FairItem, type TenantKey } from './fair-queue.js';
+import { FairQueue, type FairItem } from './fair-queue.js';
 
 export { SeqQueue, type Queued } from './seq-queue.js';
 
-/** What the backlog orders: a priority, a submission order (`seq`; a task put back keeps it). */
-export interface Ranked {
-  readonly priority: number;
-  readonly seq: number;
-  /** Whose turn it waits for; none: the tenant of the tasks without one. */
+/**
+ * What the backlog orders: a priority, a submission order (`seq`; a task put
+ * back keeps it), whose turn it waits for (none: the tenant of the tasks
+ * without one), and room for its place in the queue while it waits.
+ */
+export interface Ranked extends FairItem {
   readonly tenant?: string | undefined;
 }
 
@@ -48,8 +49,6 @@ export class Backlog<J extends Ranked> {
   readonly #start: Start<J>;
   readonly #shrunk: () => void;
   readonly #cap: number;
-  /** Every waiting job and its place in the queue. */
-  readonly #waiting = new Map<J, FairItem>();
   /** Per tenant: tasks taken that have not come back. */
   readonly #taken = new Map<string, number>();
   /** Tickets added to p-queue and not yet run. */
@@ -126,10 +125,7 @@ export class Backlog<J extends Ranked> {
    * a slot that no worker could take (the slots were about to shrink).
    */
   wait(job: J): void {
-    const tenant: TenantKey = job.tenant ?? NO_TENANT;
-    const item: FairItem = { priority: job.priority, seq: job.seq, tenant };
-    this.#waiting.set(job, item);
-    this.#fair.enqueue(job, item);
+    this.#fair.enqueue(job, job);
     this.#issue();
   }
 
@@ -161,7 +157,6 @@ export class Backlog<J extends Ranked> {
     this.#tickets--;
     const job = this.#fair.dequeue();
     if (job === undefined) return Promise.resolve();
-    this.#waiting.delete(job);
     this.#took(job);
     this.#shrunk();
     const held = new Promise<void>((release) => this.#start(job, release));
@@ -181,9 +176,7 @@ export class Backlog<J extends Ranked> {
 
   /** `job` leaves the queue; `taken` to run (counted against its tenant, its turn passes). */
   #out(job: J, taken: boolean): boolean {
-    const item = this.#waiting.get(job);
-    if (item === undefined || !this.#fair.remove(item, taken)) return false;
-    this.#waiting.delete(job);
+    if (!this.#fair.remove(job, taken)) return false;
     if (taken) this.#took(job);
     this.#shrunk();
     return true;
@@ -212,7 +205,7 @@ export class Backlog<J extends Ranked> {
 
   /** Take every waiting job out, in no particular order. */
   drain(): J[] {
-    const jobs = [...this.#waiting.keys()];
+    const jobs = this.#fair.values();
     for (const job of jobs) this.remove(job);
     return jobs;
   }

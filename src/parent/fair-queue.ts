@@ -17,9 +17,17 @@ import { SeqQueue, type Queued } from './seq-queue.js';
 export type TenantKey = string | typeof NO_TENANT;
 export const NO_TENANT: unique symbol = Symbol('no tenant');
 
-/** A task's place in the queue. */
+/**
+ * What the queue holds: a task with its tenant (none, or NO_TENANT: the
+ * tenant of the tasks without one) and room for its entry, so that it
+ * carries its own place in the queue (the backlog's jobs are their items).
+ */
 export interface FairItem extends Queued {
-  readonly tenant: TenantKey;
+  readonly tenant?: TenantKey | undefined;
+}
+
+function keyOf(item: FairItem): TenantKey {
+  return item.tenant ?? NO_TENANT;
 }
 
 interface Tenant<T> {
@@ -77,14 +85,15 @@ export class FairQueue<T> {
       const at = this.#priorities.findIndex((p) => p > item.priority);
       this.#priorities.splice(at === -1 ? this.#priorities.length : at, 0, item.priority);
     }
-    let tenant = level.byKey.get(item.tenant);
+    const key = keyOf(item);
+    let tenant = level.byKey.get(key);
     if (tenant === undefined) {
-      tenant = { key: item.tenant, priority: item.priority, level, tasks: new SeqQueue<T>() };
-      level.byKey.set(item.tenant, tenant);
+      tenant = { key, priority: item.priority, level, tasks: new SeqQueue<T>() };
+      level.byKey.set(key, tenant);
       level.ring.push(tenant); // joins at the back of the current round
     }
     tenant.tasks.enqueue(value, item);
-    this.#count(item.tenant, 1);
+    this.#count(key, 1);
   }
 
   /** The next task to run: the first tenant not capped, in the best priority that has one. */
@@ -107,13 +116,22 @@ export class FairQueue<T> {
    * else it was cancelled (the turn stays). False if it was not waiting.
    */
   remove(item: FairItem, taken: boolean): boolean {
-    const level = this.#levels.get(item.priority);
-    const tenant = level?.byKey.get(item.tenant);
-    if (level === undefined || tenant === undefined || item.entry === undefined) return false;
-    if (!tenant.tasks.discard(item.entry)) return false;
-    this.#count(item.tenant, -1);
+    const entry = item.entry;
+    if (entry === undefined) return false;
+    const tenant = this.#levels.get(item.priority)?.byKey.get(keyOf(item));
+    if (tenant === undefined || !tenant.tasks.discard(entry)) return false;
+    this.#count(tenant.key, -1);
     this.#after(tenant, taken);
     return true;
+  }
+
+  /** Every waiting value, in no particular order. */
+  values(): T[] {
+    const values: T[] = [];
+    for (const level of this.#levels.values()) {
+      for (const tenant of level.ring) tenant.tasks.collect(values);
+    }
+    return values;
   }
 
   /** The tenant whose turn it is: the first not capped, in the best priority that has one. */

@@ -13,6 +13,7 @@
  */
 import { CancelledError } from '../shared/errors.js';
 import type { TaskSpec } from '../shared/protocol.js';
+import type { Entry } from './seq-queue.js';
 import { Future, type CancelHooks } from './future.js';
 import type { TaskStream } from './stream.js';
 import type { JobOptions } from './submit-options.js';
@@ -56,6 +57,8 @@ export class Job {
   readonly future: Future<unknown>;
   /** For `pool.stream`: where its values go. */
   readonly stream: TaskStream<unknown> | undefined;
+  /** Its place in the backlog's queue while it waits there; the backlog's own (seq-queue.ts). */
+  entry: Entry | undefined = undefined;
   #place: JobPlace = 'waiting';
   #worker: Worker | undefined;
   #startedAt = 0;

@@ -3,7 +3,9 @@
  * a deque, since tasks mostly arrive in that order (O(1) to add and to take);
  * a task put back keeps its earlier place (a binary search and a splice, the
  * rare case). Removal is lazy: an entry is flagged and skipped when it
- * reaches the front. Priorities and tenants are fair-queue.ts's.
+ * reaches the front. A queued item holds its entry while it waits (and only
+ * then), so the queue needs no map from items to entries. Priorities and
+ * tenants are fair-queue.ts's.
  */
 export interface Entry {
   readonly value: unknown;
@@ -14,7 +16,8 @@ export interface Entry {
 
 /**
  * What the backlog holds: anything with a priority, a submission order
- * (`seq`: a task put back keeps its place) and room for its queue entry.
+ * (`seq`: a task put back keeps its place) and room for its queue entry,
+ * set while it waits, undefined otherwise.
  */
 export interface Queued {
   readonly priority: number;
@@ -62,6 +65,7 @@ export class SeqQueue<T> {
     if (entry === undefined) return undefined;
     this.#head++;
     this.#live--;
+    entry.queued.entry = undefined;
     this.#compact();
     return entry.value as T;
   }
@@ -75,12 +79,22 @@ export class SeqQueue<T> {
   discard(entry: Entry): boolean {
     if (entry.removed) return false;
     entry.removed = true;
+    if (entry.queued.entry === entry) entry.queued.entry = undefined;
     this.#live--;
     if (this.#live === 0) {
       this.#entries = [];
       this.#head = 0;
     }
     return true;
+  }
+
+  /** Push every live value onto `into`. */
+  collect(into: unknown[]): void {
+    const entries = this.#entries;
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (!entry.removed) into.push(entry.value);
+    }
   }
 
   #front(): Entry | undefined {
