@@ -3,9 +3,11 @@
  * files, and the pool's tally of the totals its results carry
  * (src/parent/containment/usage.ts).
  */
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { UsageCounter } from '../src/child/usage.js';
 import { UsageTally } from '../src/parent/containment/usage.js';
@@ -81,6 +83,38 @@ describe('UsageCounter (the worker)', () => {
     expect(grown - first).toBeGreaterThanOrEqual(20_000);
     counter.read(); // the cgroup still says 1 ms
     expect(counter.total()).toBeGreaterThanOrEqual(grown);
+  });
+
+  test("between readings counts the main thread's CPU; another thread's shows at the next reading", async () => {
+    // Where Node has process.threadCpuUsage (22.19 and later): the whole
+    // process's CPU is read only at a reading (it walks every thread).
+    const perThread =
+      typeof (process as { threadCpuUsage?: unknown }).threadCpuUsage === 'function';
+    const { counter } = counterOn(1_000, 1, false);
+    counter.read();
+    const before = counter.total();
+    // 60 ms of CPU on another thread while this one waits.
+    const spin = new Worker('const end = Date.now() + 60; while (Date.now() < end);', {
+      eval: true,
+    });
+    await once(spin, 'exit');
+    const between = counter.total() - before;
+    if (perThread) expect(between).toBeLessThan(30_000);
+    else expect(between).toBeGreaterThanOrEqual(50_000);
+    counter.read(); // the cgroup still says 1 ms: the process's own count is the floor
+    expect(counter.total() - before).toBeGreaterThanOrEqual(50_000);
+  });
+
+  test('reads the kernel after a task of 1 ms or more, and after a second without a reading', () => {
+    const { counter } = counterOn(1_000, 1, false);
+    const now = performance.now();
+    expect(counter.due(0.01, now)).toBe(true); // never read yet
+    counter.read();
+    const at = performance.now();
+    expect(counter.due(0.01, at)).toBe(false);
+    expect(counter.due(1, at)).toBe(true);
+    expect(counter.due(0.01, at + 999)).toBe(false);
+    expect(counter.due(0.01, at + 1_000)).toBe(true);
   });
 });
 

@@ -31,7 +31,7 @@ import {
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
 import { Credits, drive, isIterated } from './stream.js';
-import { READ_AFTER_MS, type UsageCounter } from './usage.js';
+import type { UsageCounter } from './usage.js';
 
 /** A task with its spec looked up. */
 type Run = RunTask & { spec: TaskSpec };
@@ -274,8 +274,9 @@ export class Runner {
     if (current === undefined) return;
     this.#running.delete(id);
     this.#progress.flush(id);
-    const ms = performance.now() - current.since;
-    if (ms >= READ_AFTER_MS) this.#usage.read();
+    const now = performance.now();
+    const ms = now - current.since;
+    if (this.#usage.due(ms, now)) this.#usage.read();
     const tail: ResultTail = { ms, cpu: this.#usage.total() };
     if (this.#usage.peak !== this.#peakSent) this.#peakSent = tail.peak = this.#usage.peak;
     if (this.#maxRss !== undefined) {

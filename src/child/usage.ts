@@ -7,26 +7,34 @@
  *
  * The total is the tree's CPU as the kernel counts it (the worker cgroup's
  * `cpu.stat`, or the worker's own time plus its waited-for children's from
- * /proc/self/stat) as of the last reading, plus the worker's own CPU since
- * (getrusage, a system call without a file). A reading is taken at boot and
- * at the end of every task that ran for READ_AFTER_MS or longer: what a
- * shorter task's children used (they had less than that to run) is counted
- * at the next reading. docs/containment.md, "future.usage".
+ * /proc/self/stat) as of the last reading, plus the CPU of the worker's main
+ * thread since (getrusage for the calling thread, a system call without a
+ * file, where Node has it: about half the cost of the whole process's, which
+ * walks every thread; else the whole process's). A reading is taken at boot,
+ * at the end of every task that ran for READ_AFTER_MS or longer, and at the
+ * end of the first task READ_EVERY_MS after the reading before: what a
+ * shorter task's children and the worker's other threads used is counted at
+ * the next reading. docs/containment.md, "future.usage".
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { CgroupBoot } from '../shared/protocol.js';
 
 /** A task that ran this long (ms, wall time) is followed by a reading of the kernel's figures. */
 export const READ_AFTER_MS = 1;
+/** And so is the first task to end this long (ms) after the reading before. */
+export const READ_EVERY_MS = 1_000;
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every architecture Node runs on. */
 const TICK_US = 10_000;
 
 export class UsageCounter {
   readonly #cgroup: CgroupBoot | undefined;
-  /** The tree's CPU (µs) at the last reading, and the worker's own then. */
+  /** The tree's CPU (µs) at the last reading, and the main thread's and the process's then. */
   #base = 0;
   #ownAtBase = 0;
+  #processAtBase = 0;
+  /** `performance.now()` at the last reading. */
+  #readAt = -Infinity;
   /**
    * Peak memory in bytes as of the last reading: the memory cgroup's (v1:
    * since the start of the first task after the reading before; v2: since
@@ -44,7 +52,12 @@ export class UsageCounter {
 
   /** The tree's CPU time so far, in µs. */
   total(): number {
-    return Math.round(this.#base + own() - this.#ownAtBase);
+    return Math.round(this.#base + thread() - this.#ownAtBase);
+  }
+
+  /** A task that ran `ms` ended at `now`: whether the kernel's figures should be read first. */
+  due(ms: number, now: number): boolean {
+    return ms >= READ_AFTER_MS || now - this.#readAt >= READ_EVERY_MS;
   }
 
   /** Peak memory in bytes, as of the last reading. */
@@ -55,6 +68,8 @@ export class UsageCounter {
   /** Read the kernel's figures now. */
   read(): void {
     const mine = own();
+    const main = thread();
+    this.#readAt = performance.now();
     const tree = this.#cgroup ? cgroupCpu(this.#cgroup) : procCpu(mine);
     // The first reading sets the scale: a cgroup counts from the worker's move
     // into it, as the pool's figure for a dead worker does; getrusage counts
@@ -62,9 +77,12 @@ export class UsageCounter {
     // 10 ms ticks, getrusage in µs.
     const first = !this.#read;
     this.#read = true;
-    const estimate = first ? mine : this.#base + mine - this.#ownAtBase;
+    // Between readings only the main thread was counted; the whole process's
+    // CPU since the reading before is at least that (so the total never goes back).
+    const estimate = first ? mine : this.#base + mine - this.#processAtBase;
     this.#base = tree === undefined ? estimate : first ? tree : Math.max(tree, estimate);
-    this.#ownAtBase = mine;
+    this.#ownAtBase = main;
+    this.#processAtBase = mine;
     const peak = this.#cgroup && cgroupPeak(this.#cgroup);
     this.#peak = peak || ownPeak();
     this.#resetPending = peak !== undefined && this.#cgroup?.memoryPeak?.resettable === true;
@@ -91,6 +109,17 @@ export class UsageCounter {
 /** This process's CPU time (all its threads), µs. */
 function own(): number {
   const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** The calling (main) thread's CPU time, µs; the process's where Node cannot tell (before 22.19). */
+const perThread = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+const threadUsage: () => NodeJS.CpuUsage = perThread
+  ? () => perThread.call(process)
+  : () => process.cpuUsage();
+
+function thread(): number {
+  const { user, system } = threadUsage();
   return user + system;
 }
 
