@@ -200,9 +200,12 @@ export class Fleet {
   replenish(demand = this.#demand): void {
     this.#demand = demand;
     if (this.#spawnTimer !== undefined) return; // a start is already scheduled
+    const staying = this.staying();
+    // A full fleet (the common case, checked on every submit) wants no start.
+    if (staying >= this.#bounds.maxWorkers) return;
     const plan = spawnPlan({
       wanted: this.#wanted(),
-      staying: this.staying(),
+      staying,
       startFailures: this.#startFailures,
     });
     if (plan.delay === 0) {
