@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Containment } from '../src/parent/containment/containment.js';
 import { ownerGone, poolName, selfOwner } from '../src/parent/containment/owner.js';
@@ -208,6 +208,24 @@ describe('Containment on a fake hybrid tree', () => {
     expect(tree.fs.subdirs(join(tree.root, 'unified'))).toEqual([]);
     expect(tree.fs.subdirs(join(tree.root, 'pids'))).toEqual([]);
     expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).toEqual([]);
+  });
+
+  test('a released cgroup is killed at once, its figures read and its directories removed on the next turn', async () => {
+    const { tree, self } = hybrid();
+    const c = new Containment('auto', NO_LIMITS, tree.host(self));
+    const cgroup = c.placeWorker()!;
+    const v2 = cgroup.dirs.v2;
+    writeFileSync(join(v2, 'cpu.stat'), 'usage_usec 7000\n');
+    c.release(cgroup);
+    // At once: what is left in it dies. The future the exit fails settles in
+    // this turn, and reads the figures from the cgroup itself.
+    expect(readFileSync(join(v2, 'cgroup.kill'), 'latin1')).toBe('1');
+    expect(tree.fs.subdirs(dirname(v2))).toEqual([basename(v2)]);
+    expect(cgroup.cpu()).toBe(7000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(tree.fs.subdirs(dirname(v2))).toEqual([]);
+    expect(cgroup.cpu()).toBe(7000); // the last figure, kept
+    await c.close();
   });
 
   test("a move the kernel refuses rejects with the kernel's error (the pool then counts a failed start)", async () => {

@@ -181,9 +181,16 @@ export class Containment {
     return undefined;
   }
 
-  /** The worker exited: kill what is left in its cgroups and remove them. */
+  /**
+   * The worker exited: kill what is left in its cgroups at once, then, on
+   * the next turn of the event loop, read their last figures and remove
+   * them. The future its exit fails settles first: it reads the figures from
+   * the cgroup itself meanwhile, and the reads and removals (~0.6 ms) stay
+   * off the time a crash takes to settle.
+   */
   release(cgroup: WorkerCgroup): void {
-    const done = cgroup.release();
+    cgroup.kill();
+    const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => cgroup.release());
     this.#releases.add(done);
     void done.then(() => this.#releases.delete(done));
   }
