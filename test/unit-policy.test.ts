@@ -235,6 +235,7 @@ describe('pipelining', () => {
     [1, 2],
     [0.5, 4],
     [0.0625, 32],
+    [0.03125, 64],
     [0.01, MAX_PIPELINE_DEPTH],
     [0, MAX_PIPELINE_DEPTH],
   ])('recent tasks averaging %s ms → %i queued per busy worker', (avg, depth) => {

@@ -165,7 +165,7 @@ export const SHORT_TASK_MS = 5;
 /** How much work, in ms of recent run time, to keep queued inside each busy worker. */
 export const PIPELINE_MS = 2;
 /** Most tasks queued inside one worker. */
-export const MAX_PIPELINE_DEPTH = 32;
+export const MAX_PIPELINE_DEPTH = 64;
 /** A task whose timeout is shorter than this is never queued inside a busy worker. */
 export const GENEROUS_TIMEOUT_MS = 1_000;
 
