@@ -17,7 +17,7 @@ import {
   type Deadpool,
   type Future,
 } from '../dist/index.js';
-import { logged, loggedGate, loggedSleep } from './fixtures/core/pipeline.mjs';
+import { logged, loggedBlock, loggedGate, loggedSleep } from './fixtures/core/pipeline.mjs';
 import {
   gate,
   killChild,
@@ -222,6 +222,33 @@ describe('pipelining', () => {
     await Promise.all([blocker, recycled, ...queued]);
     for (const f of queued) expect(f.pid).not.toBe(oldPid);
     expect(starts(log).filter((t) => t.startsWith('r'))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+  });
+
+  it('queues nothing behind a task that turned out long: a new task waits for the first worker free', async () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    const log = startLog();
+    await warmUp(pool, log);
+    const [first, second] = [gate(), gate()];
+    // One on each worker (a worker still starting would get b queued behind a).
+    await waitFor(() => pool.getStatistics().workerProcessesIdle === 2, {
+      what: 'both workers idle',
+    });
+    // Both block their worker's event loop: neither could hand a task back.
+    const a = pool.submit(loggedBlock, [log, 'a', first.path]);
+    const b = pool.submit(loggedBlock, [log, 'b', second.path]);
+    const [, bPid] = await Promise.all([started(a), started(b)]);
+    // Both have now run longer than a short task (5 ms, docs/dispatch.md).
+    const since = performance.now();
+    await waitFor(() => performance.now() - since > 20);
+    const c = pool.submit(logged, [log, 'c']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.getStatistics()).toMatchObject({ tasksWaitingInWorkers: 0, backlogSize: 1 });
+    second.open();
+    expect(await c).toBe('c');
+    expect(c.pid).toBe(bPid);
+    expect(a.done()).toBe(false); // it still blocks
+    first.open();
+    expect(await Promise.all([a, b])).toEqual(['a', 'b']);
   });
 
   it('lets an idle worker take back the tasks waiting behind one that turned out long', async () => {

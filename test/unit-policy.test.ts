@@ -11,6 +11,7 @@ import {
   pipelinable,
   pipelineDepth,
   refillRoom,
+  SHORT_TASK_MS,
   queueRoom,
   tasksToSteal,
   retireAfterTask,
@@ -253,6 +254,18 @@ describe('pipelining', () => {
     'room %i with %i queued of depth %i: a worker is refilled only once it holds half or less → %i',
     (room, queued, depth, expected) => {
       expect(refillRoom(room, queued, depth)).toBe(expected);
+    },
+  );
+
+  test.each([
+    [0, 16],
+    [SHORT_TASK_MS, 16],
+    [SHORT_TASK_MS + 0.1, 0],
+    [60_000, 0],
+  ])(
+    'behind a task running for %s ms a worker is refilled with %i (none once it turned out long)',
+    (runningForMs, expected) => {
+      expect(refillRoom(16, 0, 16, runningForMs)).toBe(expected);
     },
   );
 

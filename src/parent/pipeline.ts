@@ -72,6 +72,7 @@ export class Pipeline {
     if (this.#settings.concurrentTasksPerWorker > 1) return;
     const depth = pipelineDepth(this.#avgRunMs);
     const { maxTasksPerChild } = this.#settings;
+    const now = performance.now();
     for (const worker of this.#fleet.busyWorkers()) {
       // A worker whose channel closed is on its way out: a send to it fails,
       // and the tasks it gave back would be offered to it again, without end.
@@ -89,7 +90,7 @@ export class Pipeline {
       let open = queueRoom(facts);
       if (open === 0) continue;
       facts.depth = depth;
-      let room = refillRoom(queueRoom(facts), queued.length, depth);
+      let room = refillRoom(queueRoom(facts), queued.length, depth, runningFor(worker, now));
       // Of what waits inside it: tasks of a priority other than 0, and the best priority.
       let lowerQueued = 0;
       let best = Infinity;

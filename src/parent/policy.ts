@@ -188,8 +188,14 @@ export function pipelineDepth(avgRunMs: number | undefined): number {
  * task. The worker never runs dry (half its depth is left when it is
  * refilled); a task that must overtake those queued is sent at once all the
  * same (pipeline.ts).
+ *
+ * None either behind a task that has run longer than SHORT_TASK_MS
+ * (`runningForMs`): it turned out long, and a task queued behind it could
+ * not be taken back while it runs synchronously (the worker reads no
+ * message then), however soon another worker is free.
  */
-export function refillRoom(room: number, queued: number, depth: number): number {
+export function refillRoom(room: number, queued: number, depth: number, runningForMs = 0): number {
+  if (runningForMs > SHORT_TASK_MS) return 0;
   return queued > depth / 2 ? 0 : room;
 }
 
