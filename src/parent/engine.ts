@@ -29,7 +29,7 @@ import type { Bounds, Settings } from './options.js';
 import type { JobOptions } from './submit-options.js';
 import { Stats, type DeadpoolStatistics } from './stats.js';
 import { TaskStream } from './stream.js';
-import type { Worker, WorkerState } from './worker.js';
+import type { Spawn, Worker, WorkerState } from './worker.js';
 
 export class Engine {
   readonly settings: Settings;
@@ -51,9 +51,10 @@ export class Engine {
 
   /**
    * The parts are made in the order they depend on each other; the hooks
-   * between them are called only once workers run (spawned last).
+   * between them are called only once workers run (spawned last). `spawn`:
+   * how a worker process is made (fork; tests pass a fake).
    */
-  constructor(settings: Settings, observer: Observer, emit: Emit) {
+  constructor(settings: Settings, observer: Observer, emit: Emit, spawn?: Spawn) {
     this.settings = settings;
     this.#emit = emit;
     this.#observer = observer;
@@ -76,14 +77,19 @@ export class Engine {
       queue: (job) => this.#interrupts.queueTimedOut(job),
       stopped: (job) => this.#interrupts.stopExpired(job),
     });
-    this.#fleet = new Fleet(settings, this.stats, {
-      message: (worker, message) => this.#onMessage(worker, message),
-      transition: (worker, from, to) => this.#onTransition(worker, from, to),
-      exit: (worker, code, signal, reason) => this.#onExit(worker, code, signal, reason),
-      failing: (failure) => this.#failing(failure),
-      started: (info) => this.#emit('workerStart', info),
-      draining: (worker) => this.#dispatch.reclaim(worker),
-    });
+    this.#fleet = new Fleet(
+      settings,
+      this.stats,
+      {
+        message: (worker, message) => this.#onMessage(worker, message),
+        transition: (worker, from, to) => this.#onTransition(worker, from, to),
+        exit: (worker, code, signal, reason) => this.#onExit(worker, code, signal, reason),
+        failing: (failure) => this.#failing(failure),
+        started: (info) => this.#emit('workerStart', info),
+        draining: (worker) => this.#dispatch.reclaim(worker),
+      },
+      spawn,
+    );
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
       dropped: (job) => this.#leave(job),
@@ -268,6 +274,10 @@ export class Engine {
     if (to === 'busy') this.#memory.watch(worker);
     else if (from === 'busy') this.#memory.unwatch(worker);
     this.#dispatch.onTransition(worker, from, to);
+    // Closing: a worker freed after the last job settled retires (its last
+    // task was cancelled while it ran, or handed back unstarted: no result
+    // brought it to retirement, and no settle is left to look again).
+    if (to === 'idle' && this.#life.closing) queueMicrotask(() => this.#life.check());
     // A worker on its way out is replaced as the demand is then (never a
     // figure remembered from before); forking is synchronous and slow, so the
     // settled future's awaiters run first.

@@ -1,0 +1,110 @@
+/**
+ * The engine against fake worker processes (no pid, so nothing is ever
+ * signalled): orders of messages that real workers produce only under
+ * rare timings, replayed exactly.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { expect, test } from 'vitest';
+import type { Deadpool } from '../src/parent/deadpool.js';
+import { Engine } from '../src/parent/engine.js';
+import { Observer } from '../src/parent/observer.js';
+import { normalizeOptions } from '../src/parent/options.js';
+import type { ParentMessage, RunTask, WorkerMessage } from '../src/shared/protocol.js';
+
+class FakeChild extends EventEmitter {
+  readonly pid = undefined;
+  connected = true;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  readonly stdout = null;
+  readonly stderr = null;
+  readonly sent: ParentMessage[] = [];
+  send(message: ParentMessage): boolean {
+    this.sent.push(message);
+    if (message.t === 'init') queueMicrotask(() => this.reply({ t: 'ready', cpu: 0 }));
+    if (message.t === 'finalize') queueMicrotask(() => this.die());
+    return true;
+  }
+  reply(message: WorkerMessage): void {
+    this.emit('message', message);
+  }
+  /** The ids of the tasks sent to it so far, in order. */
+  runs(): number[] {
+    return this.sent.flatMap((m) => (m.t === 'run' ? m.tasks.map((t: RunTask) => t.id) : []));
+  }
+  unref(): void {}
+  kill(): boolean {
+    this.die();
+    return true;
+  }
+  die(): void {
+    if (!this.connected) return;
+    this.connected = false;
+    this.exitCode = 0;
+    this.emit('disconnect');
+    this.emit('exit', 0, null);
+  }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const SPEC = { kind: 'source', source: 'x => x' } as const;
+
+test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
+  const settings = normalizeOptions({ maxWorkers: 1, containment: 'process-group' });
+  const children: FakeChild[] = [];
+  const engine = new Engine(
+    settings,
+    new Observer(new EventEmitter() as unknown as Deadpool),
+    () => {},
+    () => {
+      const child = new FakeChild();
+      children.push(child);
+      return child as unknown as ChildProcess;
+    },
+  );
+  await engine.ready();
+  const child = children[0]!;
+  const ok = (id: number, extra: object = {}): void =>
+    child.reply({ t: 'ok', id, value: id, ms: 0.01, cpu: 0, ...extra });
+  const options = {
+    timeout: undefined,
+    softTimeout: undefined,
+    queueTimeout: undefined,
+    abort: 'kill',
+    priority: 0,
+    signal: undefined,
+    name: undefined,
+    onProgress: undefined,
+    tenant: undefined,
+    affinity: undefined,
+  } as const;
+  // A short task first, so that the pool queues tasks inside the busy worker.
+  const warm = engine.submit(SPEC, [0], options);
+  await turn();
+  ok(child.runs()[0]!);
+  await warm;
+  // `a` runs; `b` waits inside the worker behind it.
+  const a = engine.submit(SPEC, [1], options);
+  const b = engine.submit(SPEC, [2], options);
+  await turn();
+  const [, aId, bId] = child.runs();
+  expect(bId).toBeDefined();
+  // `b` is cancelled while it waits there: it settles, and the worker is asked to drop it.
+  expect(b.cancel()).toBe(true);
+  expect(child.sent.at(-1)).toEqual({ t: 'drop', ids: [bId] });
+  // `a`'s result names no next task: `b` reached the worker after it ended,
+  // so `b` is the head, to start on arrival. Then the pool closes: no job is
+  // left, the worker is busy with `b` as far as the pool knows.
+  ok(aId!);
+  expect(await a).toBe(aId);
+  let closed = false;
+  void engine.close(true, false).then(() => (closed = true));
+  await turn();
+  expect(closed).toBe(false);
+  // The worker hands `b` back unstarted: it is idle now, and must retire.
+  child.reply({ t: 'dropped', ids: [bId!] });
+  for (let i = 0; i < 5 && !closed; i++) await turn();
+  expect(child.sent.some((m) => m.t === 'finalize')).toBe(true);
+  expect(closed).toBe(true);
+});
