@@ -3,7 +3,7 @@
  * maxRunningPerTenant caps a tenant, affinity routes to a warm worker.
  */
 import { describe, expect, test } from 'vitest';
-import { Deadpool } from '../dist/index.js';
+import { Deadpool, type Future } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { gate, makePool, started, turn, waitFor, within } from './helpers/index.js';
 
@@ -179,13 +179,21 @@ describe('affinity with pipelining', () => {
     for (let i = 0; i < 30; i++) await pool.submit(tasks.echo, [i]); // short tasks: pipelining on
     const g = gate();
     const other = gate();
-    const holder = pool.submit(tasks.block, [g.path, 'x'], { affinity: 'x' });
+    // The other worker is busy first: the holder's start may come inside its submit.
     const plain = pool.submit(tasks.block, [other.path, 'plain']);
-    // Submitted with them: nothing waits behind a task that turned out long
-    // (docs/dispatch.md), and these two may run for a while before they start.
-    const x = pool.submit(tasks.pid, [], { affinity: 'x' });
-    const y = pool.submit(tasks.pid, [], { affinity: 'y' });
+    const holder = pool.submit(tasks.block, [g.path, 'x'], { affinity: 'x' });
+    // Submitted the moment the holder starts: its worker has the task module
+    // then, and nothing waits behind a task that has run long (docs/dispatch.md).
+    const keyed = new Promise<[Future<number>, Future<number>]>((resolve) =>
+      holder.addPidCallback(() =>
+        resolve([
+          pool.submit(tasks.pid, [], { affinity: 'x' }),
+          pool.submit(tasks.pid, [], { affinity: 'y' }),
+        ]),
+      ),
+    );
     const [xPid] = await Promise.all([started(holder), started(plain)]);
+    const [x, y] = await keyed;
     await turn();
     // No busy worker holds y: it waits in the backlog.
     expect(pool.getStatistics()).toMatchObject({ tasksWaitingInWorkers: 1, backlogSize: 2 });

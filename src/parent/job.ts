@@ -62,6 +62,7 @@ export class Job {
   #place: JobPlace = 'waiting';
   #worker: Worker | undefined;
   #startedAt = 0;
+  #confirmedAt = 0;
   #launched = false;
   #requeued = false;
   #unlisten: (() => void) | undefined;
@@ -123,6 +124,15 @@ export class Job {
   /** `performance.now()` when its clock started (0 until then). */
   get startedAt(): number {
     return this.#startedAt;
+  }
+
+  /**
+   * `performance.now()` when the worker's word that it runs came (0 until
+   * then): how long it is known to have run, where `startedAt` may count from
+   * the hand-off.
+   */
+  get confirmedAt(): number {
+    return this.#confirmedAt;
   }
 
   /** Counted in `tasksLaunched` (at a hand-off, or, queued inside a worker, when it started). */
@@ -187,6 +197,7 @@ export class Job {
    */
   confirm(now: number): boolean {
     this.#move('confirm', 'running');
+    this.#confirmedAt = now;
     if (this.#launched) return false;
     this.launch(now);
     return true;

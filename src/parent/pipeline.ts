@@ -164,8 +164,8 @@ function holds(worker: Worker, affinity: string | undefined): boolean {
   return last?.options.affinity === affinity;
 }
 
-/** How long the worker's running task has run, in ms (0 until it is known to have started). */
+/** How long the worker's running task is known to have run, in ms (0 until the worker confirmed it). */
 function runningFor(worker: Worker, now: number): number {
   const job = worker.job;
-  return job?.acked ? now - job.startedAt : 0;
+  return job?.acked ? now - job.confirmedAt : 0;
 }
