@@ -10,6 +10,7 @@ import type { Deadpool } from '../src/parent/deadpool.js';
 import { Engine } from '../src/parent/engine.js';
 import { Observer } from '../src/parent/observer.js';
 import { normalizeOptions } from '../src/parent/options.js';
+import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import type { ParentMessage, RunTask, WorkerMessage } from '../src/shared/protocol.js';
 import { within } from './helpers/index.js';
 
@@ -68,18 +69,7 @@ test('closing: a worker freed after the last job settled (its head handed back u
   const child = children[0]!;
   const ok = (id: number, extra: object = {}): void =>
     child.reply({ t: 'ok', id, value: id, ms: 0.01, cpu: 0, ...extra });
-  const options = {
-    timeout: undefined,
-    softTimeout: undefined,
-    queueTimeout: undefined,
-    abort: 'kill',
-    priority: 0,
-    signal: undefined,
-    name: undefined,
-    onProgress: undefined,
-    tenant: undefined,
-    affinity: undefined,
-  } as const;
+  const options = normalizeSubmitOptions(undefined, settings);
   // A short task first, so that the pool queues tasks inside the busy worker.
   const warm = engine.submit(SPEC, [0], options);
   await turn();
