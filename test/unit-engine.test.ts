@@ -12,20 +12,15 @@ import { Observer } from '../src/parent/observer.js';
 import { normalizeOptions } from '../src/parent/options.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import type { ParentMessage, RunTask, WorkerMessage } from '../src/shared/protocol.js';
+import { FakeChild } from './helpers/fake-child.js';
 import { within } from './helpers/index.js';
 
-class FakeChild extends EventEmitter {
-  readonly pid = undefined;
-  connected = true;
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
-  readonly stdout = null;
-  readonly stderr = null;
-  readonly sent: ParentMessage[] = [];
-  send(message: ParentMessage): boolean {
-    this.sent.push(message);
+/** A worker that answers `init` with `ready` and exits on `finalize`; the test sends the rest. */
+class EngineChild extends FakeChild {
+  override send(message: ParentMessage): boolean {
+    super.send(message);
     if (message.t === 'init') queueMicrotask(() => this.reply({ t: 'ready', cpu: 0 }));
-    if (message.t === 'finalize') queueMicrotask(() => this.die());
+    if (message.t === 'finalize') queueMicrotask(() => this.die(0, null));
     return true;
   }
   reply(message: WorkerMessage): void {
@@ -35,17 +30,9 @@ class FakeChild extends EventEmitter {
   runs(): number[] {
     return this.sent.flatMap((m) => (m.t === 'run' ? m.tasks.map((t: RunTask) => t.id) : []));
   }
-  unref(): void {}
   kill(): boolean {
-    this.die();
+    this.die(null, 'SIGKILL');
     return true;
-  }
-  die(): void {
-    if (!this.connected) return;
-    this.connected = false;
-    this.exitCode = 0;
-    this.emit('disconnect');
-    this.emit('exit', 0, null);
   }
 }
 
@@ -54,13 +41,13 @@ const SPEC = { kind: 'source', source: 'x => x' } as const;
 
 test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
   const settings = normalizeOptions({ maxWorkers: 1, containment: 'process-group' });
-  const children: FakeChild[] = [];
+  const children: EngineChild[] = [];
   const engine = new Engine(
     settings,
     new Observer(new EventEmitter() as unknown as Deadpool),
     () => {},
     () => {
-      const child = new FakeChild();
+      const child = new EngineChild();
       children.push(child);
       return child as unknown as ChildProcess;
     },

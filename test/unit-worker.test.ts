@@ -4,31 +4,11 @@
  * against a fake child process (no pid, so nothing is ever signalled).
  */
 import type { ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import type { Job } from '../src/parent/job.js';
 import { normalizeOptions } from '../src/parent/options.js';
 import { TRANSITIONS, Worker, type WorkerState } from '../src/parent/worker.js';
-
-class FakeChild extends EventEmitter {
-  readonly pid = undefined;
-  connected = true;
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
-  readonly stderr = null;
-  readonly sent: unknown[] = [];
-  send(message: unknown): boolean {
-    this.sent.push(message);
-    return true;
-  }
-  unref(): void {}
-  /** The process ends: its channel closes, then it exits. */
-  die(code: number | null, signal: NodeJS.Signals | null): void {
-    this.connected = false;
-    this.emit('disconnect');
-    this.emit('exit', code, signal);
-  }
-}
+import { FakeChild } from './helpers/fake-child.js';
 
 const settings = normalizeOptions({ maxWorkers: 1 });
 const job = { id: 1, options: {} } as unknown as Job;
