@@ -259,10 +259,12 @@ export class Worker {
    */
   boot(message: ParentMessage, startTimeout: number): void {
     this.#expect('boot', 'starting');
-    const since = performance.now();
+    // Timed for the debug line only: the first `performance` access loads
+    // perf_hooks (~1 ms), which would fall between a pool's first forks.
+    const since = debug.enabled ? performance.now() : 0;
     this.#process.placed.then(
       () => {
-        if (this.#process.cgroup) {
+        if (this.#process.cgroup && debug.enabled) {
           debug('worker %d in its cgroups after %d ms', this.pid, performance.now() - since);
         }
         try {
