@@ -13,9 +13,9 @@ import {
   readdirSync,
   readFileSync,
   rmdirSync,
+  writeFile,
   writeFileSync,
 } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface CgroupFs {
@@ -52,7 +52,10 @@ export const hostFs: CgroupFs = {
     writeFileSync(path, text);
   },
   writeAsync(path, text) {
-    return writeFile(path, text);
+    // A callback, not node:fs/promises, which costs ~1.3 ms to load at import.
+    return new Promise((resolve, reject) =>
+      writeFile(path, text, (error) => (error ? reject(error) : resolve())),
+    );
   },
   exists: existsSync,
   notWritable(dir) {

@@ -1,0 +1,57 @@
+/**
+ * The pool's entry points (docs/performance.md, cold start): `npm run build`
+ * bundles `deadpool` and `deadpool/bullmq` into one shared chunk, so that
+ * importing `deadpool` loads one module of ours instead of ~60, and no ES
+ * module facade of Node's own (scripts/bundle.mjs).
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { expect, test } from 'vitest';
+import { tempDir } from './helpers/index.js';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+
+/** The specifiers a built file imports or re-exports from. */
+function importsOf(file: string): string[] {
+  const source = readFileSync(file, 'utf8');
+  return [...source.matchAll(/^(?:import|export)\s[^;]*?from\s+"([^"]+)";$/gm)].map((m) => m[1]!);
+}
+
+test('deadpool and deadpool/bullmq import one shared chunk of ours, which imports only packages', () => {
+  const chunks = readdirSync(`${dist}parent`).filter((f) => /^chunk-\w+\.js$/.test(f));
+  expect(chunks).toHaveLength(1);
+  expect(importsOf(`${dist}index.js`)).toEqual([`./parent/${chunks[0]}`]);
+  expect(importsOf(`${dist}bullmq/index.js`)).toContain(`../parent/${chunks[0]}`);
+  expect(importsOf(`${dist}bullmq/index.js`).filter((s) => s.startsWith('.'))).toEqual([
+    `../parent/${chunks[0]}`,
+  ]);
+  const fromChunk = importsOf(`${dist}parent/${chunks[0]}`);
+  expect(fromChunk.filter((s) => s.startsWith('.') || s.startsWith('node:'))).toEqual([]);
+  expect(fromChunk).toContain('p-queue');
+});
+
+test('importing deadpool loads none of Node’s modules it does not use (fs/promises, readline, worker_threads)', () => {
+  // An empty module first: Node's ES module loader loads some of these itself
+  // for its first file (Node 20: fs/promises).
+  const empty = join(tempDir(), 'empty.mjs');
+  writeFileSync(empty, '');
+  const script = `
+    await import(${JSON.stringify(pathToFileURL(empty).href)});
+    const before = new Set(process.moduleLoadList);
+    await import(${JSON.stringify(`${dist}index.js`)});
+    console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))));`;
+  const loaded = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+  ) as string[];
+  expect(loaded).toContain('NativeModule child_process'); // it did load the pool
+  const unused = [
+    'internal/fs/promises',
+    'internal/fs/streams',
+    'internal/repl/history',
+    'worker_threads',
+    'internal/util/parse_args/parse_args',
+  ];
+  expect(loaded.filter((m) => unused.some((name) => m === `NativeModule ${name}`))).toEqual([]);
+});
