@@ -94,10 +94,10 @@ const pool = await build({
   allowOverwrite: true,
   metafile: true,
 });
-for (const out of Object.keys(pool.metafile.outputs)) if (out.endsWith('.js')) takeBuiltins(out);
-// Every file the bundles name relative to themselves (the worker's entry) is there.
 for (const out of Object.keys(pool.metafile.outputs)) {
   if (!out.endsWith('.js')) continue;
+  takeBuiltins(out);
+  // Every file it names relative to itself (the worker's entry) is there.
   for (const [, rel] of readFileSync(out, 'utf8').matchAll(
     /new URL\("([^"]+)", import\.meta\.url\)/g,
   )) {

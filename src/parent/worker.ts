@@ -465,7 +465,10 @@ export class Worker {
     this.#hooks.transition(this, from, to);
   }
 
-  /** Two states at most, not a rest parameter: it runs twice per task, and an array each time showed in the pool's allocations. */
+  /**
+   * Two states at most, not a rest parameter: it runs twice per task, and an
+   * array each time showed in the pool's allocations.
+   */
   #expect(what: string, state: WorkerState, or: WorkerState = state): void {
     if (this.#state !== state && this.#state !== or) {
       const allowed = or === state ? state : `${state} or ${or}`;
