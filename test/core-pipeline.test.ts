@@ -26,6 +26,7 @@ import {
   rejection,
   started,
   tempDir,
+  turn,
   waitFor,
 } from './helpers/index.js';
 
@@ -241,7 +242,7 @@ describe('pipelining', () => {
     const since = performance.now();
     await waitFor(() => performance.now() - since > 20);
     const c = pool.submit(logged, [log, 'c']);
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(pool.getStatistics()).toMatchObject({ tasksWaitingInWorkers: 0, backlogSize: 1 });
     second.open();
     expect(await c).toBe('c');

@@ -13,7 +13,7 @@ import { normalizeOptions } from '../src/parent/options.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import type { ParentMessage, RunTask, WorkerMessage } from '../src/shared/protocol.js';
 import { FakeChild } from './helpers/fake-child.js';
-import { within } from './helpers/index.js';
+import { turn, within } from './helpers/index.js';
 
 /** A worker that answers `init` with `ready` and exits on `finalize`; the test sends the rest. */
 class EngineChild extends FakeChild {
@@ -36,7 +36,6 @@ class EngineChild extends FakeChild {
   }
 }
 
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const SPEC = { kind: 'source', source: 'x => x' } as const;
 
 test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
