@@ -3,54 +3,18 @@
  * signalled): orders of messages that real workers produce only under
  * rare timings, replayed exactly.
  */
-import type { ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { expect, test } from 'vitest';
-import type { Deadpool } from '../src/parent/deadpool.js';
-import { Engine } from '../src/parent/engine.js';
-import { Observer } from '../src/parent/observer.js';
-import { normalizeOptions } from '../src/parent/options.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
-import type { ParentMessage, RunTask, WorkerMessage } from '../src/shared/protocol.js';
-import { FakeChild } from './helpers/fake-child.js';
+import { fakeEngine } from './helpers/fake-child.js';
 import { turn, within } from './helpers/index.js';
-
-/** A worker that answers `init` with `ready` and exits on `finalize`; the test sends the rest. */
-class EngineChild extends FakeChild {
-  override send(message: ParentMessage): boolean {
-    super.send(message);
-    if (message.t === 'init') queueMicrotask(() => this.reply({ t: 'ready', cpu: 0 }));
-    if (message.t === 'finalize') queueMicrotask(() => this.die(0, null));
-    return true;
-  }
-  reply(message: WorkerMessage): void {
-    this.emit('message', message);
-  }
-  /** The ids of the tasks sent to it so far, in order. */
-  runs(): number[] {
-    return this.sent.flatMap((m) => (m.t === 'run' ? m.tasks.map((t: RunTask) => t.id) : []));
-  }
-  kill(): boolean {
-    this.die(null, 'SIGKILL');
-    return true;
-  }
-}
 
 const SPEC = { kind: 'source', source: 'x => x' } as const;
 
 test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
-  const settings = normalizeOptions({ maxWorkers: 1, containment: 'process-group' });
-  const children: EngineChild[] = [];
-  const engine = new Engine(
-    settings,
-    new Observer(new EventEmitter() as unknown as Deadpool),
-    () => {},
-    () => {
-      const child = new EngineChild();
-      children.push(child);
-      return child as unknown as ChildProcess;
-    },
-  );
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    containment: 'process-group',
+  });
   await engine.ready();
   const child = children[0]!;
   const ok = (id: number, extra: object = {}): void =>

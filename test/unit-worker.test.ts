@@ -25,6 +25,7 @@ function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unk
       queued: () => {},
       transition: (_w, from, to) => void moves.push(`${from}→${to}`),
       exit: (_w, code, signal) => void exits.push([code, signal]),
+      module: () => {},
     },
     () => child as unknown as ChildProcess,
   );
@@ -154,7 +155,13 @@ describe('a worker moves only as its state machine allows', () => {
     const worker = new Worker(
       settings,
       0,
-      { message: () => {}, queued: () => {}, transition: () => {}, exit: (w) => (seen = w.job) },
+      {
+        message: () => {},
+        queued: () => {},
+        transition: () => {},
+        exit: (w) => (seen = w.job),
+        module: () => {},
+      },
       () => child as unknown as ChildProcess,
     );
     worker.ready();

@@ -76,6 +76,17 @@ export class TaskLoader {
     );
   }
 
+  /**
+   * Import `module` ahead of its tasks (warm.ts); never rejects. A failure
+   * is left for the task that needs the module, whose own import fails the same way.
+   */
+  warm(module: string): Promise<void> {
+    return importingTaskModule(module, () => import(module)).then(
+      () => {},
+      () => {},
+    );
+  }
+
   async #import(
     module: string,
     exportName: string,

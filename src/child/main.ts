@@ -1,7 +1,7 @@
 /**
  * Child side of a worker, its entry point: boot (the initializer, and the
  * watchdog thread where no sentinel guards the pool), route the pool's
- * messages to the runner, report fatal errors,
+ * messages to the runner (and task modules offered ahead to the warmer), report fatal errors,
  * run the finalizer, and die with the parent, taking every descendant along.
  * It talks to the pool only through the messages of ../shared/protocol.ts.
  */
@@ -22,6 +22,7 @@ import { explainReferenceError, TaskLoader } from './load-task.js';
 import { ProgressSender } from './progress.js';
 import { Runner } from './runner.js';
 import { UsageCounter } from './usage.js';
+import { Warmer } from './warm.js';
 
 // From here on, a pool created outside a task module's import is a task's own.
 workerEntryRan();
@@ -36,6 +37,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 const progress = new ProgressSender(send);
 const usage = new UsageCounter(boot.cgroup);
 const runner = new Runner(loader, send, progress, usage, boot.maxRss, boot.concurrent);
+const warmer = new Warmer(loader, runner);
 const slots = globalThis as Record<symbol, unknown>;
 slots[SIGNAL_SLOT] = (): AbortSignal | undefined => runner.signal();
 slots[PROGRESS_SLOT] = (value: unknown): void => runner.report(value);
@@ -97,27 +99,13 @@ async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promi
     usage.read();
     send({ t: 'ready', cpu: usage.total(), peak: usage.peak });
     if (boot.watchdog) void startWatchdog();
-    // Only when no task came soon: loading it delays what arrives meanwhile.
-    setTimeout(preloadTaskApi, PRELOAD_IDLE_MS).unref();
+    // `deadpool/task`, which every module made with defineTask() imports
+    // (2–3 ms of a worker's first task): the same file as the task module's
+    // import when both come from one installed package.
+    warmer.offer([new URL('../task-module.js', import.meta.url).href]);
   } catch (error) {
     send({ t: 'initFailed', error: toWire(error) }, () => process.exit(1));
   }
-}
-
-/** How long after 'ready' an idle worker loads `deadpool/task` ahead of its first task. */
-const PRELOAD_IDLE_MS = 20;
-
-/**
- * In a worker idle since 'ready': load `deadpool/task`, which every task
- * module made with defineTask() imports, so that the first task's import
- * finds it loaded (2–3 ms of a worker's first task). The same file as the
- * task module's import when both come from one installed package. Loading
- * a cached module again costs nothing.
- */
-function preloadTaskApi(): void {
-  import(new URL('../task-module.js', import.meta.url).href).catch(() => {
-    // a build without it: the task module's own import will say
-  });
 }
 
 async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): Promise<void> {
@@ -156,6 +144,9 @@ function onMessage(message: ParentMessage): void {
       break;
     case 'watchdog':
       void startWatchdog();
+      break;
+    case 'warm':
+      warmer.offer(message.modules);
       break;
   }
 }

@@ -78,6 +78,8 @@ export class Runner {
   #held = false;
   /** Results handed to the channel and not yet written out. */
   #writing = 0;
+  /** Called the next time the worker becomes idle (whenIdle). */
+  #onIdle: (() => void) | undefined;
 
   constructor(
     loader: TaskLoader,
@@ -117,9 +119,26 @@ export class Runner {
   #startWaiting(): void {
     while (this.#running.size < this.#limit && !this.#held && this.#writing === 0) {
       const first = this.#queue.shift();
-      if (!first) return;
+      if (!first) {
+        if (this.#onIdle !== undefined && this.#running.size === 0) {
+          const then = this.#onIdle;
+          this.#onIdle = undefined;
+          then();
+        }
+        return;
+      }
       this.#start(first, first.ack === true);
     }
+  }
+
+  /** No task runs or waits here, and every result is written out. */
+  get idle(): boolean {
+    return this.#running.size === 0 && this.#queue.length === 0 && this.#writing === 0;
+  }
+
+  /** Call `then` once, the next time this worker becomes idle (warm.ts). */
+  whenIdle(then: () => void): void {
+    this.#onIdle = then;
   }
 
   /**

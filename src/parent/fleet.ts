@@ -45,6 +45,9 @@ export interface FleetHooks {
 
 export type StateCounts = Record<WorkerState, number>;
 
+/** How many task modules a pool offers its idle workers to import ahead. */
+const MAX_WARM_MODULES = 8;
+
 export class Fleet {
   readonly #workers = new Set<Worker>();
   /** Idle workers, most recently used last (so the others can idle out). */
@@ -74,6 +77,15 @@ export class Fleet {
   #demand = 0;
   #spawnTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * The first task modules sent to any worker, in that order: idle workers
+   * are offered those they were not sent, to import ahead (src/child/warm.ts).
+   */
+  readonly #taskModules: string[] = [];
+  /** An offer to the idle workers is due (new modules came). */
+  #offerDue = false;
+  /** An idle worker died after such an offer: no more offers (a module may kill its importer). */
+  #warmOff = false;
 
   constructor(settings: Settings, stats: Stats, hooks: FleetHooks, spawn: Spawn = forkWorker) {
     this.#settings = settings;
@@ -234,6 +246,7 @@ export class Fleet {
           queued: (_w, delta) => (this.#queued += delta),
           transition: (w, from, to) => this.#onTransition(w, from, to),
           exit: (w, code, signal) => this.#onExit(w, code, signal),
+          module: (_w, url) => this.#onModule(url),
         },
         this.#spawn,
       );
@@ -382,8 +395,27 @@ export class Fleet {
     if (to === 'idle') {
       this.#idle.push(worker);
       this.#scheduleIdleSweep();
+      if (!this.#warmOff) worker.warm(this.#taskModules);
     }
     this.#hooks.transition(worker, from, to);
+  }
+
+  /**
+   * A worker was sent its first task of module `url`. The first
+   * MAX_WARM_MODULES such modules are offered to the other workers when
+   * idle: those idle now hear of it once the dispatch under way is done.
+   */
+  #onModule(url: string): void {
+    const list = this.#taskModules;
+    if (this.#warmOff || list.length >= MAX_WARM_MODULES || list.includes(url)) return;
+    list.push(url);
+    if (this.#offerDue) return;
+    this.#offerDue = true;
+    queueMicrotask(() => {
+      this.#offerDue = false;
+      if (this.#warmOff) return;
+      for (const worker of this.#idle) worker.warm(list);
+    });
   }
 
   /** Why a worker left: the pool's decision, else a failed start or a crash. */
@@ -397,6 +429,12 @@ export class Fleet {
       this.#startFailed(
         worker.startError ?? new Error(beforeReady(worker.pid, exitCode, worker.stderrTail)),
       );
+    }
+    if (reason === 'crashed' && worker.job === undefined && worker.warmedAhead && !this.#warmOff) {
+      // Without a task to blame, the import ahead may have killed it: its
+      // replacement would be offered the same modules, and die the same way.
+      this.#warmOff = true;
+      debug('worker %d died idle after an offer of task modules: no more offers', worker.pid);
     }
     this.#stats.exits[reason]++;
     debug('worker %d exited: code %s, signal %s, reason %s', worker.pid, exitCode, signal, reason);

@@ -69,6 +69,8 @@ export interface ProcessHooks {
   taskName(): string | undefined;
   /** Wait for its last stderr bytes before reporting the exit (a death the pool did not cause). */
   drainOutput(): boolean;
+  /** It was sent a task of a module for the first time. */
+  module(url: string): void;
 }
 
 export class WorkerProcess {
@@ -77,6 +79,8 @@ export class WorkerProcess {
   readonly cgroup: WorkerCgroup | undefined;
   /** Resolves once it is in its cgroups (at once without); rejects when the kernel refused. */
   readonly placed: Promise<void>;
+  /** It was offered task modules to import ahead of its tasks. */
+  warmedAhead = false;
   /** Without a cgroup: its tree's CPU total (µs) read just before the pool killed it. */
   #cpuAtKill: number | undefined;
   /**
@@ -90,6 +94,10 @@ export class WorkerProcess {
   readonly #output: OutputReader;
   /** Specs this worker has been sent, by the id it knows them by. */
   readonly #specIds = new Map<TaskSpec, number>();
+  /** Task modules it was sent, with a task or to import ahead (`warm`). */
+  readonly #modules = new Set<string>();
+  /** How much of the pool's list of task modules `warm` has gone through. */
+  #warmedTo = 0;
 
   constructor(settings: Settings, hooks: ProcessHooks, spawn: Spawn) {
     this.#hooks = hooks;
@@ -224,6 +232,34 @@ export class WorkerProcess {
     } catch (error) {
       for (const spec of fresh) this.#specIds.delete(spec);
       throw error;
+    }
+    for (const spec of fresh) {
+      if (spec.kind !== 'module' || this.#modules.has(spec.module)) continue;
+      this.#modules.add(spec.module);
+      this.#hooks.module(spec.module);
+    }
+  }
+
+  /**
+   * Offer it the modules of `list` (the pool's task modules, only ever
+   * appended to) that it has not been sent, to import while it is idle.
+   */
+  warm(list: readonly string[]): void {
+    if (this.#warmedTo >= list.length) return;
+    const offer: string[] = [];
+    for (let i = this.#warmedTo; i < list.length; i++) {
+      const module = list[i]!;
+      if (this.#modules.has(module)) continue;
+      this.#modules.add(module);
+      offer.push(module);
+    }
+    this.#warmedTo = list.length;
+    if (offer.length === 0) return;
+    try {
+      this.send({ t: 'warm', modules: offer });
+      this.warmedAhead = true;
+    } catch {
+      // its channel closed: its exit follows
     }
   }
 

@@ -48,6 +48,8 @@ export interface WorkerHooks {
   /** After the state changed (`worker.state === to`). */
   transition(worker: Worker, from: WorkerState, to: WorkerState): void;
   exit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void;
+  /** It was sent a task of module `url` for the first time. */
+  module(worker: Worker, url: string): void;
 }
 
 const FINALIZE_GRACE_MS = 10_000;
@@ -100,6 +102,7 @@ export class Worker {
         exit: (code, signal) => this.#exited(code, signal),
         taskName: () => this.#lastTaskName,
         drainOutput: () => this.#exitReason === undefined,
+        module: (url) => this.#hooks.module(this, url),
       },
       spawn,
     );
@@ -241,6 +244,16 @@ export class Worker {
   /** Throws synchronously when the message cannot be serialized; nothing is sent then. */
   send(message: ParentMessage): void {
     this.#process.send(message);
+  }
+
+  /** Offer it the task modules of `list` it has not been sent, to import while idle (src/child/warm.ts). */
+  warm(list: readonly string[]): void {
+    this.#process.warm(list);
+  }
+
+  /** It was offered task modules to import ahead. */
+  get warmedAhead(): boolean {
+    return this.#process.warmedAhead;
   }
 
   /**

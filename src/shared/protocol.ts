@@ -37,7 +37,9 @@ export type ParentMessage =
   | { t: 'abort'; id: number; reason?: WireError }
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] }
   /** The pool's sentinel is gone for good: start the watchdog thread (once). */
-  | { t: 'watchdog' };
+  | { t: 'watchdog' }
+  /** Task modules the pool's other workers were sent: import them while idle (src/child/warm.ts). */
+  | { t: 'warm'; modules: string[] };
 
 /**
  * A task. If another task runs, it waits in the worker, ordered by `priority`

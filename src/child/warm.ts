@@ -1,0 +1,81 @@
+/**
+ * Child side: import task modules ahead of the tasks that need them, while
+ * this worker has nothing to do. The pool offers the modules its other
+ * workers were sent ('warm'); after 'ready' this worker also offers itself
+ * `deadpool/task`, which every module made with defineTask() imports.
+ *
+ * An import waits until the worker has been idle for IDLE_MS, and starts
+ * only while no task runs or waits here: loading a module delays whatever
+ * arrives meanwhile, so a worker kept busy imports nothing ahead. One
+ * module at a time, each failure ignored: the task that needs the module
+ * imports it again and fails with the same error (an ES module that threw
+ * stays failed). docs/dispatch.md, "Task modules, imported ahead".
+ */
+import type { TaskLoader } from './load-task.js';
+
+/** How long a worker must have been idle before it imports a module ahead. */
+export const IDLE_MS = 20;
+
+/** What the warmer needs of the runner. */
+export interface Idleness {
+  /** No task runs or waits here, and every result is written out. */
+  readonly idle: boolean;
+  /** Call `then` once, the next time the worker becomes idle. */
+  whenIdle(then: () => void): void;
+}
+
+export class Warmer {
+  readonly #loader: Pick<TaskLoader, 'warm'>;
+  readonly #runner: Idleness;
+  /** Modules offered and not imported yet, in the order offered. */
+  readonly #pending: string[] = [];
+  /** Every module ever offered (each is imported once at most). */
+  readonly #offered = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  /** An import is under way, or the warmer waits for the runner to be idle. */
+  #waiting = false;
+
+  constructor(loader: Pick<TaskLoader, 'warm'>, runner: Idleness) {
+    this.#loader = loader;
+    this.#runner = runner;
+  }
+
+  /** Import these modules once idle for IDLE_MS (a module offered before is ignored). */
+  offer(modules: readonly string[]): void {
+    for (const module of modules) {
+      if (this.#offered.has(module)) continue;
+      this.#offered.add(module);
+      this.#pending.push(module);
+    }
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#waiting || this.#pending.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#next();
+    }, IDLE_MS);
+    this.#timer.unref();
+  }
+
+  #next(): void {
+    if (!this.#runner.idle) {
+      // Busy: idle for IDLE_MS again, counted from when it becomes idle.
+      this.#waiting = true;
+      this.#runner.whenIdle(() => {
+        this.#waiting = false;
+        this.#arm();
+      });
+      return;
+    }
+    const module = this.#pending.shift();
+    if (module === undefined) return;
+    this.#waiting = true;
+    void this.#loader.warm(module).then(() => {
+      this.#waiting = false;
+      if (this.#runner.idle) this.#next();
+      else this.#arm();
+    });
+  }
+}
