@@ -84,7 +84,8 @@ export function plan({ iterations, quick, deadpool }) {
     },
     {
       id: 'timeout',
-      title: '6. 200 ms timeout on an endless loop (ms after the deadline)',
+      title:
+        '6. 200 ms timeout on an endless loop (ms after the deadline until the worker is gone)',
       better: 'lower',
       libs: ['raw', ...dp, ...PEERS],
       reps: 3,

@@ -49,7 +49,7 @@ const BASELINE_EXTRAS = {
     ['ready', 'lower'],
   ],
   timeout: [
-    ['gone_ms', 'lower'],
+    ['settle_ms', 'lower'],
     ['replaced_ms', 'lower'],
   ],
   kill: [['replaced_ms', 'lower']],

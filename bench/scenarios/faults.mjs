@@ -111,7 +111,9 @@ async function faultRun(a, mode, ms, bound) {
     if (next.at !== undefined && !next.ok) replaced = 'failed';
     if (next.ok && next.value === heldPid) replaced = 'on held worker';
     return {
-      value: since(faulted.at, origin),
+      // A timeout is there to stop the work: its row counts until the looping
+      // worker is gone (a future can reject while the loop still runs).
+      value: since(mode === 'timeout' ? goneAt : faulted.at, origin),
       unit: 'ms',
       settle_ms: since(faulted.at, origin),
       gone_ms: since(goneAt, origin),
