@@ -1,6 +1,6 @@
 /**
  * Task modules imported ahead (docs/dispatch.md, "Task modules, imported
- * ahead"): once one worker was sent a task of a module, the pool's other
+ * ahead"): once a task of a module returned on one worker, the pool's other
  * workers import that module while they are idle, so that their first task
  * of it does not wait for the import; a busy worker imports nothing ahead.
  */

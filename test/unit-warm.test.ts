@@ -53,26 +53,31 @@ async function twoIdle(): Promise<{
 async function runOn(
   { engine, settings, children }: { engine: Engine; settings: Settings; children: EngineChild[] },
   spec: TaskSpec,
-): Promise<{ child: EngineChild; finish: () => void }> {
+): Promise<{ child: EngineChild; finish: () => void; fail: () => void }> {
   const before = children.map((c) => c.runs().length);
   void engine.submit(spec, [1], normalizeSubmitOptions(undefined, settings)).catch(() => {});
   await turn();
   const child = children.find((c, i) => c.runs().length > (before[i] ?? 0));
   if (!child) throw new Error('the task was sent to no worker');
   const id = child.runs().at(-1)!;
-  return { child, finish: () => child.reply({ t: 'ok', id, value: 1, ms: 0.01, cpu: 0 }) };
+  return {
+    child,
+    finish: () => child.reply({ t: 'ok', id, value: 1, ms: 0.01, cpu: 0 }),
+    fail: () =>
+      child.reply({ t: 'err', id, error: { kind: 'thrown', value: 'no' }, ms: 0.01, cpu: 0 }),
+  };
 }
 
 describe('the pool offers task modules to idle workers', () => {
-  test('an idle worker is offered the module another worker was just sent; that one is not', async () => {
+  test('once a task of a module returned, an idle worker is offered the module; the one that ran it is not', async () => {
     const pool = await twoIdle();
     const { child: a, finish } = await runOn(pool, moduleSpec('m'));
     const b = pool.children.find((c) => c !== a)!;
-    expect(offers(b)).toEqual([['file:///warm/m.mjs']]);
-    expect(offers(a)).toEqual([]);
-    // Back to idle: it was sent that module with its task, so nothing is offered.
+    await turn();
+    expect(offers(b)).toEqual([]);
     finish();
     await turn();
+    expect(offers(b)).toEqual([['file:///warm/m.mjs']]);
     expect(pool.engine.snapshot().workerProcessesIdle).toBe(2);
     expect(offers(a)).toEqual([]);
     // A second task of the same module offers nothing more to anyone.
@@ -83,17 +88,26 @@ describe('the pool offers task modules to idle workers', () => {
     expect(offers(b)).toEqual([['file:///warm/m.mjs']]);
   });
 
+  test('a module whose task failed is not offered (it may not load, or refuse a nested pool)', async () => {
+    const pool = await twoIdle();
+    const { child: a, fail } = await runOn(pool, moduleSpec('m'));
+    fail();
+    await turn();
+    expect(pool.children.flatMap((child) => offers(child))).toEqual([]);
+    expect(pool.children.find((c) => c !== a)).toBeDefined();
+  });
+
   test('a busy worker is offered the module when it becomes idle, not before', async () => {
     const pool = await twoIdle();
     const busy = await runOn(pool, SOURCE);
     const other = await runOn(pool, moduleSpec('m'));
     expect(other.child).not.toBe(busy.child);
+    other.finish();
     await turn();
     expect(offers(busy.child)).toEqual([]);
     busy.finish();
     await turn();
     expect(offers(busy.child)).toEqual([['file:///warm/m.mjs']]);
-    other.finish();
   });
 
   test('a fresh worker is offered every module seen so far, each once', async () => {
@@ -128,20 +142,16 @@ describe('the pool offers task modules to idle workers', () => {
   test('after an offered worker dies idle, no worker is offered anything again', async () => {
     const pool = await twoIdle();
     const { child: a, finish } = await runOn(pool, moduleSpec('m'));
+    finish();
+    await turn();
     const b = pool.children.find((c) => c !== a)!;
     expect(offers(b)).toHaveLength(1);
     // Its import of the module killed it (say): no task was running to blame.
     b.die(1, null);
     await waitFor(
-      () => pool.engine.snapshot().workerProcessesIdle === 1 && pool.children.length === 3,
-      {
-        what: 'a replacement worker',
-      },
+      () => pool.children.length === 3 && pool.engine.snapshot().workerProcessesIdle === 2,
+      { what: 'a replacement worker, idle' },
     );
-    finish();
-    await waitFor(() => pool.engine.snapshot().workerProcessesIdle === 2, {
-      what: 'two idle workers',
-    });
     const c = pool.children[2]!;
     expect(offers(c)).toEqual([]);
     // Nor is a module seen later offered.

@@ -25,7 +25,6 @@ function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unk
       queued: () => {},
       transition: (_w, from, to) => void moves.push(`${from}→${to}`),
       exit: (_w, code, signal) => void exits.push([code, signal]),
-      module: () => {},
     },
     () => child as unknown as ChildProcess,
   );
@@ -155,13 +154,7 @@ describe('a worker moves only as its state machine allows', () => {
     const worker = new Worker(
       settings,
       0,
-      {
-        message: () => {},
-        queued: () => {},
-        transition: () => {},
-        exit: (w) => (seen = w.job),
-        module: () => {},
-      },
+      { message: () => {}, queued: () => {}, transition: () => {}, exit: (w) => (seen = w.job) },
       () => child as unknown as ChildProcess,
     );
     worker.ready();

@@ -1,7 +1,7 @@
 /**
  * Child side: import task modules ahead of the tasks that need them, while
- * this worker has nothing to do. The pool offers the modules its other
- * workers were sent ('warm'); after 'ready' this worker also offers itself
+ * this worker has nothing to do. The pool offers the modules whose tasks
+ * returned on its other workers ('warm'); after 'ready' this worker also offers itself
  * `deadpool/task`, which every module made with defineTask() imports.
  *
  * An import waits until the worker has been idle for IDLE_MS, and starts

@@ -241,7 +241,10 @@ export class Engine {
         }
         // One path: the dispatcher moves the worker on, then the job settles.
         const job = this.#dispatch.taskEnded(worker, message);
-        if (job) this.#ended(job, message);
+        if (job === undefined) return;
+        // Its module loads and runs: idle workers may import it ahead (fleet.ts).
+        if (message.t === 'ok') this.#fleet.worked(job.spec);
+        this.#ended(job, message);
         return;
       }
       case 'started':

@@ -9,7 +9,7 @@
  * and the dispatcher's business; it never touches a job.
  */
 import { WorkerStartError } from '../shared/errors.js';
-import type { WorkerMessage } from '../shared/protocol.js';
+import type { TaskSpec, WorkerMessage } from '../shared/protocol.js';
 import { debug } from './debug.js';
 import type { ExitReason } from './events.js';
 import type { Bounds, Settings } from './options.js';
@@ -78,8 +78,8 @@ export class Fleet {
   #spawnTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   /**
-   * The first task modules sent to any worker, in that order: idle workers
-   * are offered those they were not sent, to import ahead (src/child/warm.ts).
+   * The modules of the first tasks to return a result, in that order: idle
+   * workers are offered those they were not sent, to import ahead (src/child/warm.ts).
    */
   readonly #taskModules: string[] = [];
   /** An offer to the idle workers is due (new modules came). */
@@ -246,7 +246,6 @@ export class Fleet {
           queued: (_w, delta) => (this.#queued += delta),
           transition: (w, from, to) => this.#onTransition(w, from, to),
           exit: (w, code, signal) => this.#onExit(w, code, signal),
-          module: (_w, url) => this.#onModule(url),
         },
         this.#spawn,
       );
@@ -401,14 +400,16 @@ export class Fleet {
   }
 
   /**
-   * A worker was sent its first task of module `url`. The first
-   * MAX_WARM_MODULES such modules are offered to the other workers when
-   * idle: those idle now hear of it once the dispatch under way is done.
+   * A task of `spec` returned its result. The modules of the first
+   * MAX_WARM_MODULES such tasks are offered to the workers when idle
+   * (a module that failed to load, or refused a nested pool, never is):
+   * those idle now hear of it once the dispatch under way is done.
    */
-  #onModule(url: string): void {
+  worked(spec: TaskSpec): void {
+    if (spec.kind !== 'module' || this.#warmOff) return;
     const list = this.#taskModules;
-    if (this.#warmOff || list.length >= MAX_WARM_MODULES || list.includes(url)) return;
-    list.push(url);
+    if (list.length >= MAX_WARM_MODULES || list.includes(spec.module)) return;
+    list.push(spec.module);
     if (this.#offerDue) return;
     this.#offerDue = true;
     queueMicrotask(() => {

@@ -69,8 +69,6 @@ export interface ProcessHooks {
   taskName(): string | undefined;
   /** Wait for its last stderr bytes before reporting the exit (a death the pool did not cause). */
   drainOutput(): boolean;
-  /** It was sent a task of a module for the first time. */
-  module(url: string): void;
 }
 
 export class WorkerProcess {
@@ -233,11 +231,7 @@ export class WorkerProcess {
       for (const spec of fresh) this.#specIds.delete(spec);
       throw error;
     }
-    for (const spec of fresh) {
-      if (spec.kind !== 'module' || this.#modules.has(spec.module)) continue;
-      this.#modules.add(spec.module);
-      this.#hooks.module(spec.module);
-    }
+    for (const spec of fresh) if (spec.kind === 'module') this.#modules.add(spec.module);
   }
 
   /**

@@ -48,8 +48,6 @@ export interface WorkerHooks {
   /** After the state changed (`worker.state === to`). */
   transition(worker: Worker, from: WorkerState, to: WorkerState): void;
   exit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void;
-  /** It was sent a task of module `url` for the first time. */
-  module(worker: Worker, url: string): void;
 }
 
 const FINALIZE_GRACE_MS = 10_000;
@@ -102,7 +100,6 @@ export class Worker {
         exit: (code, signal) => this.#exited(code, signal),
         taskName: () => this.#lastTaskName,
         drainOutput: () => this.#exitReason === undefined,
-        module: (url) => this.#hooks.module(this, url),
       },
       spawn,
     );

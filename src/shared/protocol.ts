@@ -38,7 +38,7 @@ export type ParentMessage =
   | { t: 'finalize'; spec: TaskSpec | undefined; args: readonly unknown[] }
   /** The pool's sentinel is gone for good: start the watchdog thread (once). */
   | { t: 'watchdog' }
-  /** Task modules the pool's other workers were sent: import them while idle (src/child/warm.ts). */
+  /** Task modules whose tasks returned on the pool's other workers: import them while idle (src/child/warm.ts). */
   | { t: 'warm'; modules: string[] };
 
 /**
