@@ -13,8 +13,14 @@
  */
 import type { TaskLoader } from './load-task.js';
 
-/** How long a worker must have been idle before it imports a module ahead. */
-export const IDLE_MS = 20;
+/**
+ * How long a worker must have been idle before it imports a module ahead:
+ * long enough to skip the import when the next task is already on its way
+ * (a backlog hands it one at once), short enough to be done before the
+ * next request of a burst (at 20 ms, the bench's timeout row still found
+ * the other worker without the module, 2–5 ms of import late).
+ */
+export const IDLE_MS = 2;
 
 /** What the warmer needs of the runner. */
 export interface Idleness {
