@@ -200,7 +200,9 @@ describe('Containment on a fake hybrid tree', () => {
       memoryPeak: { file: join(memory!.dir, 'memory.max_usage_in_bytes'), resettable: true },
     });
     writeFileSync(join(v2, 'cgroup.procs'), '123\n'); // a process left in it
+    writeFileSync(join(v2, 'cgroup.events'), 'populated 1\nfrozen 0\n');
     c.release(cgroup);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(readFileSync(join(v2, 'cgroup.kill'), 'latin1')).toBe('1');
     // the kill took it, from every hierarchy
     for (const dir of [v2, memory!.dir, pids!]) writeFileSync(join(dir, 'cgroup.procs'), '');
@@ -210,21 +212,88 @@ describe('Containment on a fake hybrid tree', () => {
     expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).toEqual([]);
   });
 
-  test('a released cgroup is killed at once, its figures read and its directories removed on the next turn', async () => {
+  /** A fake hybrid tree whose cgroup.kill writes are recorded: 'sync' or 'async' (libuv's thread pool). */
+  function recordingKills(): {
+    tree: ReturnType<typeof hybrid>['tree'];
+    c: Containment;
+    kills: string[];
+  } {
     const { tree, self } = hybrid();
-    const c = new Containment('auto', NO_LIMITS, tree.host(self));
+    const kills: string[] = [];
+    const fs = {
+      ...tree.fs,
+      write(path: string, text: string): void {
+        if (path.endsWith('cgroup.kill')) kills.push('sync');
+        tree.fs.write(path, text);
+      },
+      writeAsync(path: string, text: string): Promise<void> {
+        if (path.endsWith('cgroup.kill')) kills.push('async');
+        return tree.fs.writeAsync(path, text);
+      },
+    };
+    return { tree, c: new Containment('auto', NO_LIMITS, tree.host(self, { fs })), kills };
+  }
+
+  test('a released cgroup with a process left is killed at once, off the event loop; its figures read and its directories removed on a later turn', async () => {
+    const { tree, c, kills } = recordingKills();
     const cgroup = c.placeWorker()!;
     const v2 = cgroup.dirs.v2;
     writeFileSync(join(v2, 'cpu.stat'), 'usage_usec 7000\n');
+    writeFileSync(join(v2, 'cgroup.events'), 'populated 1\nfrozen 0\n');
     c.release(cgroup);
-    // At once: what is left in it dies. The future the exit fails settles in
-    // this turn, and reads the figures from the cgroup itself.
-    expect(readFileSync(join(v2, 'cgroup.kill'), 'latin1')).toBe('1');
+    // The kill is on its way, on libuv's thread pool. The future the exit
+    // fails settles in this turn, and reads the figures from the cgroup itself.
+    expect(kills).toEqual(['async']);
     expect(tree.fs.subdirs(dirname(v2))).toEqual([basename(v2)]);
     expect(cgroup.cpu()).toBe(7000);
     await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(tree.fs.subdirs(dirname(v2))).toEqual([]);
     expect(cgroup.cpu()).toBe(7000); // the last figure, kept
+    expect(kills.every((kind) => kind === 'async')).toBe(true);
+    await c.close();
+  });
+
+  test('a released cgroup with nothing left in it is not written to', async () => {
+    const { tree, c, kills } = recordingKills();
+    const cgroup = c.placeWorker()!;
+    writeFileSync(join(cgroup.dirs.v2, 'cgroup.events'), 'populated 0\nfrozen 0\n');
+    c.release(cgroup);
+    await c.close();
+    expect(kills).toEqual([]);
+    expect(tree.fs.subdirs(dirname(cgroup.dirs.v2))).toEqual([]);
+  });
+
+  test("an exited worker's cgroups are removed only once no worker is being moved in", async () => {
+    const { tree, self } = hybrid();
+    // A move that waits on the kernel until the test lets it go, as one
+    // waiting for an RCU grace period does.
+    let letGo = (): void => {};
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const fs = {
+      ...tree.fs,
+      async writeAsync(path: string, text: string): Promise<void> {
+        if (path.endsWith('cgroup.procs')) await held;
+        return tree.fs.writeAsync(path, text);
+      },
+    };
+    const c = new Containment('auto', NO_LIMITS, tree.host(self, { fs }));
+    const gone = c.placeWorker()!;
+    // As in an exit handler: the dead worker's cgroups are released, then its
+    // replacement is forked, and moved in once the handler is done.
+    c.release(gone);
+    const next = c.placeWorker()!;
+    const move = Promise.resolve().then(() => c.enter(next, 4343));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    // An rmdir now would wait on the kernel with the event loop stalled.
+    expect(tree.fs.subdirs(dirname(gone.dirs.v2)).sort()).toEqual(
+      [basename(gone.dirs.v2), basename(next.dirs.v2)].sort(),
+    );
+    letGo();
+    await move;
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(tree.fs.subdirs(dirname(gone.dirs.v2))).toEqual([basename(next.dirs.v2)]);
+    c.release(next);
     await c.close();
   });
 

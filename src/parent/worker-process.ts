@@ -124,7 +124,7 @@ export class WorkerProcess {
     // could not be made until it is done.
     this.placed =
       cgroup && this.pid > 0
-        ? Promise.resolve().then(() => cgroup.enter(this.pid))
+        ? Promise.resolve().then(() => containment.enter(cgroup, this.pid))
         : Promise.resolve();
     this.placed.catch(() => {}); // Worker.boot handles it
     child.on('error', (error) => hooks.error(error));

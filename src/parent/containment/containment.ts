@@ -63,6 +63,8 @@ export class Containment {
   #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
   #nextWorker = 1;
   readonly #releases = new Set<Promise<void>>();
+  /** Moves of workers into their cgroups under way (`enter`); never rejected. */
+  readonly #moves = new Set<Promise<void>>();
   readonly #sentinel: Sentinel;
   readonly #onLost = new Set<() => void>();
 
@@ -182,18 +184,46 @@ export class Containment {
   }
 
   /**
-   * The worker exited: kill what is left in its cgroups at once, then, on
-   * the next turn of the event loop rather than in the exit handler, read
-   * their last figures and remove them (~0.6 ms of file reads and rmdirs).
+   * Move the just-forked worker `pid` into `cgroup`, off the event loop
+   * (WorkerCgroup.enter); removals wait for it (`release`).
+   */
+  enter(cgroup: WorkerCgroup, pid: number): Promise<void> {
+    const move = cgroup.enter(pid);
+    const settled = move.then(
+      () => {},
+      () => {},
+    );
+    this.#moves.add(settled);
+    void settled.then(() => this.#moves.delete(settled));
+    return move;
+  }
+
+  /**
+   * The worker exited: kill what is left in its cgroups at once (if
+   * anything is, off the event loop: WorkerCgroup.killRemains), then read
+   * their last figures and remove them (~0.6 ms of file reads and rmdirs),
+   * on a later turn of the event loop rather than in the exit handler, and
+   * once no worker is being moved into its cgroups: an rmdir, like any
+   * cgroupfs write, would wait for that move's RCU grace period with the
+   * event loop stalled (docs/containment.md, "Moves and the event loop").
    * The exit handler goes straight on to wait for the worker's last output,
    * after which its future settles; whoever reads the figures before the
    * release reads them from the cgroup itself.
    */
   release(cgroup: WorkerCgroup): void {
-    cgroup.kill();
-    const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => cgroup.release());
+    cgroup.killRemains();
+    const done = this.#noMoveUnderWay().then(() => cgroup.release());
     this.#releases.add(done);
     void done.then(() => this.#releases.delete(done));
+  }
+
+  /**
+   * A later turn of the event loop at which no worker is being moved in (a
+   * replacement forked in the same exit handler has started its move by then).
+   */
+  async #noMoveUnderWay(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#moves.size > 0) await Promise.all(this.#moves);
   }
 
   /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */

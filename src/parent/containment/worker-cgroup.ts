@@ -110,6 +110,26 @@ export class WorkerCgroup {
     }
   }
 
+  /** A process is still in it (v2 `cgroup.events`; true when that cannot be read). */
+  populated(): boolean {
+    return keyed(this.#fs.read(join(this.dirs.v2, 'cgroup.events')), 'populated') !== 0;
+  }
+
+  /**
+   * Its worker exited: kill what is left in it, if anything is, on libuv's
+   * thread pool. A cgroupfs write waits for any move in flight (the kernel
+   * holds its cgroup mutex through the move's RCU grace period, 8–20 ms
+   * here): on the event loop it stalled the pool's process that long each
+   * time a worker died while its replacement was being moved in
+   * (docs/containment.md, "Moves and the event loop").
+   */
+  killRemains(): void {
+    if (!this.populated()) return;
+    this.#fs.writeAsync(join(this.dirs.v2, 'cgroup.kill'), '1').catch(() => {
+      // already removed
+    });
+  }
+
   /** OOM kills the kernel made in it so far (counted only under a memory cap: no cap, no OOM of its own). */
   oomKills(): number {
     if (this.#final) return this.#final.oom;
@@ -153,11 +173,11 @@ export class WorkerCgroup {
   release(): Promise<void> {
     if (this.#released) return this.#released;
     this.#final = { cpu: this.cpu(), oom: this.oomKills(), peak: this.peak() };
-    this.kill();
+    this.killRemains();
     const dirs = [this.dirs.v2];
     if (this.dirs.memory?.v1) dirs.push(this.dirs.memory.dir);
     if (this.dirs.pids !== undefined && this.dirs.pids !== this.dirs.v2) dirs.push(this.dirs.pids);
-    this.#released = removeWhenEmpty(this.#fs, dirs, () => this.kill());
+    this.#released = removeWhenEmpty(this.#fs, dirs, () => this.killRemains());
     return this.#released;
   }
 }
