@@ -4,9 +4,10 @@
  * returned on its other workers ('warm'); after 'ready' this worker also offers itself
  * `deadpool/task`, which every module made with defineTask() imports.
  *
- * An import waits until the worker has been idle for IDLE_MS, and starts
- * only while no task runs or waits here: loading a module delays whatever
- * arrives meanwhile, so a worker kept busy imports nothing ahead. One
+ * An import starts IDLE_MS after the offer (or, if a task runs or waits
+ * here then, IDLE_MS after the worker next becomes idle), and only while no
+ * task runs or waits here: loading a module delays whatever arrives
+ * meanwhile, so a worker kept busy imports nothing ahead. One
  * module at a time, each failure ignored: the task that needs the module
  * imports it again and fails with the same error (an ES module that threw
  * stays failed). docs/dispatch.md, "Task modules, imported ahead".
@@ -14,8 +15,8 @@
 import type { TaskLoader } from './load-task.js';
 
 /**
- * How long a worker must have been idle before it imports a module ahead:
- * long enough to skip the import when the next task is already on its way
+ * How long after an offer, or after it becomes idle, a worker imports a
+ * module ahead: long enough to skip the import when the next task is already on its way
  * (a backlog hands it one at once), short enough to be done before the
  * next request of a burst (at 20 ms, the bench's timeout row still found
  * the other worker without the module, 2–5 ms of import late).
@@ -46,7 +47,7 @@ export class Warmer {
     this.#runner = runner;
   }
 
-  /** Import these modules once idle for IDLE_MS (a module offered before is ignored). */
+  /** Import these modules ahead, IDLE_MS from now if idle then (a module offered before is ignored). */
   offer(modules: readonly string[]): void {
     for (const module of modules) {
       if (this.#offered.has(module)) continue;
