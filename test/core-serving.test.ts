@@ -3,7 +3,7 @@
  * deadlines, cooperative aborts, worker output routed to a callback, and the
  * workers' states visible in the statistics.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, TimeoutError, type DeadpoolStatistics } from '../dist/index.js';
@@ -14,6 +14,7 @@ import {
   killChild,
   makePool,
   nextEvent,
+  readJson,
   record,
   rejection,
   started,
@@ -99,8 +100,7 @@ describe("abort: 'cooperative'", () => {
     const error = await rejection(future);
     expect(error).toBeInstanceOf(CancelledError);
     expect((error as Error).cause).toBe(reason);
-    await waitFor(() => existsSync(marker), { what: 'the task to notice its abort' });
-    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({
+    expect(await readJson(marker, { what: 'the task to notice its abort' })).toMatchObject({
       name: 'RangeError',
       message: 'client went away',
       pid: workerPid,

@@ -2,7 +2,7 @@
  * Temporary files: directories removed after each test, gate files that end a
  * blocked task, and marker files written by fixtures.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -43,8 +43,28 @@ export interface TreeMarker {
   identities: { pid: number; start: number }[];
 }
 
+/**
+ * Waits for the JSON file at `path` to hold a whole value, and parses it. A
+ * task writes it with writeFileSync, which creates the file empty before
+ * writing: the file can exist, empty, for a moment (a CI run read it so).
+ */
+export async function readJson<T>(
+  path: string,
+  { timeoutMs = 10_000, what = `JSON file ${path}` } = {},
+): Promise<T> {
+  return waitFor(
+    () => {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as T;
+      } catch {
+        return undefined; // not there yet, or not written out yet
+      }
+    },
+    { timeoutMs, what },
+  );
+}
+
 /** Waits for the marker file at `path` and parses it. */
 export async function readMarker(path: string, timeoutMs = 10_000): Promise<TreeMarker> {
-  await waitFor(() => existsSync(path), { timeoutMs, what: `marker file ${path}` });
-  return JSON.parse(readFileSync(path, 'utf8')) as TreeMarker;
+  return readJson<TreeMarker>(path, { timeoutMs, what: `marker file ${path}` });
 }
