@@ -15,6 +15,7 @@ import {
   ProcessError,
   TimeoutError,
   type Deadpool,
+  type DeadpoolOptions,
   type Future,
 } from '../dist/index.js';
 import { logged, loggedBlock, loggedGate, loggedSleep } from './fixtures/core/pipeline.mjs';
@@ -92,6 +93,25 @@ async function pipelined(scenario: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * A warmed-up pool of one worker running `blocker` (held until `door`
+ * opens) with `tags` submitted behind it; how many of those wait inside the
+ * worker depends on how short recent tasks were, but at least one does
+ * (else NotPipelining).
+ */
+async function heldWithQueue(tags: string[], options: DeadpoolOptions = {}) {
+  const { pool } = makePool({ maxWorkers: 1, ...options });
+  const log = startLog();
+  await warmUp(pool, log);
+  const pipelinedBefore = pool.getStatistics().tasksPipelined;
+  const door = gate();
+  const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
+  const queued = tags.map((tag) => pool.submit(logged, [log, tag]));
+  const blockerPid = await started(blocker);
+  expectQueued(pool);
+  return { pool, log, door, blocker, queued, blockerPid, pipelinedBefore };
+}
+
 describe('pipelining', () => {
   it('runs a burst of random priorities with nothing lost or run twice, in priority order', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
@@ -157,16 +177,10 @@ describe('pipelining', () => {
 
   it('counts a queued task as waiting, without pid, against maxBacklog; cancel() takes it back at once', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1, maxBacklog: 3 });
-      const log = startLog();
-      await warmUp(pool, log);
-      const pipelinedBefore = pool.getStatistics().tasksPipelined;
-      const door = gate();
-      const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
-      const queued = ['a', 'b', 'c'].map((tag) => pool.submit(logged, [log, tag]));
-      await started(blocker);
-      // How many wait inside the worker depends on how short recent tasks were; at least one does.
-      expectQueued(pool);
+      const { pool, log, door, blocker, queued, pipelinedBefore } = await heldWithQueue(
+        ['a', 'b', 'c'],
+        { maxBacklog: 3 },
+      );
       expect(pool.getStatistics().backlogSize).toBe(3);
       for (const f of queued) expect([f.running(), f.pid]).toEqual([false, undefined]);
       expect(() => pool.submit(logged, [log, 'one too many'])).toThrow(BacklogFullError);
@@ -194,14 +208,8 @@ describe('pipelining', () => {
 
   it('puts the tasks queued inside a worker that dies back in the backlog, never failed, each run once', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
-      const door = gate();
-      const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
-      const queued = Array.from({ length: 6 }, (_, i) => pool.submit(logged, [log, `q${i}`]));
-      const victim = await started(blocker);
-      expectQueued(pool);
+      const tags = Array.from({ length: 6 }, (_, i) => `q${i}`);
+      const { pool, log, blocker, queued, blockerPid: victim } = await heldWithQueue(tags);
       expect(killChild(victim)).toBe(true);
       expect(await rejection(blocker)).toBeInstanceOf(ProcessError);
       expect(await Promise.all(queued)).toEqual(queued.map((_, i) => `q${i}`));
@@ -262,14 +270,8 @@ describe('pipelining', () => {
 
   it('takes queued tasks back when the workers are recycled; each still runs once', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
-      const door = gate();
-      const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
-      const queued = Array.from({ length: 5 }, (_, i) => pool.submit(logged, [log, `r${i}`]));
-      const oldPid = await started(blocker);
-      expectQueued(pool);
+      const tags = Array.from({ length: 5 }, (_, i) => `r${i}`);
+      const { pool, log, door, blocker, queued, blockerPid: oldPid } = await heldWithQueue(tags);
       const recycled = pool.recycleWorkers();
       await waitFor(() => pool.getStatistics().tasksWaitingInWorkers === 0, {
         what: 'the queued tasks to come back from the retiring worker',

@@ -25,18 +25,6 @@ function offers(child: EngineChild): string[][] {
   return child.sent.flatMap((m: ParentMessage) => (m.t === 'warm' ? [m.modules] : []));
 }
 
-/** Engines of the test running now, closed after it however it ended. */
-const engines: { engine: Engine; children: EngineChild[] }[] = [];
-
-afterEach(async () => {
-  for (const { engine, children } of engines.splice(0)) {
-    const closed = engine.close(false, true);
-    // Fake workers have no pid to kill: they exit when told.
-    for (const child of children) child.die(null, 'SIGKILL');
-    await closed;
-  }
-});
-
 /** Two fake workers, both ready and idle. */
 async function twoIdle(): Promise<{
   engine: Engine;
@@ -44,7 +32,6 @@ async function twoIdle(): Promise<{
   children: EngineChild[];
 }> {
   const made = fakeEngine({ maxWorkers: 2, minWorkers: 2, containment: 'process-group' });
-  engines.push(made);
   await made.engine.ready();
   return made;
 }

@@ -6,11 +6,20 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import type { Job } from '../src/parent/job.js';
-import { normalizeOptions } from '../src/parent/options.js';
+import { normalizeOptions, type Settings } from '../src/parent/options.js';
 import { TRANSITIONS, Worker, type WorkerState } from '../src/parent/worker.js';
 import { FakeChild } from './helpers/fake-child.js';
+import { closeAfterTest } from './helpers/pools.js';
 
-const settings = normalizeOptions({ maxWorkers: 1 });
+/**
+ * Settings of a pool of one, stopped after the test: the first worker a
+ * pool makes starts its sentinel, a real process, whatever the child is.
+ */
+function poolSettings(): Settings {
+  const settings = normalizeOptions({ maxWorkers: 1, containment: 'process-group' });
+  closeAfterTest(() => settings.containment.close());
+  return settings;
+}
 const job = { id: 1, options: {} } as unknown as Job;
 
 function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unknown[] } {
@@ -18,7 +27,7 @@ function make(): { worker: Worker; child: FakeChild; moves: string[]; exits: unk
   const moves: string[] = [];
   const exits: unknown[] = [];
   const worker = new Worker(
-    settings,
+    poolSettings(),
     0,
     {
       message: () => {},
@@ -152,7 +161,7 @@ describe('a worker moves only as its state machine allows', () => {
     const child = new FakeChild();
     let seen: Job | undefined;
     const worker = new Worker(
-      settings,
+      poolSettings(),
       0,
       { message: () => {}, queued: () => {}, transition: () => {}, exit: (w) => (seen = w.job) },
       () => child as unknown as ChildProcess,

@@ -78,7 +78,7 @@ export class WorkerProcess {
   /** Resolves once it is in its cgroups (at once without); rejects when the kernel refused. */
   readonly placed: Promise<void>;
   /** It was offered task modules to import ahead of its tasks. */
-  warmedAhead = false;
+  #warmedAhead = false;
   /** Without a cgroup: its tree's CPU total (µs) read just before the pool killed it. */
   #cpuAtKill: number | undefined;
   /**
@@ -234,6 +234,11 @@ export class WorkerProcess {
     for (const spec of fresh) if (spec.kind === 'module') this.#modules.add(spec.module);
   }
 
+  /** It was offered task modules to import ahead of its tasks. */
+  get warmedAhead(): boolean {
+    return this.#warmedAhead;
+  }
+
   /**
    * Offer it the modules of `list` (the pool's task modules, only ever
    * appended to) that it has not been sent, to import while it is idle.
@@ -251,7 +256,7 @@ export class WorkerProcess {
     if (offer.length === 0) return;
     try {
       this.send({ t: 'warm', modules: offer });
-      this.warmedAhead = true;
+      this.#warmedAhead = true;
     } catch {
       // its channel closed: its exit follows
     }

@@ -10,6 +10,7 @@ import { Engine } from '../../src/parent/engine.js';
 import { Observer } from '../../src/parent/observer.js';
 import { normalizeOptions, type DeadpoolOptions, type Settings } from '../../src/parent/options.js';
 import type { ParentMessage, RunTask, WorkerMessage } from '../../src/shared/protocol.js';
+import { closeAfterTest } from './pools.js';
 
 export class FakeChild extends EventEmitter {
   readonly pid = undefined;
@@ -59,7 +60,10 @@ export class EngineChild extends FakeChild {
   }
 }
 
-/** An engine whose workers are EngineChild fakes, listed in the order they were made. */
+/**
+ * An engine whose workers are EngineChild fakes, listed in the order they
+ * were made; closed after the test (its sentinel is a real process).
+ */
 export function fakeEngine(options: DeadpoolOptions): {
   engine: Engine;
   settings: Settings;
@@ -77,5 +81,11 @@ export function fakeEngine(options: DeadpoolOptions): {
       return child as unknown as ChildProcess;
     },
   );
+  closeAfterTest(async () => {
+    const closed = engine.close(false, true);
+    // Fake workers have no pid to kill: they exit when told.
+    for (const child of children) child.die(null, 'SIGKILL');
+    await closed;
+  });
   return { engine, settings, children };
 }

@@ -31,11 +31,22 @@ export function makePool(options: DeadpoolOptions = {}): { pool: Deadpool; pids:
   return entry;
 }
 
+/** Other things a test made that hold processes (a fake engine's sentinel): closed with its pools. */
+const closers: (() => Promise<void>)[] = [];
+
+/** Have `close` run after the test, with its pools, before the check that nothing is left. */
+export function closeAfterTest(close: () => Promise<void>): void {
+  closers.push(close);
+}
+
 afterEach(async () => {
   const entries = [...live];
   live.clear();
   // Kill whatever still runs (an endless task must not hang the cleanup), then prove it is gone.
-  await Promise.all(entries.map(({ pool }) => pool.shutdown({ wait: false, cancelFutures: true })));
+  await Promise.all([
+    ...entries.map(({ pool }) => pool.shutdown({ wait: false, cancelFutures: true })),
+    ...closers.splice(0).map((close) => close()),
+  ]);
   for (const { pids } of entries) await expectAllGone(pids);
   // No child of the test process may outlive its test.
   await waitFor(() => testDescendants().length === 0, {
