@@ -155,7 +155,8 @@ export class Engine {
       this.#finish(job, 'cancelled', cancelledBySignal(job, signal));
       return job.future;
     }
-    job.onAbort((aborted) => this.#interrupts.aborted(job, aborted));
+    // Only a job with a signal can be aborted: one closure less per task without.
+    if (signal) job.onAbort((aborted) => this.#interrupts.aborted(job, aborted));
     if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
     this.#dispatch.add(job);
     this.#replenish();
