@@ -70,6 +70,27 @@ describe('normalizeSubmitOptions', () => {
     expect(other.timeout).toBeUndefined();
   });
 
+  test('a task with only a priority (below 64) shares one frozen object per pool and priority', () => {
+    const pool = { timeout: 500, queueTimeout: 20 };
+    const three = normalizeSubmitOptions({ priority: 3 }, pool);
+    expect(three).toMatchObject({ timeout: 500, queueTimeout: 20, priority: 3, abort: 'kill' });
+    expect(Object.isFrozen(three)).toBe(true);
+    // Options given as undefined (as JavaScript callers may), or equal to the pool's, are no options.
+    expect(normalizeSubmitOptions({ priority: 3, timeout: undefined } as never, pool)).toBe(three);
+    expect(normalizeSubmitOptions({ priority: 3, timeout: 500 }, pool)).toBe(three);
+    expect(normalizeSubmitOptions({ priority: 0 }, pool)).toBe(
+      normalizeSubmitOptions(undefined, pool),
+    );
+    // Anything else gets an object of its own.
+    const named = normalizeSubmitOptions({ priority: 3, name: 'x' }, pool);
+    expect(named).not.toBe(three);
+    expect(named).toMatchObject({ priority: 3, name: 'x', timeout: 500 });
+    expect(normalizeSubmitOptions({ priority: 3, timeout: 400 }, pool).timeout).toBe(400);
+    const high = normalizeSubmitOptions({ priority: 64 }, pool);
+    expect(high.priority).toBe(64);
+    expect(normalizeSubmitOptions({ priority: 64 }, pool)).not.toBe(high);
+  });
+
   test('the pool timeout applies when the task gives none', () => {
     expect(
       normalizeSubmitOptions(undefined, { timeout: 500, queueTimeout: undefined }).timeout,

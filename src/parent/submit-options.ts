@@ -87,29 +87,28 @@ export interface JobOptions {
 type PoolDefaults = Pick<Settings, 'timeout' | 'queueTimeout'>;
 
 /**
- * The options of a task submitted without any, one frozen object per pool:
- * a flood of such tasks (the common case) allocates none per task.
+ * The options of a task submitted without any, or with none but a
+ * `priority` below this: one frozen object per pool and priority, so a
+ * flood of such tasks (the common case) allocates none per task.
  */
-const DEFAULTS = new WeakMap<PoolDefaults, JobOptions>();
+const SHARED_PRIORITIES = 64;
+const DEFAULTS = new WeakMap<PoolDefaults, JobOptions[]>();
 
-function defaultsOf(pool: PoolDefaults): JobOptions {
-  let defaults = DEFAULTS.get(pool);
-  if (defaults === undefined) {
-    defaults = Object.freeze({
-      timeout: pool.timeout,
-      softTimeout: undefined,
-      queueTimeout: pool.queueTimeout,
-      abort: 'kill',
-      priority: 0,
-      signal: undefined,
-      name: undefined,
-      onProgress: undefined,
-      tenant: undefined,
-      affinity: undefined,
-    });
-    DEFAULTS.set(pool, defaults);
-  }
-  return defaults;
+function defaultsOf(pool: PoolDefaults, priority = 0): JobOptions {
+  let shared = DEFAULTS.get(pool);
+  if (shared === undefined) DEFAULTS.set(pool, (shared = []));
+  return (shared[priority] ??= Object.freeze({
+    timeout: pool.timeout,
+    softTimeout: undefined,
+    queueTimeout: pool.queueTimeout,
+    abort: 'kill',
+    priority,
+    signal: undefined,
+    name: undefined,
+    onProgress: undefined,
+    tenant: undefined,
+    affinity: undefined,
+  }));
 }
 
 /**
@@ -150,6 +149,20 @@ export function normalizeSubmitOptions<P>(
   if (tenant !== undefined && typeof tenant !== 'string') invalid('tenant', 'a string', tenant);
   if (affinity !== undefined && typeof affinity !== 'string') {
     invalid('affinity', 'a string', affinity);
+  }
+  if (
+    priority < SHARED_PRIORITIES &&
+    timeout === pool.timeout &&
+    queueTimeout === pool.queueTimeout &&
+    abort === 'kill' &&
+    softTimeout === undefined &&
+    signal === undefined &&
+    name === undefined &&
+    onProgress === undefined &&
+    tenant === undefined &&
+    affinity === undefined
+  ) {
+    return defaultsOf(pool, priority);
   }
   return {
     timeout,
