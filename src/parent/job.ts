@@ -48,11 +48,6 @@ export class Job {
   readonly size: number;
   readonly batch: boolean;
   readonly options: JobOptions;
-  readonly priority: number;
-  /** Whose turn it waits for in the backlog (fair-queue.ts). */
-  readonly tenant: string | undefined;
-  /** Its place among tasks of the same priority: its id, kept when it is put back. */
-  readonly seq: number;
   readonly submittedAt = performance.now();
   readonly future: Future<unknown>;
   /** For `pool.stream`: where its values go. */
@@ -61,8 +56,10 @@ export class Job {
   entry: Entry | undefined = undefined;
   #place: JobPlace = 'waiting';
   #worker: Worker | undefined;
-  #startedAt = 0;
-  #confirmedAt = 0;
+  // Undefined until set: a number field would hold a boxed double in every
+  // job, also the thousands waiting in the backlog (docs/performance.md).
+  #startedAt: number | undefined;
+  #confirmedAt: number | undefined;
   #launched = false;
   #requeued = false;
   #unlisten: (() => void) | undefined;
@@ -81,9 +78,6 @@ export class Job {
     this.options = options;
     this.batch = batch;
     this.size = batch ? args.length : 1;
-    this.priority = options.priority;
-    this.tenant = options.tenant;
-    this.seq = id;
     const made =
       typeof outlet === 'function'
         ? outlet(this)
@@ -112,6 +106,20 @@ export class Job {
     this.#unlisten = undefined;
   }
 
+  get priority(): number {
+    return this.options.priority;
+  }
+
+  /** Whose turn it waits for in the backlog (fair-queue.ts). */
+  get tenant(): string | undefined {
+    return this.options.tenant;
+  }
+
+  /** Its place among tasks of the same priority: its id, kept when it is put back. */
+  get seq(): number {
+    return this.id;
+  }
+
   get place(): JobPlace {
     return this.#place;
   }
@@ -123,7 +131,7 @@ export class Job {
 
   /** `performance.now()` when its clock started (0 until then). */
   get startedAt(): number {
-    return this.#startedAt;
+    return this.#startedAt ?? 0;
   }
 
   /**
@@ -132,7 +140,7 @@ export class Job {
    * the hand-off.
    */
   get confirmedAt(): number {
-    return this.#confirmedAt;
+    return this.#confirmedAt ?? 0;
   }
 
   /** Counted in `tasksLaunched` (at a hand-off, or, queued inside a worker, when it started). */
@@ -213,7 +221,7 @@ export class Job {
     this.#worker = undefined;
     const was = this.#launched;
     this.#launched = false;
-    this.#startedAt = 0;
+    this.#startedAt = undefined;
     return was;
   }
 
