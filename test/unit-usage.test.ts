@@ -103,10 +103,14 @@ describe('UsageCounter (the worker)', () => {
     const { counter } = counterOn(1_000, 1, false);
     counter.read();
     const before = counter.total();
-    // 60 ms of CPU on another thread while this one waits.
-    const spin = new Worker('const end = Date.now() + 60; while (Date.now() < end);', {
-      eval: true,
-    });
+    // 60 ms of CPU on another thread while this one waits: counted on that
+    // thread's clock (the process's before Node 22.19), not the wall's, which
+    // on a busy machine gives it less.
+    const spin = new Worker(
+      `const cpu = () => { const u = (process.threadCpuUsage ?? process.cpuUsage).call(process); return u.user + u.system; };
+      const end = cpu() + 60_000; while (cpu() < end);`,
+      { eval: true },
+    );
     await once(spin, 'exit');
     const between = counter.total() - before;
     if (perThread) expect(between).toBeLessThan(30_000);
