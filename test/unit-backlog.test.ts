@@ -5,7 +5,7 @@ interface Item {
   priority: number;
   label: string;
   seq: number;
-  entry?: undefined;
+  ticket?: number;
 }
 
 let nextSeq = 1_000;
@@ -18,7 +18,7 @@ describe('SeqQueue', () => {
   /** An item of one priority with submission number `seq`, and a run function that reports it. */
   function queued(seq: number) {
     const run: Run = () => Promise.resolve(seq);
-    return { priority: 0, seq, entry: undefined, run };
+    return { priority: 0, seq, ticket: undefined as number | undefined, run };
   }
 
   type Run = () => Promise<number>;
@@ -41,22 +41,36 @@ describe('SeqQueue', () => {
     expect(queue.size).toBe(0);
   });
 
-  test('a discarded entry is skipped and no longer counted', () => {
+  test('a discarded item is skipped and no longer counted', () => {
     const queue = new SeqQueue<Run>();
     const a = queued(1);
     const b = queued(2);
     queue.enqueue(a.run, a);
     queue.enqueue(b.run, b);
-    const entry = a.entry!;
-    expect(queue.discard(entry)).toBe(true);
-    expect(a.entry).toBeUndefined(); // it no longer waits
-    expect(queue.discard(entry)).toBe(false);
+    expect(queue.discard(a)).toBe(true);
+    expect(a.ticket).toBeUndefined(); // it no longer waits
+    expect(queue.discard(a)).toBe(false);
     expect(queue.size).toBe(1);
     expect(queue.peek()).toBe(b.run);
-    expect(b.entry).toBeDefined();
+    expect(b.ticket).toBeDefined();
     expect(queue.dequeue()).toBe(b.run);
-    expect(b.entry).toBeUndefined(); // taken: it no longer waits
+    expect(b.ticket).toBeUndefined(); // taken: it no longer waits
     expect(queue.dequeue()).toBeUndefined();
+  });
+
+  test('an item discarded and put back waits once, in its place; its old slot stays dead', () => {
+    const queue = new SeqQueue<Run>();
+    const [a, b, c] = [queued(1), queued(2), queued(3)];
+    for (const x of [a, b, c]) queue.enqueue(x.run, x);
+    expect(queue.discard(b)).toBe(true);
+    queue.enqueue(b.run, b); // back, beside its dead slot
+    expect(queue.size).toBe(3);
+    const seen: Run[] = [];
+    queue.collect(seen);
+    expect(seen).toEqual([a.run, b.run, c.run]);
+    expect([queue.dequeue(), queue.dequeue(), queue.dequeue()]).toEqual([a.run, b.run, c.run]);
+    expect(queue.dequeue()).toBeUndefined();
+    expect(queue.size).toBe(0);
   });
 
   test('stays ordered over many tasks taken, put back and discarded', async () => {
@@ -84,7 +98,7 @@ describe('SeqQueue', () => {
         items.delete(seq);
       } else {
         const [seq, item] = [...items][Math.floor(random() * items.size)]!;
-        expect(queue.discard(item.entry!)).toBe(true);
+        expect(queue.discard(item)).toBe(true);
         expected.delete(seq);
         items.delete(seq);
       }

@@ -13,7 +13,6 @@
  */
 import { CancelledError } from '../shared/errors.js';
 import type { TaskSpec } from '../shared/protocol.js';
-import type { Entry } from './seq-queue.js';
 import { Future, type CancelHooks } from './future.js';
 import type { TaskStream } from './stream.js';
 import type { JobOptions } from './submit-options.js';
@@ -52,8 +51,8 @@ export class Job {
   readonly future: Future<unknown>;
   /** For `pool.stream`: where its values go. */
   readonly stream: TaskStream<unknown> | undefined;
-  /** Its place in the backlog's queue while it waits there; the backlog's own (seq-queue.ts). */
-  entry: Entry | undefined = undefined;
+  /** Its ticket in the backlog's queue while it waits there; the backlog's own (seq-queue.ts). */
+  ticket: number | undefined = undefined;
   #place: JobPlace = 'waiting';
   #worker: Worker | undefined;
   // Undefined until set: a number field would hold a boxed double in every

@@ -2,35 +2,40 @@
  * One tenant's waiting tasks of one priority, in submission order (`seq`):
  * a deque, since tasks mostly arrive in that order (O(1) to add and to take);
  * a task put back keeps its earlier place (a binary search and a splice, the
- * rare case). Removal is lazy: an entry is flagged and skipped when it
- * reaches the front. A queued item holds its entry while it waits (and only
- * then), so the queue needs no map from items to entries. Priorities and
- * tenants are fair-queue.ts's.
+ * rare case). Removal is lazy: a removed item's slot is skipped when it
+ * reaches the front.
+ *
+ * Each enqueue gives the item a ticket, never given before, which the item
+ * holds while it waits (and only then) and its slot keeps: a slot is live
+ * while its item still holds the slot's ticket. So the queue needs no map
+ * from items to slots, and no object per slot (an entry object cost every
+ * waiting task ~56 bytes, docs/performance.md). Priorities and tenants are
+ * fair-queue.ts's.
  */
-export interface Entry {
-  readonly value: unknown;
-  readonly seq: number;
-  removed: boolean;
-  readonly queued: Queued;
-}
 
 /**
  * What the backlog holds: anything with a priority, a submission order
- * (`seq`: a task put back keeps its place) and room for its queue entry,
+ * (`seq`: a task put back keeps its place) and room for its queue ticket,
  * set while it waits, undefined otherwise.
  */
 export interface Queued {
   readonly priority: number;
   readonly seq: number;
-  entry?: Entry | undefined;
+  ticket?: number | undefined;
 }
 
-/** Entries taken from the front are cut off once this many have piled up (and half the array is dead). */
+/** Slots taken from the front are cut off once this many have piled up (and half the array is dead). */
 const COMPACT_AT = 1024;
 
+/** The last ticket given, by any queue: a ticket is never given twice. */
+let lastTicket = 0;
+
 export class SeqQueue<T> {
-  #entries: Entry[] = [];
-  /** Index of the first entry not yet taken. */
+  /** Per slot: the value, its item, and the ticket the item held when it was added. */
+  #values: T[] = [];
+  #items: Queued[] = [];
+  #tickets: number[] = [];
+  /** Index of the first slot not yet taken. */
   #head = 0;
   #live = 0;
 
@@ -38,51 +43,62 @@ export class SeqQueue<T> {
     return this.#live;
   }
 
-  /** Add `value`, in the place of `queued` (which gets its entry). */
+  /** Add `value`, in the place of `queued` (which gets its ticket). */
   enqueue(value: T, queued: Queued): void {
-    const entry: Entry = { value, seq: queued.seq, removed: false, queued };
-    queued.entry = entry;
-    const entries = this.#entries;
-    const n = entries.length;
-    if (n === this.#head || entries[n - 1]!.seq < entry.seq) entries.push(entry);
-    else {
-      // Put back: before the first entry submitted after it.
+    const ticket = ++lastTicket;
+    queued.ticket = ticket;
+    const items = this.#items;
+    const n = items.length;
+    if (n === this.#head || items[n - 1]!.seq < queued.seq) {
+      this.#values.push(value);
+      items.push(queued);
+      this.#tickets.push(ticket);
+    } else {
+      // Put back: before the first slot submitted after it.
       let lo = this.#head;
       let hi = n;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (entries[mid]!.seq < entry.seq) lo = mid + 1;
+        if (items[mid]!.seq < queued.seq) lo = mid + 1;
         else hi = mid;
       }
-      entries.splice(lo, 0, entry);
+      this.#values.splice(lo, 0, value);
+      items.splice(lo, 0, queued);
+      this.#tickets.splice(lo, 0, ticket);
     }
     this.#live++;
   }
 
-  /** Take the first live entry's value. */
+  /** Take the first live slot's value. */
   dequeue(): T | undefined {
-    const entry = this.#front();
-    if (entry === undefined) return undefined;
-    this.#head++;
+    const i = this.#front();
+    if (i === -1) return undefined;
+    const value = this.#values[i]!;
+    this.#items[i]!.ticket = undefined;
+    this.#head = i + 1;
     this.#live--;
-    entry.queued.entry = undefined;
     this.#compact();
-    return entry.value as T;
+    return value;
   }
 
-  /** The first live entry's value, without taking it. */
+  /** The first live slot's value, without taking it. */
   peek(): T | undefined {
-    return this.#front()?.value as T | undefined;
+    const i = this.#front();
+    return i === -1 ? undefined : this.#values[i];
   }
 
-  /** Flag an entry as removed; it is dropped when it reaches the front. False if it was already. */
-  discard(entry: Entry): boolean {
-    if (entry.removed) return false;
-    entry.removed = true;
-    if (entry.queued.entry === entry) entry.queued.entry = undefined;
+  /**
+   * Take `queued` out (it waits in this queue); its slot is dropped when it
+   * reaches the front. False if it was not waiting.
+   */
+  discard(queued: Queued): boolean {
+    if (queued.ticket === undefined) return false;
+    queued.ticket = undefined;
     this.#live--;
     if (this.#live === 0) {
-      this.#entries = [];
+      this.#values = [];
+      this.#items = [];
+      this.#tickets = [];
       this.#head = 0;
     }
     return true;
@@ -90,23 +106,28 @@ export class SeqQueue<T> {
 
   /** Push every live value onto `into`. */
   collect(into: unknown[]): void {
-    const entries = this.#entries;
-    for (let i = this.#head; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (!entry.removed) into.push(entry.value);
+    const items = this.#items;
+    for (let i = this.#head; i < items.length; i++) {
+      if (items[i]!.ticket === this.#tickets[i]) into.push(this.#values[i]);
     }
   }
 
-  #front(): Entry | undefined {
-    const entries = this.#entries;
-    while (this.#head < entries.length && entries[this.#head]!.removed) this.#head++;
-    return entries[this.#head];
+  /** Index of the first live slot, past the dead ones; -1 if none. */
+  #front(): number {
+    const items = this.#items;
+    const tickets = this.#tickets;
+    let head = this.#head;
+    while (head < items.length && items[head]!.ticket !== tickets[head]) head++;
+    this.#head = head;
+    return head < items.length ? head : -1;
   }
 
   #compact(): void {
     const head = this.#head;
-    if (head >= COMPACT_AT && head * 2 >= this.#entries.length) {
-      this.#entries = this.#entries.slice(head);
+    if (head >= COMPACT_AT && head * 2 >= this.#items.length) {
+      this.#values = this.#values.slice(head);
+      this.#items = this.#items.slice(head);
+      this.#tickets = this.#tickets.slice(head);
       this.#head = 0;
     }
   }
