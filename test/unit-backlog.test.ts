@@ -5,7 +5,7 @@ interface Item {
   priority: number;
   label: string;
   seq: number;
-  ticket?: number;
+  stamp?: number;
 }
 
 let nextSeq = 1_000;
@@ -18,7 +18,7 @@ describe('SeqQueue', () => {
   /** An item of one priority with submission number `seq`, and a run function that reports it. */
   function queued(seq: number) {
     const run: Run = () => Promise.resolve(seq);
-    return { priority: 0, seq, ticket: undefined as number | undefined, run };
+    return { priority: 0, seq, stamp: undefined as number | undefined, run };
   }
 
   type Run = () => Promise<number>;
@@ -48,13 +48,13 @@ describe('SeqQueue', () => {
     queue.enqueue(a.run, a);
     queue.enqueue(b.run, b);
     expect(queue.discard(a)).toBe(true);
-    expect(a.ticket).toBeUndefined(); // it no longer waits
+    expect(a.stamp).toBeUndefined(); // it no longer waits
     expect(queue.discard(a)).toBe(false);
     expect(queue.size).toBe(1);
     expect(queue.peek()).toBe(b.run);
-    expect(b.ticket).toBeDefined();
+    expect(b.stamp).toBeDefined();
     expect(queue.dequeue()).toBe(b.run);
-    expect(b.ticket).toBeUndefined(); // taken: it no longer waits
+    expect(b.stamp).toBeUndefined(); // taken: it no longer waits
     expect(queue.dequeue()).toBeUndefined();
   });
 

@@ -19,7 +19,7 @@ export const NO_TENANT: unique symbol = Symbol('no tenant');
 
 /**
  * What the queue holds: a task with its tenant (none, or NO_TENANT: the
- * tenant of the tasks without one) and room for its ticket, so that it
+ * tenant of the tasks without one) and room for its stamp, so that it
  * carries its own place in the queue (the backlog's jobs are their items).
  */
 export interface FairItem extends Queued {
@@ -76,7 +76,7 @@ export class FairQueue<T> {
     }
   }
 
-  /** Add `value` in the place of `item` (which gets its ticket). */
+  /** Add `value` in the place of `item` (which gets its stamp). */
   enqueue(value: T, item: FairItem): void {
     let level = this.#levels.get(item.priority);
     if (level === undefined) {
@@ -116,7 +116,7 @@ export class FairQueue<T> {
    * else it was cancelled (the turn stays). False if it was not waiting.
    */
   remove(item: FairItem, taken: boolean): boolean {
-    if (item.ticket === undefined) return false;
+    if (item.stamp === undefined) return false;
     const tenant = this.#levels.get(item.priority)?.byKey.get(keyOf(item));
     if (tenant === undefined || !tenant.tasks.discard(item)) return false;
     this.#count(tenant.key, -1);

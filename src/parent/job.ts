@@ -51,8 +51,8 @@ export class Job {
   readonly future: Future<unknown>;
   /** For `pool.stream`: where its values go. */
   readonly stream: TaskStream<unknown> | undefined;
-  /** Its ticket in the backlog's queue while it waits there; the backlog's own (seq-queue.ts). */
-  ticket: number | undefined = undefined;
+  /** Its stamp in the backlog's queue while it waits there; the backlog's own (seq-queue.ts). */
+  stamp: number | undefined = undefined;
   #place: JobPlace = 'waiting';
   #worker: Worker | undefined;
   // Undefined until set: a number field would hold a boxed double in every

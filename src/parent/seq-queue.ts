@@ -5,9 +5,9 @@
  * rare case). Removal is lazy: a removed item's slot is skipped when it
  * reaches the front.
  *
- * Each enqueue gives the item a ticket, never given before, which the item
- * holds while it waits (and only then) and its slot keeps: a slot is live
- * while its item still holds the slot's ticket. So the queue needs no map
+ * Each enqueue stamps the item with a number never given before, which the
+ * item bears while it waits (and only then) and its slot keeps: a slot is
+ * live while its item still bears the slot's stamp. So the queue needs no map
  * from items to slots, and no object per slot (an entry object cost every
  * waiting task ~56 bytes, docs/performance.md). Priorities and tenants are
  * fair-queue.ts's.
@@ -15,26 +15,26 @@
 
 /**
  * What the backlog holds: anything with a priority, a submission order
- * (`seq`: a task put back keeps its place) and room for its queue ticket,
+ * (`seq`: a task put back keeps its place) and room for its queue stamp,
  * set while it waits, undefined otherwise.
  */
 export interface Queued {
   readonly priority: number;
   readonly seq: number;
-  ticket?: number | undefined;
+  stamp?: number | undefined;
 }
 
 /** Slots taken from the front are cut off once this many have piled up (and half the array is dead). */
 const COMPACT_AT = 1024;
 
-/** The last ticket given, by any queue: a ticket is never given twice. */
-let lastTicket = 0;
+/** The last stamp given, by any queue: a stamp is never given twice. */
+let lastStamp = 0;
 
 export class SeqQueue<T> {
-  /** Per slot: the value, its item, and the ticket the item held when it was added. */
+  /** Per slot: the value, its item, and the stamp the item bore when it was added. */
   #values: T[] = [];
   #items: Queued[] = [];
-  #tickets: number[] = [];
+  #stamps: number[] = [];
   /** Index of the first slot not yet taken. */
   #head = 0;
   #live = 0;
@@ -43,16 +43,16 @@ export class SeqQueue<T> {
     return this.#live;
   }
 
-  /** Add `value`, in the place of `queued` (which gets its ticket). */
+  /** Add `value`, in the place of `queued` (which gets its stamp). */
   enqueue(value: T, queued: Queued): void {
-    const ticket = ++lastTicket;
-    queued.ticket = ticket;
+    const stamp = ++lastStamp;
+    queued.stamp = stamp;
     const items = this.#items;
     const n = items.length;
     if (n === this.#head || items[n - 1]!.seq < queued.seq) {
       this.#values.push(value);
       items.push(queued);
-      this.#tickets.push(ticket);
+      this.#stamps.push(stamp);
     } else {
       // Put back: before the first slot submitted after it.
       let lo = this.#head;
@@ -64,7 +64,7 @@ export class SeqQueue<T> {
       }
       this.#values.splice(lo, 0, value);
       items.splice(lo, 0, queued);
-      this.#tickets.splice(lo, 0, ticket);
+      this.#stamps.splice(lo, 0, stamp);
     }
     this.#live++;
   }
@@ -74,7 +74,7 @@ export class SeqQueue<T> {
     const i = this.#front();
     if (i === -1) return undefined;
     const value = this.#values[i]!;
-    this.#items[i]!.ticket = undefined;
+    this.#items[i]!.stamp = undefined;
     this.#head = i + 1;
     this.#live--;
     this.#compact();
@@ -92,13 +92,13 @@ export class SeqQueue<T> {
    * reaches the front. False if it was not waiting.
    */
   discard(queued: Queued): boolean {
-    if (queued.ticket === undefined) return false;
-    queued.ticket = undefined;
+    if (queued.stamp === undefined) return false;
+    queued.stamp = undefined;
     this.#live--;
     if (this.#live === 0) {
       this.#values = [];
       this.#items = [];
-      this.#tickets = [];
+      this.#stamps = [];
       this.#head = 0;
     }
     return true;
@@ -108,16 +108,16 @@ export class SeqQueue<T> {
   collect(into: unknown[]): void {
     const items = this.#items;
     for (let i = this.#head; i < items.length; i++) {
-      if (items[i]!.ticket === this.#tickets[i]) into.push(this.#values[i]);
+      if (items[i]!.stamp === this.#stamps[i]) into.push(this.#values[i]);
     }
   }
 
   /** Index of the first live slot, past the dead ones; -1 if none. */
   #front(): number {
     const items = this.#items;
-    const tickets = this.#tickets;
+    const stamps = this.#stamps;
     let head = this.#head;
-    while (head < items.length && items[head]!.ticket !== tickets[head]) head++;
+    while (head < items.length && items[head]!.stamp !== stamps[head]) head++;
     this.#head = head;
     return head < items.length ? head : -1;
   }
@@ -127,7 +127,7 @@ export class SeqQueue<T> {
     if (head >= COMPACT_AT && head * 2 >= this.#items.length) {
       this.#values = this.#values.slice(head);
       this.#items = this.#items.slice(head);
-      this.#tickets = this.#tickets.slice(head);
+      this.#stamps = this.#stamps.slice(head);
       this.#head = 0;
     }
   }
