@@ -43,7 +43,6 @@ function starts(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean);
 }
 
-/** Short tasks, so that the pool's average run time says "pipeline". */
 /**
  * Short tasks until the pool queues tasks inside a busy worker. It does while
  * recent run times, timed in the worker, average under 5 ms (docs/dispatch.md);
@@ -63,6 +62,14 @@ async function warmUp(pool: Deadpool, log: string): Promise<void> {
     },
     { what: 'tasks queued inside a busy worker' },
   );
+}
+
+/** A pool (one worker unless `options` say otherwise) and its log, warmed up until it pipelines. */
+async function warmPool(options: DeadpoolOptions = {}): Promise<{ pool: Deadpool; log: string }> {
+  const { pool } = makePool({ maxWorkers: 1, ...options });
+  const log = startLog();
+  await warmUp(pool, log);
+  return { pool, log };
 }
 
 /**
@@ -100,9 +107,7 @@ async function pipelined(scenario: () => Promise<void>): Promise<void> {
  * (else NotPipelining).
  */
 async function heldWithQueue(tags: string[], options: DeadpoolOptions = {}) {
-  const { pool } = makePool({ maxWorkers: 1, ...options });
-  const log = startLog();
-  await warmUp(pool, log);
+  const { pool, log } = await warmPool(options);
   const pipelinedBefore = pool.getStatistics().tasksPipelined;
   const door = gate();
   const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
@@ -114,9 +119,7 @@ async function heldWithQueue(tags: string[], options: DeadpoolOptions = {}) {
 
 describe('pipelining', () => {
   it('runs a burst of random priorities with nothing lost or run twice, in priority order', async () => {
-    const { pool } = makePool({ maxWorkers: 1 });
-    const log = startLog();
-    await warmUp(pool, log);
+    const { pool, log } = await warmPool();
     const random = mulberry32(7);
     const burst = Array.from({ length: 300 }, (_, i) => ({
       tag: `t${i}`,
@@ -135,9 +138,7 @@ describe('pipelining', () => {
 
   it('sends a later task of higher priority ahead of those waiting inside a busy worker', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
+      const { pool, log } = await warmPool();
       const door = gate();
       const running = pool.submit(loggedGate, [log, 'running', door.path], { priority: 5 });
       const waiting = pool.submit(logged, [log, 'behind'], { priority: 5 });
@@ -158,9 +159,7 @@ describe('pipelining', () => {
 
   it('queues at most one task of a priority other than 0 in a worker, so a later urgent one waits behind at most one', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
+      const { pool, log } = await warmPool();
       const door = gate();
       const running = pool.submit(loggedGate, [log, 'running', door.path], { priority: 5 });
       const low = Array.from({ length: 5 }, (_, i) =>
@@ -221,9 +220,7 @@ describe('pipelining', () => {
 
   it('starts a queued task’s timeout when it starts, not when it was queued', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
+      const { pool, log } = await warmPool();
       const before = pool.getStatistics().tasksPipelined;
       const first = pool.submit(loggedSleep, [log, 'first', 400]);
       const second = pool.submit(loggedSleep, [log, 'second', 750], { timeout: 1_000 });
@@ -237,9 +234,7 @@ describe('pipelining', () => {
 
   it('applies queueTimeout to a task queued inside a worker: it never runs', () =>
     pipelined(async () => {
-      const { pool } = makePool({ maxWorkers: 1 });
-      const log = startLog();
-      await warmUp(pool, log);
+      const { pool, log } = await warmPool();
       const door = gate();
       const blocker = pool.submit(loggedGate, [log, 'blocker', door.path]);
       const late = pool.submit(logged, [log, 'late'], { queueTimeout: 150 });
@@ -283,9 +278,7 @@ describe('pipelining', () => {
     }));
 
   it('queues nothing behind a task that turned out long: a new task waits for the first worker free', async () => {
-    const { pool } = makePool({ maxWorkers: 2 });
-    const log = startLog();
-    await warmUp(pool, log);
+    const { pool, log } = await warmPool({ maxWorkers: 2 });
     const [first, second] = [gate(), gate()];
     // One on each worker (a worker still starting would get b queued behind a).
     await waitFor(() => pool.getStatistics().workerProcessesIdle === 2, {
@@ -310,9 +303,7 @@ describe('pipelining', () => {
   });
 
   it('lets an idle worker take back the tasks waiting behind one that turned out long', async () => {
-    const { pool } = makePool({ maxWorkers: 2 });
-    const log = startLog();
-    await warmUp(pool, log);
+    const { pool, log } = await warmPool({ maxWorkers: 2 });
     const door = gate();
     const long = pool.submit(loggedGate, [log, 'long', door.path]);
     const short = pool.submit(loggedSleep, [log, 'short', 30]);

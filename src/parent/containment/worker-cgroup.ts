@@ -166,14 +166,15 @@ export class WorkerCgroup {
   }
 
   /**
-   * The worker exited: keep its last figures, kill what is left in it, and
-   * remove its cgroups once they are empty. Resolves when they are gone (or,
-   * after RELEASE_LIMIT_MS, left for a later pool to remove).
+   * The worker exited (and Containment.release killed what was left, a turn
+   * before): keep its last figures, and remove its cgroups once they are
+   * empty, killing again what is still in them before each retry. Resolves
+   * when they are gone (or, after RELEASE_LIMIT_MS, left for a later pool to
+   * remove).
    */
   release(): Promise<void> {
     if (this.#released) return this.#released;
     this.#final = { cpu: this.cpu(), oom: this.oomKills(), peak: this.peak() };
-    this.killRemains();
     const dirs = [this.dirs.v2];
     if (this.dirs.memory?.v1) dirs.push(this.dirs.memory.dir);
     if (this.dirs.pids !== undefined && this.dirs.pids !== this.dirs.v2) dirs.push(this.dirs.pids);
