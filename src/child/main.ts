@@ -31,7 +31,7 @@ const loader = new TaskLoader(boot.cwd);
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected) return;
-  process.send!(message, undefined, undefined, then ? () => then() : undefined);
+  process.send!(message, undefined, undefined, then);
 }
 
 const progress = new ProgressSender(send);

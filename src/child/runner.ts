@@ -40,7 +40,7 @@ type Callable = (...args: unknown[]) => unknown;
 interface Current {
   id: number;
   batch: boolean;
-  /** `performance.now()` when it started. */
+  /** `performance.now()` when it was invoked; 0 until then (its module loads). */
   since: number;
   /** Made on first use, so tasks that never ask for their signal pay nothing. */
   controller: AbortController | undefined;
@@ -72,6 +72,8 @@ export class Runner {
   readonly #queue: Run[] = [];
   /** TaskSpecs by the id the pool gave them (sent once per worker). */
   readonly #specs = new Map<number, TaskSpec>();
+  /** The functions those specs loaded, by the same id. */
+  readonly #fns = new Map<number, Callable>();
   /** The tasks running, by id (at most `#limit`). */
   readonly #running = new Map<number, Current>();
   /** Past maxWorkerMemoryBytes: it starts no more tasks; the pool retires it. */
@@ -107,10 +109,15 @@ export class Runner {
       if (one.spec && one.specId !== 0) this.#specs.set(one.specId, one.spec);
       const spec = one.spec ?? this.#specs.get(one.specId);
       if (spec === undefined) throw new Error(`deadpool bug: no task spec ${one.specId}`);
-      const task: Run = { ...one, spec };
-      let i = this.#queue.length;
-      while (i > 0 && before(task, this.#queue[i - 1]!)) i--;
-      this.#queue.splice(i, 0, task);
+      // The message is this worker's own copy: the task keeps it, its spec filled in.
+      const task = one as Run;
+      task.spec = spec;
+      const queue = this.#queue;
+      let i = queue.length;
+      while (i > 0 && before(task, queue[i - 1]!)) i--;
+      // At the end (the common case) without splice, which allocates an array per call.
+      if (i === queue.length) queue.push(task);
+      else queue.splice(i, 0, task);
     }
     this.#startWaiting();
   }
@@ -214,7 +221,7 @@ export class Runner {
     const current: Current = {
       id: task.id,
       batch: task.batch === true,
-      since: performance.now(),
+      since: 0,
       controller: undefined,
       credits: task.stream === undefined ? undefined : new Credits(task.stream),
     };
@@ -224,30 +231,51 @@ export class Runner {
 
   /** Load `task`'s module and invoke it; `current` is its record from #enter. */
   #begin(task: Run, current: Current, announce: boolean): void {
-    const { id, spec, args } = task;
-    const batch = current.batch;
+    const { specId, spec } = task;
+    const known = specId === 0 ? undefined : this.#fns.get(specId);
+    if (known !== undefined) {
+      this.#go(task, current, announce, known);
+      return;
+    }
     let loaded: ReturnType<TaskLoader['load']>;
     try {
       loaded = this.#loader.load(spec);
     } catch (error) {
-      this.#finish(id, spec, false, error);
+      this.#finish(task.id, spec, false, error);
       return;
     }
-    const go = (fn: Callable): void => {
-      current.since = performance.now(); // the run time leaves out loading the module
-      const call = (): void => {
-        if (batch) this.#invoke(id, spec, eachOf(fn, spec), [args]);
-        else this.#invoke(id, spec, fn, args);
-      };
-      const invoke = this.#limit > 1 ? (): void => this.#context.run(current, call) : call;
-      // Invoked once the announcement is out: a task that ends this process
-      // at once must not take it along (the pool would run the task again).
-      if (announce) this.#send({ t: 'started', id }, invoke);
-      else invoke();
-    };
     if (loaded instanceof Promise) {
-      loaded.then(go, (error: unknown) => this.#finish(id, spec, false, error));
-    } else go(loaded);
+      loaded.then(
+        (fn) => {
+          if (specId !== 0) this.#fns.set(specId, fn);
+          this.#go(task, current, announce, fn);
+        },
+        (error: unknown) => this.#finish(task.id, spec, false, error),
+      );
+      return;
+    }
+    if (specId !== 0) this.#fns.set(specId, loaded);
+    this.#go(task, current, announce, loaded);
+  }
+
+  /** Invoke the loaded task: at once, or once its announcement is out. */
+  #go(task: Run, current: Current, announce: boolean, fn: Callable): void {
+    current.since = performance.now(); // the run time leaves out loading the module
+    if (!announce && this.#limit === 1) {
+      this.#call(task, current, fn);
+      return;
+    }
+    const call = (): void => this.#call(task, current, fn);
+    const invoke = this.#limit > 1 ? (): void => this.#context.run(current, call) : call;
+    // Invoked once the announcement is out: a task that ends this process
+    // at once must not take it along (the pool would run the task again).
+    if (announce) this.#send({ t: 'started', id: task.id }, invoke);
+    else invoke();
+  }
+
+  #call(task: Run, current: Current, fn: Callable): void {
+    if (current.batch) this.#invoke(task.id, task.spec, eachOf(fn, task.spec), [task.args]);
+    else this.#invoke(task.id, task.spec, fn, task.args);
   }
 
   #invoke(id: number, spec: TaskSpec, fn: Callable, args: unknown[]): void {
@@ -294,19 +322,28 @@ export class Runner {
     this.#running.delete(id);
     this.#progress.flush(id);
     const now = performance.now();
-    const ms = now - current.since;
+    // A task whose module failed to load never ran.
+    const ms = current.since === 0 ? 0 : now - current.since;
     if (this.#usage.due(ms, now)) this.#usage.read();
-    const tail: ResultTail = { ms, cpu: this.#usage.total() };
-    if (this.#usage.peak !== this.#peakSent) this.#peakSent = tail.peak = this.#usage.peak;
+    const cpu = this.#usage.total();
+    let message: Result;
+    if (ok) {
+      message = { t: 'ok', id, value, ms, cpu };
+    } else {
+      explainReferenceError(value, spec);
+      const error = value instanceof Unsendable ? value.wire : toWire(value);
+      message = { t: 'err', id, error, ms, cpu };
+    }
+    if (this.#usage.peak !== this.#peakSent) this.#peakSent = message.peak = this.#usage.peak;
     if (this.#maxRss !== undefined) {
       // Past maxWorkerMemoryBytes the pool retires this worker after this
       // task: what waits here, or arrives later, is kept for the pool to take
       // back, never started.
-      tail.rss = process.memoryUsage.rss();
-      if (tail.rss >= this.#maxRss && this.#limit === 1) this.#held = tail.held = true;
+      message.rss = process.memoryUsage.rss();
+      if (message.rss >= this.#maxRss && this.#limit === 1) this.#held = message.held = true;
     }
     const next = this.#held || this.#limit > 1 ? undefined : this.#queue.shift();
-    if (next) tail.next = next.id;
+    if (next) message.next = next.id;
     // The next task is announced (and so abortable) now, invoked once the result is out.
     const entered = next && this.#enter(next);
     this.#writing++;
@@ -315,13 +352,7 @@ export class Runner {
       if (next && entered) this.#begin(next, entered, false);
       else this.#startWaiting();
     };
-    if (ok) {
-      this.#reply({ t: 'ok', id, value, ...tail }, current.batch, written);
-    } else {
-      explainReferenceError(value, spec);
-      const error = value instanceof Unsendable ? value.wire : toWire(value);
-      this.#reply({ t: 'err', id, error, ...tail }, false, written);
-    }
+    this.#reply(message, ok && current.batch, written);
   }
 
   /**

@@ -390,7 +390,7 @@ export class Fleet {
     if (debug.enabled) debug('worker %d: %s → %s', worker.pid, from, to);
     this.#counts[from]--;
     this.#counts[to]++;
-    if (from === 'idle') this.#idle.splice(this.#idle.indexOf(worker), 1);
+    if (from === 'idle') removeFrom(this.#idle, worker);
     if (to === 'idle') {
       this.#idle.push(worker);
       this.#scheduleIdleSweep();
@@ -493,4 +493,15 @@ function beforeReady(pid: number, exitCode: number | null, stderr: string): stri
   const error = lines.findLast((line) => /^[\w.]*Error\b[^:]*: /.test(line));
   const said = error === undefined ? '' : `; its stderr shows ${error.slice(0, 1_000)}`;
   return `worker ${pid} exited with code ${exitCode} before it was ready${said}`;
+}
+
+/**
+ * Remove `item` from `list` in place, keeping the order: it runs on every
+ * task a sequential caller submits, and splice allocates an array per call.
+ */
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i === -1) return;
+  for (let j = i + 1; j < list.length; j++) list[j - 1] = list[j]!;
+  list.length--;
 }

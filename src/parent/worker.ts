@@ -365,7 +365,8 @@ export class Worker {
     if (counted) this.#tasksRun++;
     const i = next === undefined ? 0 : this.#queued.findIndex((j) => j.id === next);
     if (!held && i !== -1 && this.#queued.length > 0) {
-      const head = this.#queued.splice(i, 1)[0]!;
+      // The first (the common case) without splice, which allocates an array per call.
+      const head = i === 0 ? this.#queued.shift()! : this.#queued.splice(i, 1)[0]!;
       this.#hooks.queued(this, -1);
       this.#runs(head);
       return job;
