@@ -86,8 +86,22 @@ export class Backlog<J extends Ranked> {
     this.#resize();
   }
 
-  /** p-queue gets the slots not held by fast-path jobs. */
+  /**
+   * p-queue gets the slots not held by fast-path jobs, when it matters: while
+   * tickets wait in it. Otherwise it runs nothing new until the next ticket
+   * is added, and #issue sizes it first. A sequential caller's every task
+   * changes the slots twice (its fast-path slot, its worker busy then idle),
+   * and each resize ran p-queue's setter and events: 1.3 µs per round trip,
+   * profiler overhead included, in a CPU profile of the latency row's
+   * window (docs/performance.md).
+   */
   #resize(): void {
+    if (this.#tickets === 0 && this.#fair.size === 0) return;
+    this.#size();
+    this.#issue();
+  }
+
+  #size(): void {
     const queue = this.#slots;
     const slots = this.#slotCount - this.#direct;
     if (slots <= 0) {
@@ -95,7 +109,6 @@ export class Backlog<J extends Ranked> {
       return;
     }
     if (queue.concurrency !== slots) queue.concurrency = slots;
-    this.#issue();
     queue.start();
   }
 
@@ -131,9 +144,9 @@ export class Backlog<J extends Ranked> {
 
   /** A slot is free and no job or ticket waits for one: `job` may take it directly. */
   #startsNow(job: J): boolean {
-    const queue = this.#slots;
-    if (this.#fair.size !== 0 || this.#tickets !== 0 || queue.isPaused) return false;
-    if (queue.pending + this.#direct >= this.#slotCount) return false;
+    if (this.#fair.size !== 0 || this.#tickets !== 0) return false;
+    // The tickets running hold slots; p-queue's own size may be stale (#resize).
+    if (this.#slots.pending + this.#direct >= this.#slotCount) return false;
     const { tenant } = job;
     return tenant === undefined || (this.#taken.get(tenant) ?? 0) < this.#cap;
   }
@@ -146,6 +159,9 @@ export class Backlog<J extends Ranked> {
   #issue(): void {
     const queue = this.#slots;
     const slots = this.#slotCount - this.#direct;
+    if (this.#tickets >= this.#fair.size || this.#tickets >= slots) return;
+    // p-queue runs a ticket at once if a slot is free: it has the slots first.
+    this.#size();
     while (this.#tickets < this.#fair.size && this.#tickets < slots) {
       this.#tickets++;
       void queue.add(this.#ticket);
