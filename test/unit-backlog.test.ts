@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { Backlog, SeqQueue } from '../src/parent/backlog.js';
 
@@ -71,6 +73,29 @@ describe('SeqQueue', () => {
     expect([queue.dequeue(), queue.dequeue(), queue.dequeue()]).toEqual([a.run, b.run, c.run]);
     expect(queue.dequeue()).toBeUndefined();
     expect(queue.size).toBe(0);
+  });
+
+  test('keeps no reference to a value once taken or passed over', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const queue = new SeqQueue<object>();
+    const items = [queued(1), queued(2), queued(3)];
+    let taken: WeakRef<object> | undefined;
+    let discarded: WeakRef<object> | undefined;
+    ((): void => {
+      const values = items.map(() => ({ payload: new Array(1000).fill(0) }));
+      items.forEach((item, i) => queue.enqueue(values[i]!, item));
+      taken = new WeakRef(queue.dequeue()!);
+      discarded = new WeakRef(values[1]!);
+      queue.discard(items[1]!);
+      expect(queue.peek()).toBe(values[2]); // passes over the discarded slot
+    })();
+    // A WeakRef's target stays alive until the job that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(taken.deref()).toBeUndefined();
+    expect(discarded.deref()).toBeUndefined();
+    expect(queue.size).toBe(1);
   });
 
   test('stays ordered over many tasks taken, put back and discarded', async () => {

@@ -31,9 +31,14 @@ const COMPACT_AT = 1024;
 let lastStamp = 0;
 
 export class SeqQueue<T> {
-  /** Per slot: the value, its item, and the stamp the item bore when it was added. */
-  #values: T[] = [];
-  #items: Queued[] = [];
+  /**
+   * Per slot: the value, its item, and the stamp the item bore when it was
+   * added. A slot the queue has moved past holds neither value nor item:
+   * until the next compaction (up to half the array) they would keep
+   * tasks that ran, their arguments and results, alive.
+   */
+  #values: (T | undefined)[] = [];
+  #items: (Queued | undefined)[] = [];
   #stamps: number[] = [];
   /** Index of the first slot not yet taken. */
   #head = 0;
@@ -75,6 +80,7 @@ export class SeqQueue<T> {
     if (i === -1) return undefined;
     const value = this.#values[i]!;
     this.#items[i]!.stamp = undefined;
+    this.#values[i] = this.#items[i] = undefined;
     this.#head = i + 1;
     this.#live--;
     this.#compact();
@@ -116,8 +122,12 @@ export class SeqQueue<T> {
   #front(): number {
     const items = this.#items;
     const stamps = this.#stamps;
+    const values = this.#values;
     let head = this.#head;
-    while (head < items.length && items[head]!.stamp !== stamps[head]) head++;
+    while (head < items.length && items[head]!.stamp !== stamps[head]) {
+      values[head] = items[head] = undefined;
+      head++;
+    }
     this.#head = head;
     return head < items.length ? head : -1;
   }
