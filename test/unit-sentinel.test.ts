@@ -7,7 +7,8 @@
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Sentinel } from '../src/parent/containment/sentinel.js';
 import { isAlive, killChild, startTime, turn, waitFor, within } from './helpers/index.js';
 
@@ -64,6 +65,34 @@ describe('Sentinel', () => {
       await sentinel.stop();
     } finally {
       killChild(sleeper.pid!);
+    }
+  });
+
+  test('hears of exited workers on a later turn, in one write, never after a new worker with the same pid', async () => {
+    const sentinel = new Sentinel(() => {}, '/bin/sh');
+    sentinel.ensure();
+    await waitFor(() => sentinel.pid, { what: 'the sentinel to start' });
+    // Made-up pids: nothing is signalled unless the pool's process dies.
+    for (const pid of [1_000_001, 1_000_002, 1_000_003]) sentinel.watch({ pid, start: 1 });
+    const write = vi.spyOn(Socket.prototype, 'write');
+    try {
+      sentinel.forget(1_000_001);
+      sentinel.forget(1_000_002);
+      expect(write).not.toHaveBeenCalled();
+      await turn();
+      expect(write.mock.calls.map(([chunk]) => String(chunk))).toEqual(['-1000001\n-1000002\n']);
+      write.mockClear();
+      // The pid comes back before the line went: the old process's line first.
+      sentinel.forget(1_000_003);
+      sentinel.watch({ pid: 1_000_003, start: 2 });
+      await turn();
+      expect(write.mock.calls.map(([chunk]) => String(chunk))).toEqual([
+        '-1000003\n',
+        '+1000003:2\n',
+      ]);
+    } finally {
+      write.mockRestore();
+      await sentinel.stop();
     }
   });
 

@@ -32,6 +32,8 @@ const STOP_WAIT_MS = 1_000;
 export class Sentinel {
   /** Workers it must kill by their tree if the pool's process dies: pid → start time. */
   readonly #watched = new Map<number, number>();
+  /** Workers that exited, not yet written to it (forget). */
+  readonly #forgotten: number[] = [];
   readonly #onLost: () => void;
   #child: ChildProcess | undefined;
   #startedAt = 0;
@@ -82,13 +84,30 @@ export class Sentinel {
    */
   watch(worker: ProcessIdentity): void {
     if (!Number.isFinite(worker.start)) return; // no /proc: nothing could be checked
+    // A '-' for an earlier process with this pid must not come after this '+'.
+    if (this.#forgotten.includes(worker.pid)) this.#writeForgotten();
     this.#watched.set(worker.pid, worker.start);
     this.#write(`+${worker.pid}:${worker.start}\n`);
   }
 
-  /** That worker exited. */
+  /**
+   * That worker exited. Its line goes on a later turn, with those of any
+   * other worker that exited meanwhile, not on the turn that reports the
+   * exit: the first write to the sentinel runs Node's stream code for the
+   * first time, 0.4 ms that a crashed task's future waited for
+   * (docs/performance.md). Late is safe: the sentinel checks each pid's
+   * start time before it signals it.
+   */
   forget(pid: number): void {
-    if (this.#watched.delete(pid)) this.#write(`-${pid}\n`);
+    if (!this.#watched.delete(pid)) return;
+    this.#forgotten.push(pid);
+    if (this.#forgotten.length === 1) setImmediate(() => this.#writeForgotten());
+  }
+
+  #writeForgotten(): void {
+    if (this.#forgotten.length === 0) return;
+    this.#write(this.#forgotten.map((pid) => `-${pid}\n`).join(''));
+    this.#forgotten.length = 0;
   }
 
   /** The pool shut down: it exits without killing anything. Resolves once it has exited (bounded). */
