@@ -5,7 +5,9 @@
  *
  *   +PID:START  a worker to kill if the pool's process dies (START: field 22
  *               of /proc/PID/stat, the process's start time)
- *   -PID        that worker exited
+ *   -PID        that worker exited (written a turn after the pool heard of
+ *               it; it drops every entry with that pid, so the pool writes
+ *               it before a `+` for a new process given the same pid)
  *   stop        the pool shut down: exit, killing nothing
  *
  * It starts with the workers in $DEADPOOL_SENTINEL_WORKERS (`PID:START`
