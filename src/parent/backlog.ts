@@ -21,12 +21,22 @@
  * promise and events cost such a task ~6 µs of the parent's CPU
  * (docs/performance.md).
  *
+ * p-queue itself is loaded the first time a job waits for a slot: a program
+ * that imports deadpool, and a pool whose tasks always find a worker free,
+ * never load it. It was half of importing deadpool (~4.5 of ~9.5 ms, Node
+ * 26, docs/performance.md). It is loaded with require(), which loads ES
+ * modules on every Node this package supports (unless turned off with
+ * `--no-experimental-require-module`), so the job takes its slot in the
+ * same turn as before.
+ *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
  * `maxRunningPerTenant` waits, and is taken again once one of its tasks
  * comes back.
  */
-import PQueue from 'p-queue';
+import { createRequire } from 'node:module';
+import type PQueue from 'p-queue';
+import { debug } from './debug.js';
 import { FairQueue, type FairItem } from './fair-queue.js';
 
 export { SeqQueue, type Queued } from './seq-queue.js';
@@ -43,8 +53,37 @@ export interface Ranked extends FairItem {
 /** Called when a slot is free for `job`; `release()` when the slot is free again (once). */
 export type Start<J> = (job: J, release: () => void) => void;
 
+let pQueueClass: typeof PQueue | undefined;
+
+// Where require() cannot load ES modules, p-queue is imported now, as a
+// static import would have been: it has loaded long before a pool has a
+// worker, and so a slot, to wait for.
+if (!process.features.require_module) {
+  void import('p-queue').then(
+    (loaded) => (pQueueClass ??= loaded.default),
+    () => {}, // loadPQueue() says why when a job first waits
+  );
+}
+
+/** p-queue's class, loaded on first use (see the file header); throws, naming why, when it cannot be. */
+export function loadPQueue(
+  require: (id: string) => unknown = createRequire(import.meta.url),
+): typeof PQueue {
+  if (pQueueClass !== undefined) return pQueueClass;
+  try {
+    pQueueClass = (require('p-queue') as { default: typeof PQueue }).default;
+    debug('p-queue loaded: a task waits for a worker');
+    return pQueueClass;
+  } catch (error) {
+    throw new Error(`deadpool could not load its dependency p-queue: ${String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
 export class Backlog<J extends Ranked> {
-  readonly #slots = new PQueue({ autoStart: false, concurrency: 1 });
+  /** The slots' queue, made when a job first waits for a slot. */
+  #slots: PQueue | undefined;
   readonly #fair = new FairQueue<J>();
   readonly #start: Start<J>;
   readonly #shrunk: () => void;
@@ -103,6 +142,7 @@ export class Backlog<J extends Ranked> {
 
   #size(): void {
     const queue = this.#slots;
+    if (queue === undefined) return; // no job has waited yet
     const slots = this.#slotCount - this.#direct;
     if (slots <= 0) {
       queue.pause();
@@ -138,6 +178,7 @@ export class Backlog<J extends Ranked> {
    * a slot that no worker could take (the slots were about to shrink).
    */
   wait(job: J): void {
+    this.#slots ??= new (loadPQueue())({ autoStart: false, concurrency: 1 });
     this.#fair.enqueue(job, job);
     this.#issue();
   }
@@ -146,7 +187,7 @@ export class Backlog<J extends Ranked> {
   #startsNow(job: J): boolean {
     if (this.#fair.size !== 0 || this.#tickets !== 0) return false;
     // The tickets running hold slots; p-queue's own size may be stale (#resize).
-    if (this.#slots.pending + this.#direct >= this.#slotCount) return false;
+    if ((this.#slots?.pending ?? 0) + this.#direct >= this.#slotCount) return false;
     const { tenant } = job;
     return tenant === undefined || (this.#taken.get(tenant) ?? 0) < this.#cap;
   }
@@ -159,7 +200,7 @@ export class Backlog<J extends Ranked> {
   #issue(): void {
     const queue = this.#slots;
     const slots = this.#slotCount - this.#direct;
-    if (this.#tickets >= this.#fair.size || this.#tickets >= slots) return;
+    if (queue === undefined || this.#tickets >= this.#fair.size || this.#tickets >= slots) return;
     // p-queue runs a ticket at once if a slot is free: it has the slots first.
     this.#size();
     while (this.#tickets < this.#fair.size && this.#tickets < slots) {

@@ -158,7 +158,13 @@ export class Engine {
     // Only a job with a signal can be aborted: one closure less per task without.
     if (signal) job.onAbort((aborted) => this.#interrupts.aborted(job, aborted));
     if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
-    this.#dispatch.add(job);
+    try {
+      this.#dispatch.add(job);
+    } catch (error) {
+      // The backlog could not load p-queue for the job's wait (backlog.ts): it fails, never lost.
+      this.#finish(job, 'failed', error);
+      return job.future;
+    }
     this.#replenish();
     return job.future;
   }

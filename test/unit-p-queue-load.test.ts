@@ -1,0 +1,103 @@
+/**
+ * backlog.ts: p-queue is loaded the first time a task waits for a worker,
+ * never for a task that finds one free; a pool that cannot load it fails
+ * the waiting task's future, naming why, and goes on.
+ *
+ * The tests run in order: the first one needs p-queue not loaded yet in
+ * this file's modules, and the last one loads it.
+ */
+import { afterEach, expect, test, vi } from 'vitest';
+import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
+import { fakeEngine, type EngineChild } from './helpers/fake-child.js';
+import { turn } from './helpers/index.js';
+
+/** Every id required through `createRequire` since the test began, and the failure to give p-queue. */
+const seen = vi.hoisted(() => ({ ids: [] as string[], fail: undefined as Error | undefined }));
+
+vi.mock('node:module', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:module')>();
+  return {
+    ...real,
+    createRequire: (from: string | URL) => {
+      const require = real.createRequire(from);
+      return (id: string): unknown => {
+        seen.ids.push(id);
+        if (id === 'p-queue' && seen.fail) throw seen.fail;
+        return require(id);
+      };
+    },
+  };
+});
+
+afterEach(() => {
+  seen.ids.length = 0;
+  seen.fail = undefined;
+});
+
+const SPEC = { kind: 'source', source: 'x => x' } as const;
+
+async function onePool() {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    containment: 'process-group',
+  });
+  await engine.ready();
+  const child = children[0]!;
+  const options = normalizeSubmitOptions(undefined, settings);
+  return { engine, child, submit: (x: number) => engine.submit<number>(SPEC, [x], options) };
+}
+
+/** Answer every task sent to `child` so far that was not answered yet. */
+function answer(child: EngineChild, done: Set<number>): void {
+  for (const id of child.runs()) {
+    if (done.has(id)) continue;
+    done.add(id);
+    child.reply({ t: 'ok', id, value: id, ms: 0.01, cpu: 0 });
+  }
+}
+
+test('a pool that cannot load p-queue fails the task that waits, naming why, and runs the others', async () => {
+  seen.fail = new Error('Cannot find package p-queue');
+  const { child, submit } = await onePool();
+  const done = new Set<number>();
+  const first = submit(1); // the worker is free: it runs at once
+  const second = submit(2); // it has to wait, and p-queue cannot be loaded
+  await expect(second).rejects.toThrow(
+    /deadpool could not load its dependency p-queue: Error: Cannot find package p-queue/,
+  );
+  await turn();
+  answer(child, done);
+  expect(await first).toBeTypeOf('number');
+  // The next task to wait tries again (here, and fails again).
+  const third = submit(3);
+  const fourth = submit(4);
+  await expect(fourth).rejects.toThrow(/could not load its dependency p-queue/);
+  await turn();
+  answer(child, done);
+  expect(await third).toBeTypeOf('number');
+  expect(seen.ids.filter((id) => id === 'p-queue')).toHaveLength(2);
+});
+
+test('tasks that always find the worker free never load p-queue', async () => {
+  const { child, submit } = await onePool();
+  const done = new Set<number>();
+  for (let i = 0; i < 5; i++) {
+    const result = submit(i);
+    await turn();
+    answer(child, done);
+    await result;
+  }
+  expect(seen.ids).not.toContain('p-queue');
+});
+
+test('the first task that waits for a worker loads p-queue, once, and every task runs', async () => {
+  const { child, submit } = await onePool();
+  const done = new Set<number>();
+  const results = [1, 2, 3, 4].map(submit);
+  for (let i = 0; i < 4; i++) {
+    await turn();
+    answer(child, done);
+  }
+  expect(await Promise.all(results)).toHaveLength(4);
+  expect(seen.ids.filter((id) => id === 'p-queue')).toEqual(['p-queue']);
+});
