@@ -4,11 +4,17 @@
  * rare timings, replayed exactly.
  */
 import { expect, test } from 'vitest';
+import { loadPQueue } from '../src/parent/backlog.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import { fakeEngine } from './helpers/fake-child.js';
 import { turn, within } from './helpers/index.js';
 
 const SPEC = { kind: 'source', source: 'x => x' } as const;
+
+// p-queue loads when a task first waits (backlog.ts), in a few ms that
+// would count as the running task's time: whether a task is queued inside
+// a busy worker depends on that time, and these replays fix the order.
+loadPQueue();
 
 test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
   const { engine, settings, children } = fakeEngine({

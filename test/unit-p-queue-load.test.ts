@@ -1,7 +1,8 @@
 /**
  * backlog.ts: p-queue is loaded the first time a task waits for a worker,
  * never for a task that finds one free; a pool that cannot load it fails
- * the waiting task's future, naming why, and goes on.
+ * the waiting tasks' futures, naming why (a task put back after its worker
+ * died too), and goes on.
  *
  * The tests run in order: the first one needs p-queue not loaded yet in
  * this file's modules, and the last one loads it.
@@ -44,7 +45,12 @@ async function onePool() {
   await engine.ready();
   const child = children[0]!;
   const options = normalizeSubmitOptions(undefined, settings);
-  return { engine, child, submit: (x: number) => engine.submit<number>(SPEC, [x], options) };
+  return {
+    engine,
+    settings,
+    child,
+    submit: (x: number) => engine.submit<number>(SPEC, [x], options),
+  };
 }
 
 /** Answer every task sent to `child` so far that was not answered yet. */
@@ -68,14 +74,30 @@ test('a pool that cannot load p-queue fails the task that waits, naming why, and
   await turn();
   answer(child, done);
   expect(await first).toBeTypeOf('number');
-  // The next task to wait tries again (here, and fails again).
-  const third = submit(3);
-  const fourth = submit(4);
+  // The next task to wait tries again (in a pool of its own here, so
+  // that no run time of before lets it wait inside the busy worker instead).
+  const again = await onePool();
+  const third = again.submit(3);
+  const fourth = again.submit(4);
   await expect(fourth).rejects.toThrow(/could not load its dependency p-queue/);
   await turn();
-  answer(child, done);
+  answer(again.child, new Set());
   expect(await third).toBeTypeOf('number');
   expect(seen.ids.filter((id) => id === 'p-queue')).toHaveLength(2);
+});
+
+test('a task put back after its worker died, in a pool that cannot load p-queue, fails naming why', async () => {
+  seen.fail = new Error('Cannot find package p-queue');
+  const { engine, settings, child } = await onePool();
+  // A module task: sent at once (no p-queue needed), and not started until the worker says so.
+  const spec = { kind: 'module', module: 'file:///tasks.mjs', exportName: 'f' } as const;
+  const task = engine.submit(spec, [1], normalizeSubmitOptions(undefined, settings));
+  await turn();
+  expect(child.runs()).toHaveLength(1);
+  // The worker dies before it started the task: the task goes back to wait for another one.
+  child.die(null, 'SIGKILL');
+  await expect(task).rejects.toThrow(/deadpool could not load its dependency p-queue/);
+  expect(seen.ids).toContain('p-queue');
 });
 
 test('tasks that always find the worker free never load p-queue', async () => {

@@ -25,9 +25,12 @@
  * that imports deadpool, and a pool whose tasks always find a worker free,
  * never load it. It was half of importing deadpool (~4.5 of ~9.5 ms, Node
  * 26, docs/performance.md). It is loaded with require(), which loads ES
- * modules on every Node this package supports (unless turned off with
- * `--no-experimental-require-module`), so the job takes its slot in the
- * same turn as before.
+ * modules on every Node this package supports, so the job takes its slot in
+ * the same turn as before (that first wait pays the load, ~5 ms, once per
+ * process); where that is turned off
+ * (`--no-experimental-require-module`), it is imported when deadpool loads,
+ * as it was. If it cannot be loaded, the jobs waiting fail (`unloadable`)
+ * and the next job to wait tries again.
  *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
@@ -88,6 +91,7 @@ export class Backlog<J extends Ranked> {
   readonly #start: Start<J>;
   readonly #shrunk: () => void;
   readonly #cap: number;
+  readonly #unloadable: (error: Error) => void;
   /** Per tenant: tasks taken that have not come back. */
   readonly #taken = new Map<string, number>();
   /** Tickets added to p-queue and not yet run. */
@@ -101,12 +105,20 @@ export class Backlog<J extends Ranked> {
   /**
    * `start(job, release)` is called when a slot is free for `job`.
    * `shrunk()` after a job leaves the backlog. `cap`: the most tasks of one
-   * tenant taken at once (tasks without a tenant: no cap).
+   * tenant taken at once (tasks without a tenant: no cap). `unloadable(error)`,
+   * on a later microtask, when a job waits and p-queue cannot be loaded: the
+   * jobs waiting then have no slot to get, and are the caller's to fail.
    */
-  constructor(start: Start<J>, shrunk: () => void = () => {}, cap = Infinity) {
+  constructor(
+    start: Start<J>,
+    shrunk: () => void = () => {},
+    cap = Infinity,
+    unloadable: (error: Error) => void = () => {},
+  ) {
     this.#start = start;
     this.#shrunk = shrunk;
     this.#cap = cap;
+    this.#unloadable = unloadable;
   }
 
   /** Every waiting task, those of tenants at their cap included. */
@@ -178,8 +190,16 @@ export class Backlog<J extends Ranked> {
    * a slot that no worker could take (the slots were about to shrink).
    */
   wait(job: J): void {
-    this.#slots ??= new (loadPQueue())({ autoStart: false, concurrency: 1 });
     this.#fair.enqueue(job, job);
+    if (this.#slots === undefined) {
+      try {
+        this.#slots = new (loadPQueue())({ autoStart: false, concurrency: 1 });
+      } catch (error) {
+        // Told on a later microtask, not inside the caller's step (a submit, a worker's exit).
+        queueMicrotask(() => this.#unloadable(error as Error));
+        return;
+      }
+    }
     this.#issue();
   }
 

@@ -43,6 +43,8 @@ export interface DispatchHooks {
   unsendable(job: Job, error: SerializationError): void;
   /** A job that waited inside a worker was dropped there after its future settled: it leaves. */
   dropped(job: Job): void;
+  /** A job waits and p-queue cannot be loaded (backlog.ts): what waits in the backlog fails with `error`. */
+  unloadable(error: Error): void;
 }
 
 export class Dispatcher {
@@ -82,6 +84,7 @@ export class Dispatcher {
       (job, release) => this.#take(job, release),
       () => this.#wake(),
       settings.maxRunningPerTenant,
+      (error) => hooks.unloadable(error),
     );
     this.#pipeline = new Pipeline(this.#backlog, fleet, settings, {
       queue: (worker, job) => {

@@ -93,6 +93,9 @@ export class Engine {
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
       dropped: (job) => this.#leave(job),
+      unloadable: (error) => {
+        for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', error);
+      },
     });
     this.#interrupts = new Interrupts({
       ends: {
@@ -158,13 +161,7 @@ export class Engine {
     // Only a job with a signal can be aborted: one closure less per task without.
     if (signal) job.onAbort((aborted) => this.#interrupts.aborted(job, aborted));
     if (options.queueTimeout !== undefined) this.#deadlines.queue(job, options.queueTimeout);
-    try {
-      this.#dispatch.add(job);
-    } catch (error) {
-      // The backlog could not load p-queue for the job's wait (backlog.ts): it fails, never lost.
-      this.#finish(job, 'failed', error);
-      return job.future;
-    }
+    this.#dispatch.add(job);
     this.#replenish();
     return job.future;
   }
