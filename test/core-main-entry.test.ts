@@ -31,6 +31,25 @@ test('deadpool and deadpool/bullmq import one shared chunk of ours, which import
   expect(fromChunk).not.toContain('p-queue');
 });
 
+test('with require() of ES modules turned off, p-queue is imported at load and tasks that wait for a worker run', () => {
+  const tasks = new URL('./fixtures/core/tasks.mjs', import.meta.url).href;
+  const script = `
+    const { Deadpool } = await import(${JSON.stringify(pathToFileURL(`${dist}index.js`).href)});
+    const { square } = await import(${JSON.stringify(tasks)});
+    const pool = new Deadpool({ maxWorkers: 1, containment: 'process-group' });
+    // Three at once on one worker: two of them wait for it, in p-queue's slots.
+    const results = await Promise.all([1, 2, 3].map((n) => pool.submit(square, [n])));
+    await pool.shutdown();
+    console.log(results.join(','));`;
+  // A file, not `-e`: the workers inherit the flags (execArgv), and would run an `-e` script too.
+  const file = join(tempDir(), 'no-require-esm.mjs');
+  writeFileSync(file, script);
+  const out = execFileSync(process.execPath, ['--no-experimental-require-module', file], {
+    encoding: 'utf8',
+  });
+  expect(out.trim()).toBe('1,4,9');
+});
+
 test('importing deadpool loads none of Node’s modules it does not use (fs/promises, readline, worker_threads)', () => {
   // An empty module first: Node's ES module loader loads some of these itself
   // for its first file (Node 20: fs/promises).

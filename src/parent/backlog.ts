@@ -27,10 +27,11 @@
  * 26, docs/performance.md). It is loaded with require(), which loads ES
  * modules on every Node this package supports, so the job takes its slot in
  * the same turn as before (that first wait pays the load, ~5 ms, once per
- * process); where that is turned off
- * (`--no-experimental-require-module`), it is imported when deadpool loads,
- * as it was. If it cannot be loaded, the jobs waiting fail (`unloadable`)
- * and the next job to wait tries again.
+ * process). Where that is turned off (`--no-experimental-require-module`),
+ * it is imported when deadpool loads, as it was, and a job that waits
+ * before the import has finished gets its slot once it has. If it cannot be
+ * loaded, the jobs waiting fail (`unloadable`) and the next job to wait
+ * tries again.
  *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
@@ -57,24 +58,25 @@ export interface Ranked extends FairItem {
 export type Start<J> = (job: J, release: () => void) => void;
 
 let pQueueClass: typeof PQueue | undefined;
-
-// Where require() cannot load ES modules, p-queue is imported now, as a
-// static import would have been: it has loaded long before a pool has a
-// worker, and so a slot, to wait for.
+/**
+ * Where require() cannot load ES modules: p-queue's import, started when
+ * deadpool loads (as a static import would have been), until it settles.
+ */
+let pQueueImport: Promise<void> | undefined;
 if (!process.features.require_module) {
-  void import('p-queue').then(
-    (loaded) => (pQueueClass ??= loaded.default),
-    () => {}, // loadPQueue() says why when a job first waits
-  );
+  pQueueImport = import('p-queue')
+    .then(
+      (loaded) => void (pQueueClass ??= loaded.default),
+      () => {}, // loadPQueue() says why when a job next waits
+    )
+    .finally(() => (pQueueImport = undefined));
 }
 
 /** p-queue's class, loaded on first use (see the file header); throws, naming why, when it cannot be. */
-export function loadPQueue(
-  require: (id: string) => unknown = createRequire(import.meta.url),
-): typeof PQueue {
+export function loadPQueue(): typeof PQueue {
   if (pQueueClass !== undefined) return pQueueClass;
   try {
-    pQueueClass = (require('p-queue') as { default: typeof PQueue }).default;
+    pQueueClass = (createRequire(import.meta.url)('p-queue') as { default: typeof PQueue }).default;
     debug('p-queue loaded: a task waits for a worker');
     return pQueueClass;
   } catch (error) {
@@ -87,6 +89,8 @@ export function loadPQueue(
 export class Backlog<J extends Ranked> {
   /** The slots' queue, made when a job first waits for a slot. */
   #slots: PQueue | undefined;
+  /** Waiting for p-queue's import (#makeQueue). */
+  #awaitingImport = false;
   readonly #fair = new FairQueue<J>();
   readonly #start: Start<J>;
   readonly #shrunk: () => void;
@@ -191,16 +195,33 @@ export class Backlog<J extends Ranked> {
    */
   wait(job: J): void {
     this.#fair.enqueue(job, job);
-    if (this.#slots === undefined) {
-      try {
-        this.#slots = new (loadPQueue())({ autoStart: false, concurrency: 1 });
-      } catch (error) {
-        // Told on a later microtask, not inside the caller's step (a submit, a worker's exit).
-        queueMicrotask(() => this.#unloadable(error as Error));
-        return;
-      }
-    }
+    if (this.#slots === undefined) this.#makeQueue();
     this.#issue();
+  }
+
+  /**
+   * Make p-queue's queue, when a job first waits (see the file header): at
+   * once, or, where p-queue is imported rather than required, once that
+   * import has settled. If it cannot be loaded, the caller hears of it on
+   * a later microtask, not inside its own step (a submit, a worker's exit).
+   */
+  #makeQueue(): void {
+    if (pQueueImport !== undefined) {
+      if (this.#awaitingImport) return;
+      this.#awaitingImport = true;
+      void pQueueImport.then(() => {
+        this.#awaitingImport = false;
+        if (this.#slots !== undefined || this.#fair.total === 0) return;
+        this.#makeQueue();
+        this.#resize();
+      });
+      return;
+    }
+    try {
+      this.#slots = new (loadPQueue())({ autoStart: false, concurrency: 1 });
+    } catch (error) {
+      queueMicrotask(() => this.#unloadable(error as Error));
+    }
   }
 
   /** A slot is free and no job or ticket waits for one: `job` may take it directly. */
