@@ -4,8 +4,9 @@
  * the waiting tasks' futures, naming why (a task put back after its worker
  * died too), and goes on.
  *
- * The tests run in order: the first one needs p-queue not loaded yet in
- * this file's modules, and the last one loads it.
+ * The tests run in order: the first three need p-queue not loaded yet in
+ * this file's modules (the first two fail to load it), and the last one
+ * loads it.
  */
 import { afterEach, expect, test, vi } from 'vitest';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';

@@ -93,9 +93,7 @@ export class Engine {
     this.#dispatch = new Dispatcher(settings, this.#fleet, this.#deadlines, this.stats, {
       unsendable: (job, error) => this.#finish(job, 'failed', error),
       dropped: (job) => this.#leave(job),
-      unloadable: (error) => {
-        for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', error);
-      },
+      unloadable: (error) => this.#failWaiting(error),
     });
     this.#interrupts = new Interrupts({
       ends: {
@@ -328,8 +326,13 @@ export class Engine {
 
   /** Workers keep failing to start: what waits for one fails. */
   #failing(failure: WorkerStartError): void {
-    for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', failure);
+    this.#failWaiting(failure);
     this.#life.failReady(failure);
+  }
+
+  /** What waits in the backlog can never get a worker: it fails with `error`. */
+  #failWaiting(error: Error): void {
+    for (const job of this.#dispatch.drain()) this.#finish(job, 'failed', error);
     // The demand fell with them: no start is planned for tasks that are gone.
     this.#replenish();
   }
