@@ -212,8 +212,11 @@ describe('Containment on a fake hybrid tree', () => {
     expect(tree.fs.subdirs(join(tree.root, 'memory/process_api/abc'))).toEqual([]);
   });
 
-  /** A fake hybrid tree whose cgroup.kill writes are recorded: 'sync' or 'async' (libuv's thread pool). */
-  function recordingKills(): {
+  /**
+   * A fake hybrid tree whose cgroup.kill writes are recorded: 'sync' or
+   * 'async' (libuv's thread pool). Moves wait for `moved`, if given.
+   */
+  function recordingKills(moved?: Promise<void>): {
     tree: ReturnType<typeof hybrid>['tree'];
     c: Containment;
     kills: string[];
@@ -226,7 +229,8 @@ describe('Containment on a fake hybrid tree', () => {
         if (path.endsWith('cgroup.kill')) kills.push('sync');
         tree.fs.write(path, text);
       },
-      writeAsync(path: string, text: string): Promise<void> {
+      async writeAsync(path: string, text: string): Promise<void> {
+        if (moved && path.endsWith('cgroup.procs')) await moved;
         if (path.endsWith('cgroup.kill')) kills.push('async');
         return tree.fs.writeAsync(path, text);
       },
@@ -293,6 +297,40 @@ describe('Containment on a fake hybrid tree', () => {
     await move;
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(tree.fs.subdirs(dirname(gone.dirs.v2))).toEqual([basename(next.dirs.v2)]);
+    c.release(next);
+    await c.close();
+  });
+
+  test("a live worker's cgroup is killed at once, or, while a worker is being moved in, off the event loop", async () => {
+    // A move that waits on the kernel until the test lets it go (an RCU grace
+    // period); the kernel would hold any cgroupfs write as long.
+    let letGo = (): void => {};
+    const { c, kills } = recordingKills(new Promise<void>((resolve) => (letGo = resolve)));
+    const busy = c.placeWorker()!;
+    const killFile = join(busy.dirs.v2, 'cgroup.kill');
+    expect(c.moving).toBe(false);
+    expect(c.kill(busy)).toBe(true);
+    expect(kills).toEqual(['sync']);
+    expect(readFileSync(killFile, 'latin1')).toBe('1');
+    writeFileSync(killFile, '');
+    const next = c.placeWorker()!;
+    const move = c.enter(next, 4343);
+    expect(c.moving).toBe(true);
+    expect(c.kill(busy)).toBe(false);
+    expect(kills).toEqual(['sync', 'async']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(readFileSync(killFile, 'latin1')).toBe('1');
+    letGo();
+    await move;
+    await c.whenNoMove();
+    expect(c.moving).toBe(false);
+    expect(c.kill(busy)).toBe(true);
+    expect(kills).toEqual(['sync', 'async', 'sync']);
+    // The kill took 4343, from every hierarchy.
+    for (const dir of [next.dirs.v2, next.dirs.memory!.dir]) {
+      writeFileSync(join(dir, 'cgroup.procs'), '');
+    }
+    c.release(busy);
     c.release(next);
     await c.close();
   });

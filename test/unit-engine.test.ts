@@ -3,7 +3,7 @@
  * signalled): orders of messages that real workers produce only under
  * rare timings, replayed exactly.
  */
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { loadPQueue } from '../src/parent/backlog.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import { fakeEngine } from './helpers/fake-child.js';
@@ -53,4 +53,41 @@ test('closing: a worker freed after the last job settled (its head handed back u
   child.reply({ t: 'dropped', ids: [bId!] });
   await within(closing, 5_000, 'the close after the worker went idle');
   expect(child.sent.some((m) => m.t === 'finalize')).toBe(true);
+});
+
+test('a worker lost while another is being moved into its cgroups is replaced once that move is done', async () => {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 2,
+    minWorkers: 2,
+    containment: 'process-group',
+  });
+  await engine.ready();
+  expect(children).toHaveLength(2);
+  // A move in flight that waits on the kernel (an RCU grace period): making
+  // the replacement's cgroups now would wait for it on the event loop.
+  let done = (): void => {};
+  const moved = new Promise<void>((resolve) => (done = resolve));
+  const moving = vi.spyOn(settings.containment, 'moving', 'get').mockReturnValue(true);
+  const whenNoMove = vi.spyOn(settings.containment, 'whenNoMove').mockReturnValue(moved);
+  try {
+    children[0]!.die(null, 'SIGKILL');
+    await turn();
+    expect(children).toHaveLength(2);
+    expect(whenNoMove).toHaveBeenCalledTimes(1);
+    // Demand meanwhile (a submit) plans no second start.
+    const task = engine.submit(SPEC, [1], normalizeSubmitOptions(undefined, settings));
+    await turn();
+    expect(whenNoMove).toHaveBeenCalledTimes(1);
+    moving.mockReturnValue(false);
+    done();
+    await turn();
+    expect(children).toHaveLength(3);
+    await within(engine.ready(), 5_000, 'the replacement ready');
+    const ran = children.find((child) => child.runs().length > 0)!;
+    ran.reply({ t: 'ok', id: ran.runs()[0]!, value: 1, ms: 0.01, cpu: 0 });
+    expect(await task).toBe(1);
+  } finally {
+    moving.mockRestore();
+    whenNoMove.mockRestore();
+  }
 });

@@ -5,7 +5,13 @@
  * faults-pid-reuse.test.ts.
  */
 import { describe, expect, test } from 'vitest';
-import { identify, killDescendants, killGroup, killTree } from '../src/shared/kill.js';
+import {
+  identify,
+  killDescendants,
+  killGroup,
+  killLiveGroup,
+  killTree,
+} from '../src/shared/kill.js';
 import { parseStat } from '../src/shared/proc.js';
 import { FakeMachine } from './helpers/fake-proc.js';
 
@@ -96,6 +102,28 @@ describe('killDescendants', () => {
     const m = poolWithWorker();
     killDescendants(200, m);
     expect(m.kills().filter((line) => line.startsWith('SIGKILL -'))).toEqual(['SIGKILL -203']);
+  });
+});
+
+describe('killLiveGroup, while the leader lives', () => {
+  test('kills the worker and its group at once; a child that left the group stays (the cgroup takes it)', () => {
+    const m = poolWithWorker();
+    expect(killLiveGroup(identify(200, m)!, m)).toBe(true);
+    expect(m.kills()).toEqual(['SIGKILL -200']);
+    for (const pid of [200, 201, 202]) expect(m.table.get(pid)!.state).toBe('Z');
+    for (const pid of [203, 204]) expect(m.table.get(pid)!.state).toBe('S');
+  });
+
+  test('signals nothing once the leader was reaped, even with its pid handed out again', () => {
+    const m = new FakeMachine();
+    m.spawn(POOL, 1, { leader: true });
+    const old = identify(m.spawn(200, POOL, { leader: true }).pid, m)!;
+    m.die(200);
+    m.reap(200);
+    expect(killLiveGroup(old, m)).toBe(false);
+    m.spawn(200, 150, { leader: true }); // another pool's new worker
+    expect(killLiveGroup(old, m)).toBe(false);
+    expect(m.kills()).toEqual([]);
   });
 });
 

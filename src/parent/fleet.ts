@@ -76,6 +76,8 @@ export class Fleet {
   /** Tasks running or waiting, as last told by `replenish`. */
   #demand = 0;
   #spawnTimer: NodeJS.Timeout | undefined;
+  /** Missing workers wait for the cgroup moves in flight to start (#spawnAfterMoves). */
+  #waitingForMoves = false;
   #idleTimer: NodeJS.Timeout | undefined;
   /**
    * The modules of the first tasks to return a result, in that order: idle
@@ -211,7 +213,8 @@ export class Fleet {
   /** Start the workers that are missing for `demand` tasks running or waiting. */
   replenish(demand = this.#demand): void {
     this.#demand = demand;
-    if (this.#spawnTimer !== undefined) return; // a start is already scheduled
+    // A start is already scheduled.
+    if (this.#spawnTimer !== undefined || this.#waitingForMoves) return;
     const staying = this.staying();
     // A full fleet (the common case, checked on every submit) wants no start.
     if (staying >= this.#bounds.maxWorkers) return;
@@ -221,7 +224,8 @@ export class Fleet {
       startFailures: this.#startFailures,
     });
     if (plan.delay === 0) {
-      for (let i = 0; i < plan.spawn; i++) this.spawn();
+      if (this.#settings.containment.moving) this.#spawnAfterMoves();
+      else for (let i = 0; i < plan.spawn; i++) this.spawn();
       return;
     }
     this.#spawnTimer = setTimeout(() => {
@@ -229,6 +233,21 @@ export class Fleet {
       if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.spawn();
     }, plan.delay);
     this.#spawnTimer.unref();
+  }
+
+  /**
+   * Start the missing workers once no worker is being moved into its
+   * cgroups: making a worker's cgroups now would wait for that move on the
+   * event loop, 5–25 ms when the kernel waits for an RCU grace period
+   * (docs/containment.md, "Moves and the event loop"). They start when they
+   * would have anyway, and the pool's process goes on meanwhile.
+   */
+  #spawnAfterMoves(): void {
+    this.#waitingForMoves = true;
+    void this.#settings.containment.whenNoMove().then(() => {
+      this.#waitingForMoves = false;
+      if (!this.#closing) this.replenish();
+    });
   }
 
   #wanted(): number {

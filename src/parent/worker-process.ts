@@ -13,9 +13,11 @@ import {
   identify,
   isSameProcess,
   killGroup,
+  killLiveGroup,
   killTree,
   type ProcessIdentity,
 } from '../shared/kill.js';
+import type { Containment } from './containment/containment.js';
 import type { WorkerCgroup } from './containment/worker-cgroup.js';
 import { procTreeCpu } from './containment/usage.js';
 import type {
@@ -88,6 +90,7 @@ export class WorkerProcess {
    */
   readonly #identity: ProcessIdentity | undefined;
   readonly #child: ChildProcess;
+  readonly #containment: Containment;
   readonly #hooks: ProcessHooks;
   readonly #output: OutputReader;
   /** Specs this worker has been sent, by the id it knows them by. */
@@ -99,7 +102,7 @@ export class WorkerProcess {
 
   constructor(settings: Settings, hooks: ProcessHooks, spawn: Spawn) {
     this.#hooks = hooks;
-    const containment = settings.containment;
+    const containment = (this.#containment = settings.containment);
     const cgroup = (this.cgroup = containment.placeWorker());
     const boot: BootConfig = {
       cwd: settings.cwd,
@@ -173,13 +176,15 @@ export class WorkerProcess {
    * exited: its cgroup as one (and the worker itself, in case it had not
    * moved in yet), or its tree found from /proc. The worker is checked
    * against its start time first, as libuv may have reaped it already in a
-   * batch whose 'exit' events have not all been emitted.
+   * batch whose 'exit' events have not all been emitted. While another
+   * worker is being moved in, the cgroup's kill lands only once that move is
+   * done (Containment.kill): the worker's process group goes at once then.
    */
   kill(): void {
     if (!this.running || this.#identity === undefined) return;
     if (!this.cgroup && isSameProcess(this.#identity)) this.#cpuAtKill = procTreeCpu(this.pid);
     if (this.cgroup) {
-      this.cgroup.kill();
+      if (!this.#containment.kill(this.cgroup)) killLiveGroup(this.#identity);
       if (isSameProcess(this.#identity)) this.#child.kill('SIGKILL');
     } else {
       // The whole tree, now: killTree stops the worker, reads its children

@@ -156,6 +156,15 @@ export function killTree(
 }
 
 /**
+ * SIGKILL the process group `leader` leads, and so `leader` itself, while it
+ * is alive (checked by its start time): its pid, the group's id, cannot have
+ * been handed out again then. Returns whether it signalled.
+ */
+export function killLiveGroup(leader: ProcessIdentity, host: KillHost = machine): boolean {
+  return isSameProcess(leader, host) && host.send(-leader.pid, 'SIGKILL');
+}
+
+/**
  * SIGKILL what is left of the process group `leader` led, after the leader
  * exited and was reaped (its pid, the group's id, may be handed out again
  * once the group is empty). The group is signalled only if a live member

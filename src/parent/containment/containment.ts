@@ -184,6 +184,31 @@ export class Containment {
   }
 
   /**
+   * SIGKILL everything in a live worker's cgroup (its caller SIGKILLs the
+   * worker itself too): at once, unless a worker is being moved in. Then
+   * the write would wait for that move's RCU grace period (5–25 ms here)
+   * with the event loop stalled and the killed task's future not yet
+   * settled, so it goes to libuv's thread pool, where it lands when the
+   * move is done, as the blocking write would have (docs/containment.md,
+   * "Moves and the event loop"). Returns whether the kill was written now.
+   */
+  kill(cgroup: WorkerCgroup): boolean {
+    const now = !this.moving;
+    cgroup.kill(!now);
+    return now;
+  }
+
+  /** A worker is being moved into its cgroups: any cgroupfs write would wait for it. */
+  get moving(): boolean {
+    return this.#moves.size > 0;
+  }
+
+  /** Resolves once no worker is being moved in. */
+  async whenNoMove(): Promise<void> {
+    while (this.#moves.size > 0) await Promise.all(this.#moves);
+  }
+
+  /**
    * Move the just-forked worker `pid` into `cgroup`, off the event loop
    * (WorkerCgroup.enter); removals wait for it (`release`).
    */
@@ -223,7 +248,7 @@ export class Containment {
    */
   async #noMoveUnderWay(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.#moves.size > 0) await Promise.all(this.#moves);
+    await this.whenNoMove();
   }
 
   /** After the last worker exited: wait for their cgroups to go, then remove the pool's own. */

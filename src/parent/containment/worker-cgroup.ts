@@ -101,10 +101,22 @@ export class WorkerCgroup {
     return boot;
   }
 
-  /** SIGKILL every process in it, now and atomically (a fork during the kill is killed too). */
-  kill(): void {
+  /**
+   * SIGKILL every process in it, atomically (a fork during the kill is
+   * killed too): now, or with `offLoop` on libuv's thread pool, where the
+   * write may wait on the kernel without holding the event loop
+   * (Containment.kill, killRemains).
+   */
+  kill(offLoop = false): void {
+    const file = join(this.dirs.v2, 'cgroup.kill');
+    if (offLoop) {
+      this.#fs.writeAsync(file, '1').catch(() => {
+        // already removed
+      });
+      return;
+    }
     try {
-      this.#fs.write(join(this.dirs.v2, 'cgroup.kill'), '1');
+      this.#fs.write(file, '1');
     } catch {
       // already removed
     }
@@ -124,10 +136,7 @@ export class WorkerCgroup {
    * (docs/containment.md, "Moves and the event loop").
    */
   killRemains(): void {
-    if (!this.populated()) return;
-    this.#fs.writeAsync(join(this.dirs.v2, 'cgroup.kill'), '1').catch(() => {
-      // already removed
-    });
+    if (this.populated()) this.kill(true);
   }
 
   /** OOM kills the kernel made in it so far (counted only under a memory cap: no cap, no OOM of its own). */
