@@ -18,7 +18,7 @@ import { identify, isSameProcess } from '../src/shared/kill.js';
 import type { ParentMessage, WorkerMessage } from '../src/shared/protocol.js';
 import { closeAfterTest, tempDir, waitFor } from './helpers/index.js';
 
-/** Starts `sleep` (in its own process group, the worker's) when told, and reports its pid. */
+/** Starts `sleep` (in the worker's process group) when told, and reports its pid. */
 const WORKER = `
 const { spawn } = require('node:child_process');
 process.on('message', () => {

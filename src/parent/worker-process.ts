@@ -184,7 +184,8 @@ export class WorkerProcess {
     if (!this.running || this.#identity === undefined) return;
     if (!this.cgroup && isSameProcess(this.#identity)) this.#cpuAtKill = procTreeCpu(this.pid);
     if (this.cgroup) {
-      if (!this.#containment.kill(this.cgroup)) killLiveGroup(this.#identity);
+      // Its group, the worker in it, goes now if the cgroup's kill lands later.
+      if (!this.#containment.kill(this.cgroup) && killLiveGroup(this.#identity)) return;
       if (isSameProcess(this.#identity)) this.#child.kill('SIGKILL');
     } else {
       // The whole tree, now: killTree stops the worker, reads its children
