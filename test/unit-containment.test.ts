@@ -340,6 +340,29 @@ describe('Containment on a fake hybrid tree', () => {
     await c.close();
   });
 
+  test("another pool's move in this process counts too: the kernel's cgroup lock is one for the host", async () => {
+    let letGo = (): void => {};
+    const mover = recordingKills(new Promise<void>((resolve) => (letGo = resolve)));
+    const other = recordingKills();
+    const busy = other.c.placeWorker()!;
+    const next = mover.c.placeWorker()!;
+    const move = mover.c.enter(next, 4343);
+    expect(other.c.moving).toBe(true);
+    expect(other.c.kill(busy)).toBe(false);
+    expect(other.kills).toEqual(['async']);
+    letGo();
+    await move;
+    await other.c.whenNoMove();
+    expect(other.c.kill(busy)).toBe(true);
+    expect(other.kills).toEqual(['async', 'sync']);
+    for (const dir of [next.dirs.v2, next.dirs.memory!.dir]) {
+      writeFileSync(join(dir, 'cgroup.procs'), '');
+    }
+    mover.c.release(next);
+    other.c.release(busy);
+    await Promise.all([mover.c.close(), other.c.close()]);
+  });
+
   test("a move the kernel refuses rejects with the kernel's error (the pool then counts a failed start)", async () => {
     const { tree, self } = hybrid();
     const cgroup = new Containment('auto', NO_LIMITS, tree.host(self)).placeWorker()!;

@@ -48,6 +48,13 @@ export function hostView(): HostView {
   };
 }
 
+/**
+ * Moves of workers into their cgroups under way in this process, every
+ * pool's (`enter`); never rejected. The kernel's cgroup lock is one for the
+ * host: while any of them waits, a cgroupfs write of any pool would wait too.
+ */
+const moves = new Set<Promise<void>>();
+
 export class Containment {
   readonly info: ContainmentInfo;
   readonly #layout: Layout | undefined;
@@ -63,8 +70,8 @@ export class Containment {
   #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
   #nextWorker = 1;
   readonly #releases = new Set<Promise<void>>();
-  /** Moves of workers into their cgroups under way (`enter`); never rejected. */
-  readonly #moves = new Set<Promise<void>>();
+  /** Moves under way in this process (`moves`, above). */
+  readonly #moves = moves;
   readonly #sentinel: Sentinel;
   readonly #onLost = new Set<() => void>();
 
@@ -198,7 +205,10 @@ export class Containment {
     return now;
   }
 
-  /** A worker is being moved into its cgroups: any cgroupfs write would wait for it. */
+  /**
+   * A worker (of any pool in this process) is being moved into its cgroups:
+   * any cgroupfs write would wait for it.
+   */
   get moving(): boolean {
     return this.#moves.size > 0;
   }
