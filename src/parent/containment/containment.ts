@@ -70,8 +70,6 @@ export class Containment {
   #pool: { v2: string; memory: string | undefined; pids: string | undefined } | undefined;
   #nextWorker = 1;
   readonly #releases = new Set<Promise<void>>();
-  /** Moves under way in this process (`moves`, above). */
-  readonly #moves = moves;
   readonly #sentinel: Sentinel;
   readonly #onLost = new Set<() => void>();
 
@@ -210,12 +208,12 @@ export class Containment {
    * any cgroupfs write would wait for it.
    */
   get moving(): boolean {
-    return this.#moves.size > 0;
+    return moves.size > 0;
   }
 
   /** Resolves once no worker is being moved in. */
   async whenNoMove(): Promise<void> {
-    while (this.#moves.size > 0) await Promise.all(this.#moves);
+    while (moves.size > 0) await Promise.all(moves);
   }
 
   /**
@@ -228,8 +226,8 @@ export class Containment {
       () => {},
       () => {},
     );
-    this.#moves.add(settled);
-    void settled.then(() => this.#moves.delete(settled));
+    moves.add(settled);
+    void settled.then(() => moves.delete(settled));
     return move;
   }
 
