@@ -155,6 +155,31 @@ describe('Backlog', () => {
     expect(started).toEqual(['a', 'b']);
   });
 
+  test('jobs that waited while there were no slots take the first slots best first; the rest wait for them', async () => {
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const { queue, started, finish } = backlog();
+    queue.add(item(5, 'five'));
+    queue.add(item(1, 'one'));
+    queue.add(item(0, 'zero'));
+    queue.add(item(1, 'one again'));
+    queue.setSlots(2);
+    expect(started).toEqual(['zero', 'one']);
+    // Both slots are held by jobs that took them directly: no ticket waits.
+    expect(queue.ticketsWaiting).toBe(0);
+    expect(queue.size).toBe(2);
+    queue.add(item(-1, 'urgent')); // every slot is taken: it waits, ahead of the others
+    finish.get('one')!();
+    await settle();
+    expect(started).toEqual(['zero', 'one', 'urgent']);
+    finish.get('zero')!();
+    await settle();
+    expect(started).toEqual(['zero', 'one', 'urgent', 'one again']);
+    finish.get('urgent')!();
+    await settle();
+    expect(started).toEqual(['zero', 'one', 'urgent', 'one again', 'five']);
+    expect(queue.size).toBe(0);
+  });
+
   test('when a slot frees up, the best job waiting at that moment starts', async () => {
     const { queue, started, finish } = backlog();
     queue.setSlots(1);
@@ -251,7 +276,7 @@ describe('Backlog', () => {
     queue.add(item(0, 'third'));
     queue.add(item(-1, 'urgent'));
     expect(started).toEqual(['first', 'second']);
-    finish.get('first')!(); // a ticket's slot: p-queue frees it on a later tick
+    finish.get('first')!(); // it took its slot directly: freed on the next microtask
     await settle();
     expect(started).toEqual(['first', 'second', 'urgent']);
     finish.get('second')!(); // a slot taken at once: freed on the next microtask

@@ -1,10 +1,11 @@
 /**
- * backlog.ts: p-queue is loaded the first time a task waits for a worker,
- * never for a task that finds one free; a pool that cannot load it fails
+ * backlog.ts: p-queue is loaded the first time a task waits for a busy
+ * worker, never for a task that finds one free or that waits only for the
+ * first worker to boot; a pool that cannot load it fails
  * the waiting tasks' futures, naming why (a task put back after its worker
  * died too), and goes on.
  *
- * The tests run in order: the first three need p-queue not loaded yet in
+ * The tests run in order: the first four need p-queue not loaded yet in
  * this file's modules (the first two fail to load it), and the last one
  * loads it.
  */
@@ -110,6 +111,22 @@ test('tasks that always find the worker free never load p-queue', async () => {
     answer(child, done);
     await result;
   }
+  expect(seen.ids).not.toContain('p-queue');
+});
+
+test("a task that waits only for the pool's first worker to boot runs without loading p-queue", async () => {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    containment: 'process-group',
+  });
+  // Submitted at construction: no worker can take it yet.
+  const result = engine.submit<number>(SPEC, [7], normalizeSubmitOptions(undefined, settings));
+  await engine.ready();
+  await turn();
+  const child = children[0]!;
+  expect(child.runs()).toHaveLength(1);
+  answer(child, new Set());
+  expect(await result).toBeTypeOf('number');
   expect(seen.ids).not.toContain('p-queue');
 });
 

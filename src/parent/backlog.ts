@@ -14,17 +14,22 @@
  * were taken meanwhile) frees its slot at once.
  *
  * The fast path: a job added while a slot is free and nothing waits starts
- * at once, without a ticket. p-queue then runs one slot short until the job
- * releases its slot (its concurrency is the slots minus those held this
- * way), so it never starts a ticket for a slot that is taken. A sequential
- * caller (submit, await, submit) takes this path every time; p-queue's
- * promise and events cost such a task ~6 µs of the parent's CPU
+ * at once, without a ticket. p-queue then runs one slot short until the
+ * job releases its slot (its concurrency is the slots minus those held
+ * this way), so it never starts a ticket for a slot that is taken. A
+ * sequential caller (submit, await, submit) takes this path every time;
+ * p-queue's promise and events cost such a task ~6 µs of the parent's CPU
  * (docs/performance.md).
  *
- * p-queue itself is loaded the first time a job waits for a slot: a program
- * that imports deadpool, and a pool whose tasks always find a worker free,
- * never load it. It was half of importing deadpool (~4.5 of ~9.5 ms, Node
- * 26, docs/performance.md). It is loaded with require(), which loads ES
+ * p-queue itself is loaded the first time a job waits for a busy worker: a
+ * program that imports deadpool, and a pool whose tasks always find a
+ * worker free, never load it. Jobs that wait while there are no slots at
+ * all (a cold start's first tasks, while the first workers boot) wait
+ * without it, and the slots that appear go to the best of them directly,
+ * as on the fast path (#startWithoutQueue): loading p-queue then would take
+ * a CPU from the booting workers (~9 ms of a cold start's first result,
+ * docs/performance.md). It was half of importing deadpool (~4.5 of ~9.5
+ * ms, Node 26, docs/performance.md). It is loaded with require(), which loads ES
  * modules on every Node this package supports, so the job takes its slot in
  * the same turn as before (that first wait pays the load, ~5 ms, once per
  * process). Where that is turned off (`--no-experimental-require-module`),
@@ -91,6 +96,8 @@ export class Backlog<J extends Ranked> {
   #slots: PQueue | undefined;
   /** Waiting for p-queue's import (#makeQueue). */
   #awaitingImport = false;
+  /** p-queue could not be loaded: the jobs waiting fail, and the next job to wait tries again. */
+  #unloaded = false;
   readonly #fair = new FairQueue<J>();
   readonly #start: Start<J>;
   readonly #shrunk: () => void;
@@ -170,23 +177,30 @@ export class Backlog<J extends Ranked> {
 
   add(job: J): void {
     if (this.#startsNow(job)) {
-      this.#direct++;
-      this.#took(job);
-      this.#resize();
-      let held = true;
-      this.#start(job, () => {
-        if (!held) return;
-        held = false;
-        // On the next microtask, as p-queue frees a ticket's slot: the release
-        // comes inside a worker's state change, and no job may start there.
-        queueMicrotask(() => {
-          this.#direct--;
-          this.#resize();
-        });
-      });
+      this.#startDirect(job);
       return;
     }
     this.wait(job);
+  }
+
+  /**
+   * `job` takes a free slot without a ticket. p-queue, if made, needs no
+   * resizing now: it has no ticket waiting (#startsNow, #startWithoutQueue).
+   */
+  #startDirect(job: J): void {
+    this.#direct++;
+    this.#took(job);
+    let held = true;
+    this.#start(job, () => {
+      if (!held) return;
+      held = false;
+      // On the next microtask, as p-queue frees a ticket's slot: the release
+      // comes inside a worker's state change, and no job may start there.
+      queueMicrotask(() => {
+        this.#direct--;
+        this.#resize();
+      });
+    });
   }
 
   /**
@@ -195,7 +209,7 @@ export class Backlog<J extends Ranked> {
    */
   wait(job: J): void {
     this.#fair.enqueue(job, job);
-    if (this.#slots === undefined) this.#makeQueue();
+    this.#unloaded = false;
     this.#issue();
   }
 
@@ -220,6 +234,7 @@ export class Backlog<J extends Ranked> {
     try {
       this.#slots = new (loadPQueue())({ autoStart: false, concurrency: 1 });
     } catch (error) {
+      this.#unloaded = true;
       queueMicrotask(() => this.#unloadable(error as Error));
     }
   }
@@ -240,14 +255,38 @@ export class Backlog<J extends Ranked> {
    */
   #issue(): void {
     const queue = this.#slots;
+    if (queue === undefined) {
+      this.#startWithoutQueue();
+      return;
+    }
     const slots = this.#slotCount - this.#direct;
-    if (queue === undefined || this.#tickets >= this.#fair.size || this.#tickets >= slots) return;
+    if (this.#tickets >= this.#fair.size || this.#tickets >= slots) return;
     // p-queue runs a ticket at once if a slot is free: it has the slots first.
     this.#size();
     while (this.#tickets < this.#fair.size && this.#tickets < slots) {
       this.#tickets++;
       void queue.add(this.#ticket);
     }
+  }
+
+  /**
+   * No job has waited for a busy worker yet, so p-queue was never made: the
+   * free slots go to the best waiting jobs directly, as on the fast path.
+   * Jobs wait here without p-queue while no worker can take any (a pool's
+   * first workers are booting, or every worker died): a cold start's first
+   * tasks never load it while the first workers boot, where its load
+   * would take a CPU from them (docs/performance.md). It is made once a job
+   * waits while every slot is taken.
+   */
+  #startWithoutQueue(): void {
+    while (this.#direct < this.#slotCount && this.#fair.size !== 0) {
+      const job = this.#fair.dequeue()!;
+      this.#shrunk();
+      this.#startDirect(job);
+    }
+    if (this.#fair.size === 0 || this.#slotCount === 0 || this.#unloaded) return;
+    this.#makeQueue();
+    if (this.#slots !== undefined) this.#issue();
   }
 
   /** A ticket got a slot: the best job waiting now is taken, and holds the slot. */
