@@ -10,13 +10,14 @@ const { Deadpool } = await import(
 );
 const tasks = await import('../tasks.mjs');
 
-export async function create({ workers = 2, execArgv } = {}) {
+export async function create({ workers = 2, execArgv, awaitReady = true } = {}) {
   const pool = new Deadpool({
     maxWorkers: workers,
     minWorkers: workers,
     ...(execArgv ? { execArgv } : {}),
   });
-  await pool.ready();
+  // Every scenario but `cold` measures a pool whose workers are up.
+  if (awaitReady) await pool.ready();
   return {
     pool,
     tasks,

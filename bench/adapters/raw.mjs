@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 const script = fileURLToPath(new URL('../workers/raw-worker.cjs', import.meta.url));
 
-export async function create({ workers = 2, serialization = 'advanced', inFlight = 1 } = {}) {
+export async function create({
+  workers = 2,
+  serialization = 'advanced',
+  inFlight = 1,
+  awaitReady = true,
+} = {}) {
   const queue = [];
   let head = 0;
   let nextId = 0;
@@ -74,7 +79,9 @@ export async function create({ workers = 2, serialization = 'advanced', inFlight
     }
   }
 
-  await Promise.all(Array.from({ length: workers }, spawn));
+  // Tasks wait in the queue until a worker is ready (dispatch); `cold` does not wait here.
+  const started = Promise.all(Array.from({ length: workers }, spawn));
+  if (awaitReady) await started;
 
   return {
     timeoutSupport: 'task',
