@@ -20,14 +20,15 @@ describe('worker entry', () => {
     expect(source).not.toMatch(/\bimport\(["']\.{1,2}\//);
   });
 
-  test('a worker starts without what it does not use: no facade of node:fs (its streams, readline), no worker_threads', async () => {
+  test('a worker starts without what it does not use: no facade of node:fs (its streams, readline), no worker_threads, no perf_hooks (src/child/clock.ts)', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const loaded = await pool.submit(() =>
-      ['internal/fs/streams', 'internal/repl/history', 'worker_threads'].filter((name) =>
-        // Node's own list of the built-in modules it loaded (not in @types/node).
-        (process as unknown as { moduleLoadList: string[] }).moduleLoadList.includes(
-          `NativeModule ${name}`,
-        ),
+      ['internal/fs/streams', 'internal/repl/history', 'worker_threads', 'perf_hooks'].filter(
+        (name) =>
+          // Node's own list of the built-in modules it loaded (not in @types/node).
+          (process as unknown as { moduleLoadList: string[] }).moduleLoadList.includes(
+            `NativeModule ${name}`,
+          ),
       ),
     );
     expect(loaded).toEqual([]);

@@ -28,6 +28,7 @@ import {
   type WireError,
   type WorkerMessage,
 } from '../shared/protocol.js';
+import { clock } from './clock.js';
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
 import { Credits, drive, isIterated } from './stream.js';
@@ -40,7 +41,7 @@ type Callable = (...args: unknown[]) => unknown;
 interface Current {
   id: number;
   batch: boolean;
-  /** `performance.now()` when it was invoked; 0 until then (its module loads). */
+  /** `clock()` when it was invoked; 0 until then (its module loads). */
   since: number;
   /** Made on first use, so tasks that never ask for their signal pay nothing. */
   controller: AbortController | undefined;
@@ -260,7 +261,7 @@ export class Runner {
 
   /** Invoke the loaded task: at once, or once its announcement is out. */
   #go(task: Run, current: Current, announce: boolean, fn: Callable): void {
-    current.since = performance.now(); // the run time leaves out loading the module
+    current.since = clock(); // the run time leaves out loading the module
     if (!announce && this.#limit === 1) {
       this.#call(task, current, fn);
       return;
@@ -321,7 +322,7 @@ export class Runner {
     if (current === undefined) return;
     this.#running.delete(id);
     this.#progress.flush(id);
-    const now = performance.now();
+    const now = clock();
     // A task whose module failed to load never ran.
     const ms = current.since === 0 ? 0 : now - current.since;
     if (this.#usage.due(ms, now)) this.#usage.read();

@@ -18,6 +18,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { CgroupBoot } from '../shared/protocol.js';
+import { clock } from './clock.js';
 
 /** A task that ran this long (ms, wall time) is followed by a reading of the kernel's figures. */
 export const READ_AFTER_MS = 1;
@@ -33,7 +34,7 @@ export class UsageCounter {
   #base = 0;
   #ownAtBase = 0;
   #processAtBase = 0;
-  /** `performance.now()` at the last reading. */
+  /** `clock()` at the last reading. */
   #readAt = -Infinity;
   /**
    * Peak memory in bytes as of the last reading: the memory cgroup's (v1:
@@ -69,7 +70,7 @@ export class UsageCounter {
   read(): void {
     const mine = own();
     const main = thread();
-    this.#readAt = performance.now();
+    this.#readAt = clock();
     const tree = this.#cgroup ? cgroupCpu(this.#cgroup) : procCpu(mine);
     // The first reading sets the scale: a cgroup counts from the worker's move
     // into it, as the pool's figure for a dead worker does; getrusage counts
