@@ -29,14 +29,14 @@
  * as on the fast path (#startWithoutQueue): loading p-queue then would take
  * a CPU from the booting workers (~9 ms of a cold start's first result,
  * docs/performance.md). It was half of importing deadpool (~4.5 of ~9.5
- * ms, Node 26, docs/performance.md). It is loaded with require(), which loads ES
- * modules on every Node this package supports, so the job takes its slot in
- * the same turn as before (that first wait pays the load, ~5 ms, once per
- * process). Where that is turned off (`--no-experimental-require-module`),
- * it is imported when deadpool loads, as it was, and a job that waits
- * before the import has finished gets its slot once it has. If it cannot be
- * loaded, the jobs waiting fail (`unloadable`) and the next job to wait
- * tries again.
+ * ms, Node 26, docs/performance.md). It is loaded with require(), which
+ * loads ES modules on every Node this package supports, so the job takes
+ * its slot in the same turn as before (that first wait pays the load, ~5
+ * ms, once per process). Where that is turned off
+ * (`--no-experimental-require-module`), it is imported when deadpool
+ * loads, as it was, and a job that waits before the import has finished
+ * gets its slot once it has. If it cannot be loaded, the jobs waiting
+ * fail (`unloadable`) and the next job to wait tries again.
  *
  * It also keeps how many tasks of each tenant were taken and have not come
  * back (running, or waiting inside a worker): a tenant at
