@@ -114,7 +114,8 @@ export async function create({
                 clearTimeout(kill);
                 resolve();
               });
-              w.child.disconnect();
+              // A worker killed at its timeout may have lost its channel before its exit.
+              if (w.child.connected) w.child.disconnect();
             }),
         ),
       );
