@@ -82,7 +82,7 @@ export function loadPQueue(): typeof PQueue {
   if (pQueueClass !== undefined) return pQueueClass;
   try {
     pQueueClass = (createRequire(import.meta.url)('p-queue') as { default: typeof PQueue }).default;
-    debug('p-queue loaded: a task waits for a worker');
+    debug('p-queue loaded: a task waits for a busy worker');
     return pQueueClass;
   } catch (error) {
     throw new Error(`deadpool could not load its dependency p-queue: ${String(error)}`, {
@@ -92,7 +92,7 @@ export function loadPQueue(): typeof PQueue {
 }
 
 export class Backlog<J extends Ranked> {
-  /** The slots' queue, made when a job first waits for a slot. */
+  /** The slots' queue, made when a job first waits for a busy worker (#startWithoutQueue). */
   #slots: PQueue | undefined;
   /** Waiting for p-queue's import (#makeQueue). */
   #awaitingImport = false;
@@ -109,7 +109,7 @@ export class Backlog<J extends Ranked> {
   #tickets = 0;
   /** The slots, as the dispatcher last set them. */
   #slotCount = 0;
-  /** Slots held by jobs that started without a ticket (the fast path). */
+  /** Slots held by jobs that started without a ticket (the fast path, and #startWithoutQueue). */
   #direct = 0;
   readonly #ticket = (): Promise<void> => this.#run();
 
