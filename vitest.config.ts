@@ -17,6 +17,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // A flaky test is a defect to fix, never to retry.
     retry: 0,
+    // The pools' code cache goes in a directory of the run's own.
+    globalSetup: ['test/helpers/code-cache-dir.ts'],
     projects: [
       {
         extends: true,

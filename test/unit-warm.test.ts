@@ -240,4 +240,20 @@ describe('a worker imports what it is offered once idle', () => {
     await vi.advanceTimersByTimeAsync(IDLE_MS);
     expect(imported).toEqual(['a', 'b']);
   });
+
+  test(`an idle job (the code cache's write) runs once, ${IDLE_MS} ms into idleness, after the modules offered before it`, async () => {
+    vi.useFakeTimers();
+    const { warmer: w, runner, imported } = warmer();
+    runner.idle = false;
+    w.offer(['a']);
+    w.idle(() => imported.push('job'));
+    await vi.advanceTimersByTimeAsync(IDLE_MS * 10);
+    expect(imported).toEqual([]);
+    runner.becomeIdle();
+    await vi.advanceTimersByTimeAsync(IDLE_MS);
+    expect(imported).toEqual(['a', 'job']);
+    w.offer(['b']);
+    await vi.advanceTimersByTimeAsync(IDLE_MS);
+    expect(imported).toEqual(['a', 'job', 'b']);
+  });
 });

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importModule } from '../shared/dynamic-import.js';
 import { importingTaskModule } from '../shared/nesting.js';
 import type { TaskSpec } from '../shared/protocol.js';
 import { FN, TASK } from '../shared/task.js';
@@ -38,7 +39,7 @@ export class TaskLoader {
     if (this.#cwdShims !== undefined) return this.#cwdShims;
     const cwd = this.#cwd;
     const importFromCwd = (specifier: unknown): Promise<unknown> =>
-      import(this.#resolve(String(specifier)));
+      importModule(this.#resolve(String(specifier)));
     const name = (fn: unknown, value: string): unknown => {
       try {
         Object.defineProperty(fn, 'name', { value, configurable: true });
@@ -81,7 +82,7 @@ export class TaskLoader {
    * is left for the task that needs the module, whose own import fails the same way.
    */
   warm(module: string): Promise<void> {
-    return importingTaskModule(module, () => import(module)).then(
+    return importingTaskModule(module, () => importModule(module)).then(
       () => {},
       () => {},
     );
@@ -94,7 +95,9 @@ export class TaskLoader {
     key: string,
   ): Promise<Callable> {
     // A pool created while the module loads would make workers without end: refused.
-    const ns = (await importingTaskModule(module, () => import(module))) as Record<string, unknown>;
+    const ns = await importingTaskModule(module, () =>
+      importModule<Record<string, unknown>>(module),
+    );
     let value = ns[exportName];
     // CommonJS exports that Node's lexer could not name live on `default`.
     if (value === undefined && exportName !== 'default' && ns.default != null) {

@@ -5,6 +5,7 @@
  * run the finalizer, and die with the parent, taking every descendant along.
  * It talks to the pool only through the messages of ../shared/protocol.ts.
  */
+import { codeCacheNews, saveCodeCache } from '../shared/code-cache.js';
 import { killDescendants } from '../shared/kill.js';
 import {
   PROGRESS_SLOT,
@@ -28,6 +29,18 @@ import { Warmer } from './warm.js';
 workerEntryRan();
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
+
+const debugOn = /\bdeadpool\b/i.test(process.env.NODE_DEBUG ?? '');
+/** Debug output (NODE_DEBUG=deadpool), on stderr, which the pool passes on. */
+function debug(lines: readonly string[]): void {
+  for (const line of lines) process.stderr.write(`DEADPOOL ${process.pid}: ${line}\n`);
+}
+/** The code cache this worker lacked is queued to be written (src/shared/code-cache.ts). */
+let cacheQueued = false;
+function saveCache(): void {
+  const done = saveCodeCache();
+  if (debugOn) debug(done);
+}
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected) return;
@@ -98,6 +111,7 @@ async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promi
     if (spec) await call(spec, args);
     usage.read();
     send({ t: 'ready', cpu: usage.total(), peak: usage.peak });
+    if (debugOn) debug(codeCacheNews());
     if (boot.watchdog) void startWatchdog();
     // `deadpool/task`, which every module made with defineTask() imports
     // (2–3 ms of a worker's first task): the same file as the task module's
@@ -115,6 +129,7 @@ async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): P
   } catch (thrown) {
     error = toWire(thrown);
   }
+  saveCache();
   if (process.connected) send({ t: 'finalized', error }, () => process.exit(0));
   else process.exit(0);
 }
@@ -123,6 +138,11 @@ function onMessage(message: ParentMessage): void {
   switch (message.t) {
     case 'run':
       runner.run(message.tasks);
+      // Written once this worker has run a task and is idle (a few ms, once per cache file).
+      if (!cacheQueued) {
+        cacheQueued = true;
+        warmer.idle(saveCache);
+      }
       break;
     case 'drop':
       send({ t: 'dropped', ids: runner.drop(message.ids) });

@@ -34,8 +34,8 @@ export interface Idleness {
 export class Warmer {
   readonly #loader: Pick<TaskLoader, 'warm'>;
   readonly #runner: Idleness;
-  /** Modules offered and not imported yet, in the order offered. */
-  readonly #pending: string[] = [];
+  /** Modules offered and not imported yet, and idle jobs (`idle`), in the order given. */
+  readonly #pending: (string | (() => void))[] = [];
   /** Every module ever offered (each is imported once at most). */
   readonly #offered = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -54,6 +54,12 @@ export class Warmer {
       this.#offered.add(module);
       this.#pending.push(module);
     }
+    this.#arm();
+  }
+
+  /** Run `job` once, when idle as for an import ahead (after the modules offered before it). */
+  idle(job: () => void): void {
+    this.#pending.push(job);
     this.#arm();
   }
 
@@ -78,6 +84,12 @@ export class Warmer {
     }
     const module = this.#pending.shift();
     if (module === undefined) return;
+    if (typeof module === 'function') {
+      module();
+      if (this.#runner.idle) this.#next();
+      else this.#arm();
+      return;
+    }
     this.#waiting = true;
     void this.#loader.warm(module).then(() => {
       this.#waiting = false;

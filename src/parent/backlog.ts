@@ -45,6 +45,7 @@
  */
 import { createRequire } from 'node:module';
 import type PQueue from 'p-queue';
+import { importModule } from '../shared/dynamic-import.js';
 import { debug } from './debug.js';
 import { FairQueue, type FairItem } from './fair-queue.js';
 
@@ -69,7 +70,7 @@ let pQueueClass: typeof PQueue | undefined;
  */
 let pQueueImport: Promise<void> | undefined;
 if (!process.features.require_module) {
-  pQueueImport = import('p-queue')
+  pQueueImport = importModule<typeof import('p-queue')>('p-queue')
     .then(
       (loaded) => void (pQueueClass ??= loaded.default),
       () => {}, // loadPQueue() says why when a job next waits

@@ -9,9 +9,11 @@
  * (dispatch.ts), no timer (deadlines.ts) and no waiting on the pool
  * (lifecycle.ts).
  */
+import { codeCacheNews, saveCodeCache } from '../shared/code-cache.js';
 import type { WorkerStartError } from '../shared/errors.js';
 import { fromWire, type Outcome, type TaskSpec, type WorkerMessage } from '../shared/protocol.js';
 import { Deadlines } from './deadlines.js';
+import { debug } from './debug.js';
 import { Dispatcher } from './dispatch.js';
 import type { Emit, ExitReason } from './events.js';
 import { processError } from './exit-message.js';
@@ -113,6 +115,7 @@ export class Engine {
         this.#memory.stop();
       },
     });
+    if (debug.enabled) for (const line of codeCacheNews()) debug(line);
     for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
   }
 
@@ -396,8 +399,12 @@ export class Engine {
       }
     }
     this.#fleet.close(this.#dispatch.unassigned, cancelFutures && !wait);
-    // Then the cgroups the workers lived in, once empty.
-    const gone = this.#life.whenClosed().then(() => this.settings.containment.close());
+    // Then the cgroups the workers lived in, once empty; then, after the
+    // promise has resolved, the code cache if this process found none.
+    const gone = this.#life
+      .whenClosed()
+      .then(() => this.settings.containment.close())
+      .then(() => void setImmediate(saveAndLog));
     this.#life.check();
     return !wait && !cancelFutures ? Promise.resolve() : gone;
   }
@@ -437,4 +444,9 @@ function endedUsage(job: Job): TaskUsage {
 
 function kernelMemory(worker: { memoryExceeded?(): boolean }): number {
   return worker.memoryExceeded?.() ? Infinity : 0;
+}
+
+/** Write the code cache files this process lacked (once), and say so in debug output. */
+function saveAndLog(): void {
+  for (const line of saveCodeCache()) debug(line);
 }

@@ -7,6 +7,7 @@
  * pidusage caches one open /proc file per pid; `maxage` bounds how long a
  * dead pid's file stays open.
  */
+import { importModule } from '../shared/dynamic-import.js';
 import { descendants } from '../shared/kill.js';
 
 const PIDUSAGE_MAXAGE_MS = 2_000;
@@ -81,7 +82,9 @@ export class MemoryWatch {
 /** Summed RSS of `pid` and its descendants, in bytes; pids that vanish count 0. */
 export async function treeRss(pid: number): Promise<number> {
   // Loaded on first use: only pools with memoryLimitBytes pay for it.
-  const { default: pidusage } = await import('pidusage');
+  const { default: pidusage } = await importModule<{ default: typeof import('pidusage') }>(
+    'pidusage',
+  );
   const pids = [pid, ...descendants(pid)];
   const sizes = await Promise.all(
     pids.map((p) =>

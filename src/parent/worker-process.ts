@@ -17,6 +17,7 @@ import {
   killTree,
   type ProcessIdentity,
 } from '../shared/kill.js';
+import { cacheDir } from '../shared/code-cache.js';
 import type { Containment } from './containment/containment.js';
 import type { WorkerCgroup } from './containment/worker-cgroup.js';
 import { procTreeCpu } from './containment/usage.js';
@@ -115,6 +116,7 @@ export class WorkerProcess {
       }),
       ...(cgroup && { cgroup: cgroup.boot() }),
       ...(containment.workersNeedWatchdog && { watchdog: true }),
+      codeCache: cacheDir(),
     };
     const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;

@@ -125,6 +125,8 @@ export interface BootConfig {
    * worker runs a watchdog thread that kills its tree if the pool's process dies.
    */
   watchdog?: true;
+  /** The code cache directory of the pool, '' when off (src/shared/code-cache.ts). */
+  codeCache?: string;
 }
 
 /** A worker's cgroups, as it needs them (src/child/cgroup.ts). */

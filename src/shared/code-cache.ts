@@ -1,0 +1,177 @@
+/**
+ * A V8 code cache of the package's own code: the pool's bundle (imported by
+ * `deadpool` and `deadpool/bullmq`) and the worker's. `npm run build` turns
+ * each bundle into a script body (`*.vm.cjs`) and a small ES module that runs
+ * it through `runCached()` (scripts/bundle.mjs). Run with the cache, V8 does
+ * not parse the bundle again nor compile, at its first call, each function
+ * that was compiled when the cache was made: a process's first pool, first
+ * task, first crash and first shutdown run code that ran before
+ * (docs/performance.md, "Code cache").
+ *
+ * The cache is a file per bundle, Node version and architecture, in a
+ * directory of this user's only (`DEADPOOL_CODE_CACHE`, docs/api.md,
+ * "Code cache"). A process that found no usable file writes one once, with
+ * `saveCodeCache()`: the pool when a shutdown is done, a worker when idle or
+ * when it retires. Every failure here is silent: the bundle then runs
+ * without a cache, as an ES module import would. Nothing here touches the
+ * user's own modules (Node's `module.enableCompileCache()` would, for the
+ * whole process).
+ */
+import type { Script } from 'node:vm';
+
+/** State shared by every copy of this module in the process (the loaders and the bundles). */
+interface Registry {
+  /** The directory, or '' when the cache is off or unusable here. */
+  dir: string | undefined;
+  /** Scripts that ran without a usable cache file, and the file to write for each. */
+  pending: { script: Script; file: string }[];
+  /** How each script was run, for debug output. */
+  log: string[];
+  /** How much of `log` has been handed out (codeCacheNews). */
+  told: number;
+}
+
+const REGISTRY = Symbol.for('deadpool.codeCache');
+
+function registry(): Registry {
+  const slots = globalThis as Record<symbol, Registry | undefined>;
+  return (slots[REGISTRY] ??= { dir: undefined, pending: [], log: [], told: 0 });
+}
+
+/** What the environment variable says: off, a directory, or the default. */
+export function configuredDir(env: string | undefined, tmp: string, uid: number): string {
+  if (env === undefined || env === '') return `${tmp}/deadpool-code-cache-${uid}`;
+  if (/^(off|0|false|no)$/i.test(env)) return '';
+  return env;
+}
+
+/**
+ * The cache directory, made if missing, or '' when off or not private: it
+ * must be a real directory (no symlink) owned by this user, that no one else
+ * may read or write, since V8 trusts what it loads from it.
+ */
+export function cacheDir(): string {
+  const state = registry();
+  if (state.dir !== undefined) return state.dir;
+  const { mkdirSync, lstatSync } = process.getBuiltinModule('node:fs');
+  const { tmpdir } = process.getBuiltinModule('node:os');
+  const uid = process.getuid?.() ?? -1;
+  let dir = configuredDir(process.env.DEADPOOL_CODE_CACHE, tmpdir(), uid);
+  if (dir !== '') {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch {
+      // there already (checked below), or not possible (then lstat fails)
+    }
+    try {
+      const stat = lstatSync(dir);
+      if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) {
+        state.log.push(`code cache: ${dir} is not a directory of this user's only; not used`);
+        dir = '';
+      }
+    } catch {
+      dir = '';
+    }
+  }
+  state.dir = dir;
+  return dir;
+}
+
+/** Set the directory (a worker takes its pool's, from its boot settings). */
+export function useCacheDir(dir: string): void {
+  registry().dir = dir;
+}
+
+/** What a script body exports: the bundle, as a function of its `import.meta.url` and importer. */
+type Body = (
+  url: string,
+  importer: (specifier: string) => Promise<unknown>,
+) => Record<string, unknown>;
+
+/**
+ * Run a script body (a CommonJS module exporting the bundle as a function,
+ * scripts/bundle.mjs) with its cache file if there is a usable one. `name`
+ * and `key` (the body's hash) name the file; `url` is what the body takes
+ * for `import.meta.url`. With source maps on (`--enable-source-maps`,
+ * NODE_V8_COVERAGE) the body is loaded by Node's require() instead, without
+ * the cache, so that stack traces and coverage map to the sources.
+ */
+export function runCached(
+  body: URL,
+  name: string,
+  key: string,
+  url: string,
+  importer: (specifier: string) => Promise<unknown>,
+): Record<string, unknown> {
+  const { fileURLToPath } = process.getBuiltinModule('node:url');
+  const filename = fileURLToPath(body);
+  const state = registry();
+  if (process.sourceMapsEnabled || process.env.NODE_V8_COVERAGE) {
+    state.log.push(`code cache: ${name} loaded by require() (source maps are on)`);
+    const { createRequire } = process.getBuiltinModule('node:module');
+    return (createRequire(filename)(filename) as Body)(url, importer);
+  }
+  const { readFileSync } = process.getBuiltinModule('node:fs');
+  const { Script } = process.getBuiltinModule('node:vm');
+  const dir = cacheDir();
+  const file = dir === '' ? '' : `${dir}/${name}-${key}-${process.version}-${process.arch}.bin`;
+  let cachedData: Buffer | undefined;
+  if (file !== '') {
+    try {
+      cachedData = readFileSync(file);
+    } catch {
+      // none yet
+    }
+  }
+  // The body as require() would wrap it, with `module` only.
+  const source = `(function (module) {${readFileSync(filename, 'utf8')}})`;
+  const script = new Script(source, { filename, cachedData });
+  if (file === '') state.log.push(`code cache: ${name} run without (off)`);
+  else if (cachedData !== undefined && !script.cachedDataRejected) {
+    state.log.push(`code cache: ${name} run with ${file}`);
+  } else {
+    state.log.push(
+      `code cache: ${name} run without (${cachedData ? 'V8 rejected' : 'no'} ${file})`,
+    );
+    state.pending.push({ script, file });
+  }
+  const module = { exports: undefined as unknown as Body };
+  (script.runInThisContext() as (module: { exports: Body }) => void)(module);
+  return module.exports(url, importer);
+}
+
+/**
+ * Write the cache files this process found missing or unusable, once: what
+ * V8 compiled by now goes in. Written to a temporary name and renamed, so a
+ * reader never sees half a file. Returns the lines to log.
+ */
+export function saveCodeCache(): string[] {
+  const state = registry();
+  const done: string[] = [];
+  if (state.pending.length === 0) return done;
+  const { writeFileSync, renameSync, rmSync } = process.getBuiltinModule('node:fs');
+  for (const { script, file } of state.pending.splice(0)) {
+    const temp = `${file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+      renameSync(temp, file);
+      done.push(`code cache: wrote ${file}`);
+    } catch (error) {
+      try {
+        rmSync(temp, { force: true });
+      } catch {
+        // nothing to remove
+      }
+      done.push(`code cache: could not write ${file}: ${String(error)}`);
+    }
+  }
+  return done;
+}
+
+/** What this process's bundles did with the cache since the last call (debug output). */
+export function codeCacheNews(): string[] {
+  const state = registry();
+  const news = state.log.slice(state.told);
+  state.told = state.log.length;
+  return news;
+}

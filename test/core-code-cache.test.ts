@@ -1,0 +1,131 @@
+/**
+ * The code cache (src/shared/code-cache.ts, docs/api.md "Code cache"): the
+ * pool's bundle and the worker's run from a V8 code cache of this user's
+ * only, written once by a process that found none. Each run here is a fresh
+ * Node process with its own cache directory and NODE_DEBUG=deadpool, whose
+ * lines say what each bundle did.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { configuredDir } from '../src/shared/code-cache.js';
+import { tempDir } from './helpers/index.js';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const tasks = new URL('./fixtures/core/tasks.mjs', import.meta.url).href;
+
+/** Run a pool of one in a fresh process: a task, then a shutdown. Its debug lines about the cache. */
+function run(cache: string, flags: string[] = []): { lines: string[]; result: string } {
+  const file = join(tempDir(), 'cached.mjs');
+  writeFileSync(
+    file,
+    `const { Deadpool } = await import(${JSON.stringify(pathToFileURL(`${dist}index.js`).href)});
+    const { square } = await import(${JSON.stringify(tasks)});
+    const pool = new Deadpool({ maxWorkers: 1, containment: 'process-group' });
+    const result = await pool.submit(square, [7]);
+    await pool.shutdown();
+    console.log(result);`,
+  );
+  const { stdout, stderr, status } = spawnSync(process.execPath, [...flags, file], {
+    encoding: 'utf8',
+    env: { ...process.env, DEADPOOL_CODE_CACHE: cache, NODE_DEBUG: 'deadpool' },
+  });
+  if (status !== 0) throw new Error(`the script failed (${status}): ${stderr}`);
+  const lines = stderr
+    .split('\n')
+    .filter((l) => l.includes('code cache: '))
+    .map((l) => l.replace(/^.*code cache: /, ''));
+  return { lines, result: stdout.trim() };
+}
+
+function caches(dir: string): string[] {
+  return readdirSync(dir).sort();
+}
+
+describe('code cache', () => {
+  test('a process that finds none writes one for the pool and its workers, and the next runs with them', () => {
+    const dir = join(tempDir(), 'cache');
+    const first = run(dir);
+    expect(first.result).toBe('49');
+    expect(first.lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^pool run without \(no .*\/pool-\w+-v[\d.]+-\w+\.bin\)$/),
+        expect.stringMatching(/^worker run without \(no .*\/worker-\w+-v[\d.]+-\w+\.bin\)$/),
+        expect.stringMatching(/^wrote .*\/pool-/),
+        expect.stringMatching(/^wrote .*\/worker-/),
+      ]),
+    );
+    const files = caches(dir);
+    expect(files).toHaveLength(2);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const f of files) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
+
+    const second = run(dir);
+    expect(second.result).toBe('49');
+    expect(second.lines.sort()).toEqual(
+      [`pool run with ${join(dir, files[0]!)}`, `worker run with ${join(dir, files[1]!)}`].sort(),
+    );
+    expect(caches(dir)).toEqual(files);
+  });
+
+  test('a file V8 rejects is not used, and is written again', () => {
+    const dir = join(tempDir(), 'cache');
+    run(dir);
+    const files = caches(dir);
+    for (const f of files)
+      writeFileSync(join(dir, f), Buffer.alloc(statSync(join(dir, f)).size, 7));
+    const again = run(dir);
+    expect(again.result).toBe('49');
+    expect(again.lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^pool run without \(V8 rejected /),
+        expect.stringMatching(/^worker run without \(V8 rejected /),
+      ]),
+    );
+    for (const f of files) expect(readFileSync(join(dir, f)).every((b) => b === 7)).toBe(false);
+    expect(run(dir).lines.every((l) => l.includes(' run with '))).toBe(true);
+  });
+
+  test('off: nothing is read or written', () => {
+    const { lines, result } = run('off');
+    expect(result).toBe('49');
+    expect(lines.sort()).toEqual(['pool run without (off)', 'worker run without (off)']);
+  });
+
+  test('a directory that others may read or write is not used', () => {
+    const dir = join(tempDir(), 'shared');
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const { lines, result } = run(dir);
+    expect(result).toBe('49');
+    expect(lines).toContain(`${dir} is not a directory of this user's only; not used`);
+    expect(lines).toContain('pool run without (off)');
+    expect(caches(dir)).toEqual([]);
+  });
+
+  test('with source maps on, the bundles load through require(), without the cache, and stack traces name the sources', () => {
+    const dir = join(tempDir(), 'cache');
+    const { lines, result } = run(dir, ['--enable-source-maps']);
+    expect(result).toBe('49');
+    expect(lines).toContain('pool loaded by require() (source maps are on)');
+    expect(caches(dir).filter((f) => f.startsWith('pool-'))).toEqual([]);
+    const file = join(tempDir(), 'stack.mjs');
+    writeFileSync(
+      file,
+      `const { Deadpool } = await import(${JSON.stringify(pathToFileURL(`${dist}index.js`).href)});
+      try { new Deadpool({ maxWorkers: 0 }); } catch (error) { console.log(error.stack); }`,
+    );
+    const stack = spawnSync(process.execPath, ['--enable-source-maps', file], { encoding: 'utf8' });
+    expect(stack.stdout).toMatch(/src\/parent\/validate\.ts:\d+:\d+/);
+  });
+
+  test('DEADPOOL_CODE_CACHE: unset or empty is a directory of this user in the temporary directory; off, 0, false and no turn it off; anything else is the directory', () => {
+    expect(configuredDir(undefined, '/tmp', 1000)).toBe('/tmp/deadpool-code-cache-1000');
+    expect(configuredDir('', '/tmp', 0)).toBe('/tmp/deadpool-code-cache-0');
+    for (const off of ['off', '0', 'false', 'no', 'OFF'])
+      expect(configuredDir(off, '/tmp', 0)).toBe('');
+    expect(configuredDir('/var/cache/app', '/tmp', 0)).toBe('/var/cache/app');
+  });
+});
