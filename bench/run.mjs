@@ -4,8 +4,10 @@
 //
 //   node bench/run.mjs [--only=tiny,latency] [--libs=raw,deadpool] [--reps=1] [--quick]
 //                      [--baseline=<git-ref>] [--node=22,24,26] [--out=<suffix>]
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { prepareBaseline } from './lib/baseline.mjs';
@@ -85,6 +87,30 @@ async function mainLines() {
   if (results.length !== binaries.length) process.exit(1);
 }
 
+/**
+ * deadpool's rows run with its code cache as a program's second run on a
+ * machine would (docs/api.md, "Code cache"): in a fresh directory for this
+ * run, written by bench/prime-cache.mjs before anything is measured.
+ * Returns the directory, or undefined when no deadpool row runs.
+ */
+function primeCodeCache(scenarios, baseline) {
+  const libs = new Set(scenarios.flatMap((s) => s.libs));
+  if (![...libs].some((lib) => lib.startsWith('deadpool'))) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'deadpool-bench-code-cache-'));
+  process.env.DEADPOOL_CODE_CACHE = dir;
+  const prime = fileURLToPath(new URL('./prime-cache.mjs', import.meta.url));
+  const runs = [...libs].some((lib) => lib.startsWith('deadpool') && !lib.endsWith('-baseline'))
+    ? [{}]
+    : [];
+  if (baseline) runs.push({ DEADPOOL_BENCH_BASELINE: baseline.dir });
+  for (const env of runs) {
+    const childEnv = { ...process.env, ...env };
+    if (!env.DEADPOOL_BENCH_BASELINE) delete childEnv.DEADPOOL_BENCH_BASELINE;
+    execFileSync(process.execPath, [prime], { env: childEnv, stdio: 'inherit' });
+  }
+  return dir;
+}
+
 async function main() {
   if (args.node) return mainLines();
   const started = Date.now();
@@ -97,6 +123,7 @@ async function main() {
     .filter((s) => !only || only.includes(s.id))
     .map((s) => ({ ...s, libs: librariesFor(s, { only: libsFilter, baseline }) }));
   const runs = [];
+  const codeCache = primeCodeCache(scenarios, baseline);
   console.log(
     `deadpool bench: node ${process.version}, ${cpus().length} CPUs, load ${loadavg()[0].toFixed(2)}, spin ${iterations} iterations ≈ 50 ms${hasDeadpool ? '' : ' (dist/ missing: deadpool skipped)'}`,
   );
@@ -108,6 +135,7 @@ async function main() {
         const params = { ...s.params, ...s.override?.[lib] };
         const env = { ...s.env };
         if (lib.endsWith('-baseline')) env.DEADPOOL_BENCH_BASELINE = baseline.dir;
+        if (lib === 'deadpool-nocache') env.DEADPOOL_CODE_CACHE = 'off';
         const t = Date.now();
         const r = await runChild(lib, s.scenario ?? s.id, params, {
           execArgv: s.execArgv,
@@ -128,6 +156,7 @@ async function main() {
     load.push(loadavg()[0]);
   }
   baseline?.remove();
+  if (codeCache) rmSync(codeCache, { recursive: true, force: true });
   const meta = {
     date: new Date().toISOString(),
     node: process.version,

@@ -26,6 +26,8 @@ const loaders = {
   'raw-ceiling': raw({ inFlight: 8 }),
   deadpool: deadpool(false),
   'deadpool-map': deadpool(false),
+  // With DEADPOOL_CODE_CACHE=off (run.mjs sets it for this row).
+  'deadpool-nocache': deadpool(false),
   'deadpool-baseline': deadpool(true),
   'deadpool-map-baseline': deadpool(true),
   workerpool: async () => (await import('./workerpool.mjs')).create,

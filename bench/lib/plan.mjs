@@ -68,7 +68,7 @@ export function plan({ iterations, quick, deadpool }) {
       id: 'cold',
       title: '5a. Cold start: import, then construct the pool and await one trivial task',
       better: 'lower',
-      libs: ['raw', ...dp, ...PEERS],
+      libs: ['raw', ...dp, ...(deadpool ? ['deadpool-nocache'] : []), ...PEERS],
       reps: 5,
       params: {},
     },
@@ -148,7 +148,9 @@ export function librariesFor(scenario, { only, baseline }) {
   for (const lib of scenario.libs) {
     if (only && !only.includes(lib)) continue;
     out.push(lib);
-    if (baseline && lib.startsWith('deadpool')) out.push(`${lib}-baseline`);
+    if (baseline && lib.startsWith('deadpool') && lib !== 'deadpool-nocache') {
+      out.push(`${lib}-baseline`);
+    }
   }
   return out;
 }

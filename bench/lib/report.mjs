@@ -241,6 +241,7 @@ export function renderMarkdown(meta, scenarios, summary) {
       '"× raw" divides by the `raw` row of the same run: a `child_process.fork` dispatcher with advanced serialization and one task in flight per worker. ' +
       'Reference rows (not pools): `raw-json` (the same with JSON), `raw-pipelined` (32 tasks in flight per worker), `raw-ceiling` (16 × 100 KB in flight over the 2 workers: the IPC ceiling). ' +
       '"leftover procs" counts processes alive after a close that returned; a close that hung is shown beside it. ' +
+      "deadpool's rows run with its code cache, written at the start of the run by one typical first run (bench/prime-cache.mjs); `deadpool-nocache` is its cold start without. " +
       'The machine is shared, so treat differences under ~15 % as noise. bench/README.md explains every row and column.',
     ...(meta.baseline ? baselineSummary(scenarios, summary, meta) : []),
   ];

@@ -10,6 +10,7 @@ const LABELS = {
   'raw-ceiling': 'raw IPC ceiling',
   deadpool: 'deadpool',
   'deadpool-map': 'deadpool map()',
+  'deadpool-nocache': 'deadpool, code cache off',
   'deadpool-baseline': 'deadpool baseline',
   'deadpool-map-baseline': 'deadpool map() baseline',
 };
