@@ -7,7 +7,8 @@
  */
 import { expect, it } from 'vitest';
 import { CancelledError } from '../dist/index.js';
-import { slow, tree } from './fixtures/bullmq/tasks.mjs';
+import { CancelPublisher } from '../src/bullmq/control.js';
+import { add, slow, tree } from './fixtures/bullmq/tasks.mjs';
 import type { Where } from './fixtures/bullmq/tasks.mjs';
 import {
   descendantsOf,
@@ -114,5 +115,22 @@ describeWithRedis('deadpool/bullmq on two machines', (redis) => {
     await expectAllGone(doomed, 5_000);
     expect(markers(dir, /^tree\./)).toHaveLength(1);
     expect(isAlive(b.pid)).toBe(true);
+  });
+
+  it('refuses a job whose cancel went out just before the machine started, not only after its first read', async () => {
+    const name = queueName();
+    // What a cancel published between a machine's start and its listener's
+    // first read of the control stream is to that machine: already there.
+    const publisher = new CancelPublisher(name, { connection: redis().connection });
+    await publisher.publish({ jobId: 'cancelled-early', reason: 'no longer wanted' });
+    await publisher.close();
+    await machineProcess(redis(), name, { maxWorkers: 1 });
+    const queue = submitter(redis(), name);
+    const refused = queue.submit(add, [1, 2], { jobId: 'cancelled-early' });
+    const error = await rejection(refused);
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(String(error)).toContain('no longer wanted');
+    // The machine goes on: another job runs.
+    expect(await queue.submit(add, [2, 3])).toBe(5);
   });
 });

@@ -43,13 +43,22 @@ function controlName(queue: string): string {
   return `${queue}.deadpool`;
 }
 
-/** A machine's ear: calls `onCancel` for each cancel published from now on. */
+/**
+ * A machine's ear: calls `onCancel` for each cancel published in the last
+ * `sinceMs` and from then on. Not from "now" (QueueEvents' default): its
+ * first read of the stream comes a moment after it connects, and a cancel
+ * published in between (the machine already said it was ready) was never
+ * heard. Stream ids are Redis's clock in ms; a machine whose clock runs
+ * ahead of Redis's by more than `sinceMs` would miss cancels.
+ */
 export function listenForCancels(
   queue: string,
   options: StreamOptions,
+  sinceMs: number,
   onCancel: (request: CancelRequest) => void,
 ): QueueEvents {
-  const events = new QueueEvents(controlName(queue), options);
+  const lastEventId = `${Math.max(0, Date.now() - sinceMs)}-0`;
+  const events = new QueueEvents(controlName(queue), { ...options, lastEventId });
   events.on<CancelListener, typeof CANCEL_EVENT>(CANCEL_EVENT, ({ jobId, reason }) => {
     if (typeof jobId === 'string') onCancel({ jobId, reason: reason ?? '' });
   });

@@ -21,8 +21,12 @@ interface Run {
   handBack: boolean;
 }
 
-/** How long a cancel for a job not running here is remembered, in case the job starts here later. */
-const REMEMBER_CANCEL_MS = 10 * 60_000;
+/**
+ * How long a cancel for a job not running here is remembered, in case the
+ * job starts here later; a machine also hears the cancels published this
+ * long before it started (control.ts, listenForCancels).
+ */
+export const REMEMBER_CANCEL_MS = 10 * 60_000;
 const MAX_REMEMBERED = 10_000;
 
 export interface RunnerSettings {

@@ -8,7 +8,7 @@
 import { Worker, type WorkerOptions } from 'bullmq';
 import { Deadpool, type DeadpoolOptions } from '../index.js';
 import { listenForCancels, type StreamOptions } from './control.js';
-import { JobRunner } from './job-runner.js';
+import { JobRunner, REMEMBER_CANCEL_MS } from './job-runner.js';
 import { normalizeWorkerOptions, taskRegistry, type QueueWorkerOptions } from './options.js';
 import { invalid } from '../parent/validate.js';
 
@@ -52,7 +52,7 @@ export async function createQueueWorker(options: QueueWorkerOptions): Promise<Qu
   const worker = new Worker(options.queue, runner.process, workerOptions);
   const stream: StreamOptions = { connection: options.connection };
   if (workerOptions.prefix !== undefined) stream.prefix = workerOptions.prefix;
-  const cancels = listenForCancels(options.queue, stream, ({ jobId, reason }) =>
+  const cancels = listenForCancels(options.queue, stream, REMEMBER_CANCEL_MS, ({ jobId, reason }) =>
     runner.cancel(jobId, reason),
   );
   cancels.on('error', (error) => worker.emit('error', error));
