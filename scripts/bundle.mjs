@@ -85,7 +85,7 @@ function toScriptBody(file) {
   code = code.replace(
     /^export \{([^}]*)\};$/m,
     (_, list) =>
-      `return {${list.replace(/\b(\w+)(?: as (\w+))?\b/g, (_, local, as) => {
+      `return {${list.replace(/([\w$]+)(?: as ([\w$]+))?/g, (_, local, as) => {
         exported.push(as ?? local);
         return as ? `${as}: ${local}` : local;
       })}};`,

@@ -10,7 +10,9 @@
  * meanwhile, so a worker kept busy imports nothing ahead. One
  * module at a time, each failure ignored: the task that needs the module
  * imports it again and fails with the same error (an ES module that threw
- * stays failed). docs/dispatch.md, "Task modules, imported ahead".
+ * stays failed). docs/dispatch.md, "Task modules, imported ahead". Jobs
+ * given with `idle()` (the code cache's write, src/shared/code-cache.ts)
+ * wait their turn among the imports, the same way.
  */
 import type { TaskLoader } from './load-task.js';
 
