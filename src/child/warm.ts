@@ -84,14 +84,15 @@ export class Warmer {
       });
       return;
     }
-    const module = this.#pending.shift();
-    if (module === undefined) return;
-    if (typeof module === 'function') {
-      module();
+    const item = this.#pending.shift();
+    if (item === undefined) return;
+    if (typeof item === 'function') {
+      item();
       if (this.#runner.idle) this.#next();
       else this.#arm();
       return;
     }
+    const module = item;
     this.#waiting = true;
     void this.#loader.warm(module).then(() => {
       this.#waiting = false;
