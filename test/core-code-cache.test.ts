@@ -31,6 +31,9 @@ function run(cache: string, flags: string[] = []): { lines: string[]; result: st
   const { stdout, stderr, status } = spawnSync(process.execPath, [...flags, file], {
     encoding: 'utf8',
     env: { ...process.env, DEADPOOL_CODE_CACHE: cache, NODE_DEBUG: 'deadpool' },
+    // A hung script is killed, its pool's workers with it (the sentinel).
+    timeout: 20_000,
+    killSignal: 'SIGKILL',
   });
   if (status !== 0) throw new Error(`the script failed (${status}): ${stderr}`);
   const lines = stderr
@@ -117,7 +120,11 @@ describe('code cache', () => {
       `const { Deadpool } = await import(${JSON.stringify(pathToFileURL(`${dist}index.js`).href)});
       try { new Deadpool({ maxWorkers: 0 }); } catch (error) { console.log(error.stack); }`,
     );
-    const stack = spawnSync(process.execPath, ['--enable-source-maps', file], { encoding: 'utf8' });
+    const stack = spawnSync(process.execPath, ['--enable-source-maps', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
+    });
     expect(stack.stdout).toMatch(/src\/parent\/validate\.ts:\d+:\d+/);
   });
 

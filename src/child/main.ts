@@ -30,16 +30,16 @@ workerEntryRan();
 const boot = JSON.parse(process.argv[2] ?? '{}') as BootConfig;
 const loader = new TaskLoader(boot.cwd);
 
-const debugOn = /\bdeadpool\b/i.test(process.env.NODE_DEBUG ?? '');
-/** Debug output (NODE_DEBUG=deadpool), on stderr, which the pool passes on. */
-function debug(lines: readonly string[]): void {
-  for (const line of lines) process.stderr.write(`DEADPOOL ${process.pid}: ${line}\n`);
-}
+/**
+ * Debug output (NODE_DEBUG=deadpool), as the pool's (src/parent/debug.ts),
+ * on this worker's stderr, which the pool passes on. Node has node:util
+ * loaded already when a worker starts.
+ */
+const debug = process.getBuiltinModule('node:util').debuglog('deadpool');
 /** The code cache this worker lacked is queued to be written (src/shared/code-cache.ts). */
 let cacheQueued = false;
 function saveCache(): void {
-  const done = saveCodeCache();
-  if (debugOn) debug(done);
+  for (const line of saveCodeCache()) debug(line);
 }
 
 function send(message: WorkerMessage, then?: () => void): void {
@@ -111,7 +111,7 @@ async function init(spec: TaskSpec | undefined, args: readonly unknown[]): Promi
     if (spec) await call(spec, args);
     usage.read();
     send({ t: 'ready', cpu: usage.total(), peak: usage.peak });
-    if (debugOn) debug(codeCacheNews());
+    if (debug.enabled) for (const line of codeCacheNews()) debug(line);
     if (boot.watchdog) void startWatchdog();
     // `deadpool/task`, which every module made with defineTask() imports
     // (2–3 ms of a worker's first task): the same file as the task module's
