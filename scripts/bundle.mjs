@@ -71,8 +71,9 @@ function takeBuiltins(file) {
 
 /**
  * Rewrite the ES module bundle `file` into a script body, `<name>.vm.cjs`
- * beside it, line for line: a CommonJS module that exports the bundle as
- * `function (__deadpool_url, __deadpool_import) { … }`. Its `import.meta.url`
+ * beside it, line for line: a script whose value is the bundle as
+ * `function (__deadpool_url, __deadpool_import) { … }`, which as a CommonJS
+ * module (require(), with source maps on) exports it as `body`. Its `import.meta.url`
  * is `__deadpool_url` already (`define`, below), its `import()` calls go
  * through src/shared/dynamic-import.ts, and its `export { … }` becomes a
  * `return { … }`. Returns the body's hash (which names its cache file) and
@@ -93,9 +94,21 @@ function toScriptBody(file) {
   const name = basename(file, '.js');
   code = code.replace(/^\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${name}.vm.cjs.map`);
   renameSync(`${file}.map`, `${dirname(file)}/${name}.vm.cjs.map`);
-  const body = `module.exports = function (__deadpool_url, __deadpool_import) { "use strict"; ${code}\n};\n`;
+  // The source V8 compiles is the file as read, ASCII only (esbuild escapes
+  // strings; comments keep what we wrote): one character of another kind
+  // makes V8 hold the whole source in two bytes a character, and a wrapper
+  // added at load time makes it copy the source once more. The pool's body
+  // read that way (~0.8 MB) filled a fresh process's young generation at
+  // import: a scavenge during the cold start (docs/performance.md).
+  code = code.replace(
+    /[^\x00-\x7f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  // Run as a script (top-level `this` is the global object), its value is
+  // the function; loaded by require(), `this` is `module.exports`.
+  const body = `(function (body) { if (this !== globalThis) this.body = body; return body; }).call(this, function (__deadpool_url, __deadpool_import) { "use strict"; ${code}\n});\n`;
   try {
-    new Script(`(function (module) {${body}})`, { filename: file });
+    new Script(body, { filename: file });
   } catch (error) {
     throw new Error(`${file}: its script body does not compile: ${String(error)}`, {
       cause: error,

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { configuredDir } from '../src/shared/code-cache.js';
 import { tempDir } from './helpers/index.js';
@@ -126,6 +127,21 @@ describe('code cache', () => {
       killSignal: 'SIGKILL',
     });
     expect(stack.stdout).toMatch(/src\/parent\/validate\.ts:\d+:\d+/);
+  });
+
+  test('each script body is compiled as read, ASCII only (one byte a character in V8), and its value is the bundle', () => {
+    const bodies = [
+      ...readdirSync(join(dist, 'parent')).map((f) => join(dist, 'parent', f)),
+      join(dist, 'child', 'worker.vm.cjs'),
+    ].filter((f) => f.endsWith('.vm.cjs'));
+    expect(bodies).toHaveLength(2);
+    for (const file of bodies) {
+      const source = readFileSync(file, 'latin1');
+      expect(source.match(/[^\x00-\x7f]/g) ?? [], file).toEqual([]);
+      expect(typeof new Script(source, { filename: file }).runInThisContext(), file).toBe(
+        'function',
+      );
+    }
   });
 
   test('DEADPOOL_CODE_CACHE: unset or empty is a directory of this user in the temporary directory; off, 0, false and no turn it off; anything else is the directory', () => {

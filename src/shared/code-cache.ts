@@ -89,7 +89,7 @@ type Body = (
 ) => Record<string, unknown>;
 
 /**
- * Run a script body (a CommonJS module exporting the bundle as a function,
+ * Run a script body (a script whose value is the bundle as a function,
  * scripts/bundle.mjs) with its cache file if there is a usable one. `name`
  * and `key` (the body's hash) name the file; `url` is what the body takes
  * for `import.meta.url`. With source maps on (`--enable-source-maps`,
@@ -109,7 +109,7 @@ export function runCached(
   if (process.sourceMapsEnabled || process.env.NODE_V8_COVERAGE) {
     state.log.push(`code cache: ${name} loaded by require() (source maps are on)`);
     const { createRequire } = process.getBuiltinModule('node:module');
-    return (createRequire(filename)(filename) as Body)(url, importer);
+    return (createRequire(filename)(filename) as { body: Body }).body(url, importer);
   }
   const { readFileSync } = process.getBuiltinModule('node:fs');
   const { Script } = process.getBuiltinModule('node:vm');
@@ -123,9 +123,8 @@ export function runCached(
       // none yet
     }
   }
-  // The body as require() would wrap it, with `module` only.
-  const source = `(function (module) {${readFileSync(filename, 'utf8')}})`;
-  const script = new Script(source, { filename, cachedData });
+  // As read: the build keeps it ASCII, so V8 holds it in one byte a character, once.
+  const script = new Script(readFileSync(filename, 'latin1'), { filename, cachedData });
   if (file === '') state.log.push(`code cache: ${name} run without (off)`);
   else if (cachedData !== undefined && !script.cachedDataRejected) {
     state.log.push(`code cache: ${name} run with ${file}`);
@@ -135,9 +134,7 @@ export function runCached(
     );
     state.pending.push({ script, file });
   }
-  const module = { exports: undefined as unknown as Body };
-  (script.runInThisContext() as (module: { exports: Body }) => void)(module);
-  return module.exports(url, importer);
+  return (script.runInThisContext() as Body)(url, importer);
 }
 
 /**
