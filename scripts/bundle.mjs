@@ -101,7 +101,7 @@ function toScriptBody(file) {
   // read that way (~0.8 MB) filled a fresh process's young generation at
   // import: a scavenge during the cold start (docs/performance.md).
   code = code.replace(
-    /[^\x00-\x7f]/g,
+    /[\u0080-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   // Run as a script (top-level `this` is the global object), its value is
