@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { describe, expect, test } from 'vitest';
-import { configuredDir } from '../src/shared/code-cache.js';
+import { configuredDir, flagsTag } from '../src/shared/code-cache.js';
 import { tempDir } from './helpers/index.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -142,6 +142,46 @@ describe('code cache', () => {
         'function',
       );
     }
+  });
+
+  test('a process started with other flags (V8 rejects a cache made under some) keeps a file of its own', () => {
+    const dir = join(tempDir(), 'cache');
+    run(dir);
+    const flagged = run(dir, ['--expose-gc']);
+    expect(flagged.result).toBe('49');
+    expect(flagged.lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^pool run without \(no .*\/pool-\w+-v[\d.]+-\w+-f[0-9a-f]{8}\.bin\)$/,
+        ),
+        expect.stringMatching(
+          /^worker run without \(no .*\/worker-\w+-v[\d.]+-\w+-f[0-9a-f]{8}\.bin\)$/,
+        ),
+      ]),
+    );
+    expect(caches(dir)).toHaveLength(4);
+    // Each kind of process then runs with its own, and writes nothing.
+    for (const flags of [[], ['--expose-gc']]) {
+      const { lines } = run(dir, flags);
+      expect(lines.filter((l) => /^(pool|worker) run with /.test(l))).toHaveLength(2);
+      expect(lines.filter((l) => l.startsWith('wrote '))).toEqual([]);
+    }
+  });
+
+  test('the flags that name a cache file: their names, in any order, from execArgv and NODE_OPTIONS', () => {
+    expect(flagsTag([], undefined)).toBe('');
+    expect(flagsTag([], '')).toBe('');
+    const gc = flagsTag(['--expose-gc'], undefined);
+    expect(gc).toMatch(/^-f[0-9a-f]{8}$/);
+    expect(flagsTag([], '--expose-gc')).toBe(gc);
+    expect(flagsTag(['--expose_gc'], undefined)).toBe(gc);
+    expect(flagsTag(['--inspect=0', '--stack-size=900'], undefined)).toBe(
+      flagsTag(['--stack-size=2000'], '--inspect=9229'),
+    );
+    expect(flagsTag(['--require', '/tmp/a.cjs'], undefined)).toBe(
+      flagsTag(['--require', '/tmp/b.cjs'], undefined),
+    );
+    expect(flagsTag(['--expose-gc', '--trace-gc'], undefined)).not.toBe(gc);
   });
 
   test('DEADPOOL_CODE_CACHE: unset or empty is a directory of this user in the temporary directory; off, 0, false and no turn it off; anything else is the directory', () => {

@@ -8,7 +8,8 @@
  * task, first crash and first shutdown run code that ran before
  * (docs/performance.md, "Code cache").
  *
- * The cache is a file per bundle, Node version and architecture, in a
+ * The cache is a file per bundle, Node version, architecture and set of
+ * flags the process was started with (`flagsTag()`), in a
  * directory of this user's only (`DEADPOOL_CODE_CACHE`, docs/api.md,
  * "Code cache"). A process that found no usable file writes one once, with
  * `saveCodeCache()`: the pool when a shutdown is done, a worker when idle or
@@ -77,6 +78,28 @@ export function cacheDir(): string {
   return dir;
 }
 
+/**
+ * What names the file after the bundle, its build, Node's version and the
+ * architecture: the flags the process was started with. Some V8 flags
+ * (`--expose-gc`, `--stack-size`, `--trace-gc`, …) make V8 reject a cache
+ * written under others, so two programs on one machine, one with such a
+ * flag, would each reject the other's file and write it again at every
+ * start. Flag names only, without values: an inspector's port or a
+ * profile's directory would otherwise make a file per run. '' without flags.
+ */
+export function flagsTag(execArgv: readonly string[], nodeOptions: string | undefined): string {
+  const names = new Set<string>();
+  for (const arg of [...execArgv, ...(nodeOptions ?? '').split(/\s+/)]) {
+    if (arg.startsWith('-')) names.add(arg.replace(/=.*$/s, '').replaceAll('_', '-'));
+  }
+  if (names.size === 0) return '';
+  // FNV-1a: a name, not a secret (a collision costs a rejected file, written again).
+  const text = [...names].sort().join(' ');
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return `-f${(hash >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** Set the directory (a worker takes its pool's, from its boot settings). */
 export function useCacheDir(dir: string): void {
   registry().dir = dir;
@@ -114,7 +137,9 @@ export function runCached(
   const { readFileSync } = process.getBuiltinModule('node:fs');
   const { Script } = process.getBuiltinModule('node:vm');
   const dir = cacheDir();
-  const file = dir === '' ? '' : `${dir}/${name}-${key}-${process.version}-${process.arch}.bin`;
+  const flags = flagsTag(process.execArgv, process.env.NODE_OPTIONS);
+  const file =
+    dir === '' ? '' : `${dir}/${name}-${key}-${process.version}-${process.arch}${flags}.bin`;
   let cachedData: Buffer | undefined;
   if (file !== '') {
     try {
