@@ -46,6 +46,9 @@ test('with require() of ES modules turned off, p-queue is imported at load and t
   writeFileSync(file, script);
   const out = execFileSync(process.execPath, ['--no-experimental-require-module', file], {
     encoding: 'utf8',
+    // A hung script is killed, its pool's workers with it (the sentinel).
+    timeout: 20_000,
+    killSignal: 'SIGKILL',
   });
   expect(out.trim()).toBe('1,4,9');
 });
@@ -61,7 +64,11 @@ test('importing deadpool loads none of Node’s modules it does not use (fs/prom
     await import(${JSON.stringify(`${dist}index.js`)});
     console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))));`;
   const loaded = JSON.parse(
-    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
+    }),
   ) as string[];
   expect(loaded).toContain('NativeModule child_process'); // it did load the pool
   const unused = [
