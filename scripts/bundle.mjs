@@ -98,8 +98,9 @@ function toScriptBody(file) {
   // strings; comments keep what we wrote): one character of another kind
   // makes V8 hold the whole source in two bytes a character, and a wrapper
   // added at load time makes it copy the source once more. The pool's body
-  // read that way (~0.8 MB) filled a fresh process's young generation at
-  // import: a scavenge during the cold start (docs/performance.md).
+  // read that way took ~0.8 MB of a fresh process's young generation at
+  // import, and a worker's start sometimes ran a scavenge for its ~0.17 MB
+  // (docs/performance.md).
   code = code.replace(
     /[\u0080-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,

@@ -31,7 +31,8 @@ function run(cache: string, flags: string[] = []): { lines: string[]; result: st
   );
   const { stdout, stderr, status } = spawnSync(process.execPath, [...flags, file], {
     encoding: 'utf8',
-    env: { ...process.env, DEADPOOL_CODE_CACHE: cache, NODE_DEBUG: 'deadpool' },
+    // Flags come from `flags` only: NODE_OPTIONS would name other files.
+    env: { ...process.env, DEADPOOL_CODE_CACHE: cache, NODE_DEBUG: 'deadpool', NODE_OPTIONS: '' },
     // A hung script is killed, its pool's workers with it (the sentinel).
     timeout: 20_000,
     killSignal: 'SIGKILL',
