@@ -11,23 +11,34 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { describe, expect, test } from 'vitest';
+import { CODE_CACHE_WRITE_MS } from '../src/parent/engine.js';
 import { configuredDir, flagsTag } from '../src/shared/code-cache.js';
 import { tempDir } from './helpers/index.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const tasks = new URL('./fixtures/core/tasks.mjs', import.meta.url).href;
 
-/** Run a pool of one in a fresh process: a task, then a shutdown. Its debug lines about the cache. */
-function run(cache: string, flags: string[] = []): { lines: string[]; result: string } {
+/**
+ * Run a pool of one in a fresh process: a task (`square` from `taskModule`),
+ * then `then`, by default a shutdown. Its debug lines about the cache, and
+ * what it printed.
+ */
+function run(
+  cache: string,
+  {
+    flags = [] as string[],
+    then = 'await pool.shutdown(); console.log(result);',
+    taskModule = tasks,
+  } = {},
+): { lines: string[]; result: string } {
   const file = join(tempDir(), 'cached.mjs');
   writeFileSync(
     file,
     `const { Deadpool } = await import(${JSON.stringify(pathToFileURL(`${dist}index.js`).href)});
-    const { square } = await import(${JSON.stringify(tasks)});
+    const { square } = await import(${JSON.stringify(taskModule)});
     const pool = new Deadpool({ maxWorkers: 1, containment: 'process-group' });
     const result = await pool.submit(square, [7]);
-    await pool.shutdown();
-    console.log(result);`,
+    ${then}`,
   );
   const { stdout, stderr, status } = spawnSync(process.execPath, [...flags, file], {
     encoding: 'utf8',
@@ -75,6 +86,30 @@ describe('code cache', () => {
     expect(caches(dir)).toEqual(files);
   });
 
+  test('a pool never shut down (a service) writes its file CODE_CACHE_WRITE_MS after its first task', () => {
+    const dir = join(tempDir(), 'cache');
+    // A task module with `deadpool/task` only: its worker never loads the
+    // pool's bundle, so the pool's file can only come from the pool's process.
+    const taskModule = join(tempDir(), 'square.mjs');
+    writeFileSync(
+      taskModule,
+      `import { defineTask } from ${JSON.stringify(pathToFileURL(`${dist}task-module.js`).href)};
+      export const square = defineTask(import.meta.url, 'square', (x) => x * x);`,
+    );
+    // It waits for the file (bounded), then exits without a shutdown.
+    const { lines, result } = run(dir, {
+      taskModule: pathToFileURL(taskModule).href,
+      then: `const { readdirSync } = await import('node:fs');
+      const written = () => readdirSync(${JSON.stringify(dir)}).some((f) => /^pool-.*\\.bin$/.test(f));
+      const since = Date.now();
+      while (!written() && Date.now() - since < 10_000) await new Promise((r) => setTimeout(r, 20));
+      console.log(result, written() ? 'written' : 'missing', Date.now() - since >= ${CODE_CACHE_WRITE_MS} - 50);
+      process.exit(0);`,
+    });
+    expect(result).toBe('49 written true');
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^wrote .*\/pool-/)]));
+  });
+
   test('a file V8 rejects is not used, and is written again', () => {
     const dir = join(tempDir(), 'cache');
     run(dir);
@@ -112,7 +147,7 @@ describe('code cache', () => {
 
   test('with source maps on, the bundles load through require(), without the cache, and stack traces name the sources', () => {
     const dir = join(tempDir(), 'cache');
-    const { lines, result } = run(dir, ['--enable-source-maps']);
+    const { lines, result } = run(dir, { flags: ['--enable-source-maps'] });
     expect(result).toBe('49');
     expect(lines).toContain('pool loaded by require() (source maps are on)');
     expect(caches(dir).filter((f) => f.startsWith('pool-'))).toEqual([]);
@@ -148,7 +183,7 @@ describe('code cache', () => {
   test('a process started with other flags (V8 rejects a cache made under some) keeps a file of its own', () => {
     const dir = join(tempDir(), 'cache');
     run(dir);
-    const flagged = run(dir, ['--expose-gc']);
+    const flagged = run(dir, { flags: ['--expose-gc'] });
     expect(flagged.result).toBe('49');
     expect(flagged.lines).toEqual(
       expect.arrayContaining([
@@ -163,7 +198,7 @@ describe('code cache', () => {
     expect(caches(dir)).toHaveLength(4);
     // Each kind of process then runs with its own, and writes nothing.
     for (const flags of [[], ['--expose-gc']]) {
-      const { lines } = run(dir, flags);
+      const { lines } = run(dir, { flags });
       expect(lines.filter((l) => /^(pool|worker) run with /.test(l))).toHaveLength(2);
       expect(lines.filter((l) => l.startsWith('wrote '))).toEqual([]);
     }

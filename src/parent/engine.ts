@@ -33,6 +33,16 @@ import { Stats, type DeadpoolStatistics } from './stats.js';
 import { TaskStream } from './stream.js';
 import type { Spawn, Worker, WorkerState } from './worker.js';
 
+/**
+ * The pool's code cache file, when this process found none (a machine's
+ * first run of this build), is written this long (ms) after the process's
+ * first future settled, or right after its first shutdown if that comes
+ * first: a service that is never shut down gets one too. ~2 ms of CPU, once.
+ */
+export const CODE_CACHE_WRITE_MS = 1_000;
+/** That write is planned (once per process: the cache's registry is the process's). */
+let codeCacheWritePlanned = false;
+
 export class Engine {
   readonly settings: Settings;
   readonly stats = new Stats();
@@ -208,6 +218,10 @@ export class Engine {
    */
   #settle(job: Job, ending: Ending, value: unknown, completed = job.size): void {
     if (job.future.done()) return;
+    if (!codeCacheWritePlanned) {
+      codeCacheWritePlanned = true;
+      setTimeout(saveAndLog, CODE_CACHE_WRITE_MS).unref();
+    }
     // A result brought its figures already (#onMessage); a task that ended another way is counted here.
     if (job.future.usage === undefined) usageFuture(job.future, endedUsage(job));
     const stats = this.stats;
