@@ -218,10 +218,7 @@ export class Engine {
    */
   #settle(job: Job, ending: Ending, value: unknown, completed = job.size): void {
     if (job.future.done()) return;
-    if (!codeCacheWritePlanned) {
-      codeCacheWritePlanned = true;
-      setTimeout(saveAndLog, CODE_CACHE_WRITE_MS).unref();
-    }
+    if (!codeCacheWritePlanned) planCodeCacheWrite();
     // A result brought its figures already (#onMessage); a task that ended another way is counted here.
     if (job.future.usage === undefined) usageFuture(job.future, endedUsage(job));
     const stats = this.stats;
@@ -458,6 +455,12 @@ function endedUsage(job: Job): TaskUsage {
 
 function kernelMemory(worker: { memoryExceeded?(): boolean }): number {
   return worker.memoryExceeded?.() ? Infinity : 0;
+}
+
+/** The process's first future settles: its code cache is written CODE_CACHE_WRITE_MS later. */
+function planCodeCacheWrite(): void {
+  codeCacheWritePlanned = true;
+  setTimeout(saveAndLog, CODE_CACHE_WRITE_MS).unref();
 }
 
 /** Write the code cache files this process lacked (once), and say so in debug output. */

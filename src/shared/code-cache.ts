@@ -9,13 +9,13 @@
  * (docs/performance.md, "Code cache").
  *
  * The cache is a file per bundle, Node version, architecture and set of
- * flags the process was started with (`flagsTag()`), in a
- * directory of this user's only (`DEADPOOL_CODE_CACHE`, docs/api.md,
- * "Code cache"). A process that found no usable file writes one once, with
- * `saveCodeCache()`: the pool's process a second after its first future
- * settled or when its first shutdown is done, whichever comes first
- * (src/parent/engine.ts), a worker when idle or when it retires. Every failure here is silent: the bundle then runs
- * without a cache, as an ES module import would. Nothing here touches the
+ * flags the process was started with (`flagsTag()`), in a directory of this
+ * user's only (`DEADPOOL_CODE_CACHE`, docs/api.md, "Code cache"). A process
+ * that found no usable file writes one once, with `saveCodeCache()`: the
+ * pool's process a second after its first future settled or when its first
+ * shutdown is done, whichever comes first (src/parent/engine.ts); a worker
+ * when idle or when it retires. Every failure here is silent: the bundle
+ * then runs without a cache, as an ES module import would. Nothing here touches the
  * user's own modules (Node's `module.enableCompileCache()` would, for the
  * whole process).
  */
