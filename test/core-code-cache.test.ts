@@ -6,13 +6,26 @@
  * lines say what each bundle did.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { CODE_CACHE_WRITE_MS } from '../src/parent/engine.js';
-import { configuredDir, flagsTag } from '../src/shared/code-cache.js';
+import {
+  configuredDir,
+  flagsTag,
+  KEEP_PER_BUNDLE,
+  ORPHAN_TEMP_MS,
+} from '../src/shared/code-cache.js';
 import { tempDir } from './helpers/index.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -202,6 +215,49 @@ describe('code cache', () => {
       expect(lines.filter((l) => /^(pool|worker) run with /.test(l))).toHaveLength(2);
       expect(lines.filter((l) => l.startsWith('wrote '))).toEqual([]);
     }
+  });
+
+  test("a write removes its bundle's files beyond KEEP_PER_BUNDLE, oldest first, and temporary files left by dead writers", () => {
+    const dir = join(tempDir(), 'cache');
+    mkdirSync(dir, { mode: 0o700 });
+    const hour = 3_600_000;
+    // Files of other builds and flag sets, one to KEEP_PER_BUNDLE + 1 hours old.
+    const put = (name: string, ageMs: number): void => {
+      writeFileSync(join(dir, name), 'old');
+      const at = (Date.now() - ageMs) / 1000;
+      utimesSync(join(dir, name), at, at);
+    };
+    for (const bundle of ['pool', 'worker']) {
+      for (let age = 1; age <= KEEP_PER_BUNDLE + 1; age++) {
+        put(`${bundle}-${String(age).padStart(16, '0')}-v0.0.${age}-x64.bin`, age * hour);
+      }
+    }
+    put('pool-0000000000000001-v0.0.1-x64.bin.123.tmp', ORPHAN_TEMP_MS + 60_000);
+    put('worker-0000000000000001-v0.0.1-x64.bin.456.tmp', 0); // a write under way
+    put('notes.txt', 100 * hour);
+
+    const { lines, result } = run(dir);
+    expect(result).toBe('49');
+    const left = caches(dir);
+    for (const bundle of ['pool', 'worker']) {
+      const files = left.filter((f) => f.startsWith(`${bundle}-`) && f.endsWith('.bin'));
+      expect(files).toHaveLength(KEEP_PER_BUNDLE);
+      // The one just written, and the newest of the others.
+      expect(files.filter((f) => !f.includes('-v0.0.'))).toHaveLength(1);
+      for (let age = 1; age < KEEP_PER_BUNDLE; age++) {
+        expect(files).toContain(`${bundle}-${String(age).padStart(16, '0')}-v0.0.${age}-x64.bin`);
+      }
+      const removed = lines.filter((l) => l.startsWith(`removed ${dir}/${bundle}-`));
+      expect(removed).toHaveLength(bundle === 'pool' ? 3 : 2);
+    }
+    expect(left).not.toContain('pool-0000000000000001-v0.0.1-x64.bin.123.tmp');
+    expect(left).toContain('worker-0000000000000001-v0.0.1-x64.bin.456.tmp');
+    expect(left).toContain('notes.txt');
+
+    // A process that finds its files writes nothing, and so removes nothing.
+    const again = run(dir);
+    expect(again.lines.filter((l) => /^(wrote|removed) /.test(l))).toEqual([]);
+    expect(caches(dir)).toEqual(left);
   });
 
   test('the flags that name a cache file: their names, in any order, from execArgv and NODE_OPTIONS', () => {

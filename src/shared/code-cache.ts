@@ -26,7 +26,7 @@ interface Registry {
   /** The directory, or '' when the cache is off or unusable here. */
   dir: string | undefined;
   /** Scripts that ran without a usable cache file, and the file to write for each. */
-  pending: { script: Script; file: string }[];
+  pending: { script: Script; file: string; name: string }[];
   /** How each script was run, for debug output. */
   log: string[];
   /** How much of `log` has been handed out (codeCacheNews). */
@@ -158,7 +158,7 @@ export function runCached(
     state.log.push(
       `code cache: ${name} run without (${cachedData ? 'V8 rejected' : 'no'} ${file})`,
     );
-    state.pending.push({ script, file });
+    state.pending.push({ script, file, name });
   }
   return (script.runInThisContext() as Body)(url, importer);
 }
@@ -166,19 +166,22 @@ export function runCached(
 /**
  * Write the cache files this process found missing or unusable, once: what
  * V8 compiled by now goes in. Written to a temporary name and renamed, so a
- * reader never sees half a file. Returns the lines to log.
+ * reader never sees half a file; then the bundle's oldest files beyond
+ * KEEP_PER_BUNDLE go (`pruneCacheDir`). Returns the lines to log.
  */
 export function saveCodeCache(): string[] {
   const state = registry();
   const done: string[] = [];
   if (state.pending.length === 0) return done;
   const { writeFileSync, renameSync, rmSync } = process.getBuiltinModule('node:fs');
-  for (const { script, file } of state.pending.splice(0)) {
+  for (const { script, file, name } of state.pending.splice(0)) {
     const temp = `${file}.${process.pid}.tmp`;
     try {
       writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
       renameSync(temp, file);
       done.push(`code cache: wrote ${file}`);
+      const dir = file.slice(0, file.lastIndexOf('/'));
+      for (const old of pruneCacheDir(dir, name)) done.push(`code cache: removed ${dir}/${old}`);
     } catch (error) {
       try {
         rmSync(temp, { force: true });
@@ -189,6 +192,61 @@ export function saveCodeCache(): string[] {
     }
   }
   return done;
+}
+
+/**
+ * How many cache files of one bundle are kept: every build, Node version,
+ * architecture and set of flags writes one of its own, and none is ever
+ * rewritten while it works, so the directory would otherwise only grow.
+ */
+export const KEEP_PER_BUNDLE = 8;
+
+/** A temporary file older than this was left by a writer that died before its rename. */
+export const ORPHAN_TEMP_MS = 60_000;
+
+/**
+ * Remove `bundle`'s cache files in `dir` beyond the KEEP_PER_BUNDLE most
+ * recently written, and its temporary files older than ORPHAN_TEMP_MS.
+ * Runs after a write only, so a process that finds its files never lists
+ * the directory. A file removed while another process reads it was read
+ * whole or not at all (that process then runs without, and writes it
+ * again). Returns the names removed; a failure leaves the file.
+ */
+export function pruneCacheDir(dir: string, bundle: string, now = Date.now()): string[] {
+  const { readdirSync, statSync, rmSync } = process.getBuiltinModule('node:fs');
+  const removed: string[] = [];
+  const remove = (name: string): void => {
+    try {
+      rmSync(`${dir}/${name}`, { force: true });
+      removed.push(name);
+    } catch {
+      // left for a later write
+    }
+  };
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const kept: { name: string; written: number }[] = [];
+  for (const name of names) {
+    if (!name.startsWith(`${bundle}-`)) continue;
+    let written: number;
+    try {
+      written = statSync(`${dir}/${name}`).mtimeMs;
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (name.endsWith('.tmp')) {
+      if (now - written > ORPHAN_TEMP_MS) remove(name);
+    } else if (name.endsWith('.bin')) {
+      kept.push({ name, written });
+    }
+  }
+  kept.sort((a, b) => b.written - a.written);
+  for (const { name } of kept.slice(KEEP_PER_BUNDLE)) remove(name);
+  return removed;
 }
 
 /** What this process's bundles did with the cache since the last call (debug output). */
