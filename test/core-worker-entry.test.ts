@@ -1,8 +1,9 @@
 /**
  * The worker's entry (README "Performance", cold start): `npm run build`
- * bundles the child side into one module, dist/child/worker.js, and the pool
- * forks that file, so a starting worker loads one module of ours, not ten,
- * and no ES module facade of Node's own (scripts/bundle.mjs).
+ * bundles the child side into one script, run by dist/child/worker.cjs, and
+ * the pool forks that file, so a starting worker loads one file of ours, not
+ * ten, no ES module facade of Node's own, and no ES module as its entry
+ * (scripts/bundle.mjs).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ import { describe, expect, test } from 'vitest';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { makePool } from './helpers/index.js';
 
-const bundle = fileURLToPath(new URL('../dist/child/worker.js', import.meta.url));
+const bundle = fileURLToPath(new URL('../dist/child/worker.cjs', import.meta.url));
 
 describe('worker entry', () => {
   test('the built worker entry imports nothing: our modules are in it, Node’s are taken with process.getBuiltinModule()', () => {
@@ -34,10 +35,13 @@ describe('worker entry', () => {
     expect(loaded).toEqual([]);
   });
 
-  test('the pool forks the bundled entry', async () => {
+  test('the pool forks the bundled entry, a CommonJS script', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const pid = await pool.submit(tasks.pid);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     expect(argv).toContain(bundle);
+    // Node's CommonJS loader ran it: it is its main module.
+    const main = await pool.submit(() => require.main?.filename);
+    expect(main).toBe(bundle);
   });
 });

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Sentinel } from '../src/parent/containment/sentinel.js';
 import { isAlive, killChild, startTime, turn, waitFor, within } from './helpers/index.js';
 
-const entry = fileURLToPath(new URL('../dist/child/worker.js', import.meta.url));
+const entry = fileURLToPath(new URL('../dist/child/worker.cjs', import.meta.url));
 
 describe('Sentinel', () => {
   test('where the shell cannot be started, it says so, and workers are to guard themselves', async () => {

@@ -37,10 +37,11 @@ export type Spawn = (settings: Settings, boot: BootConfig) => ChildProcess;
 
 /**
  * The worker's entry: `npm run build` bundles child/main.js and its imports
- * into child/worker.js (scripts/bundle.mjs), one module to load on
- * every worker start instead of ten; a build without that step forks main.js.
+ * into one script, run by child/worker.cjs (scripts/bundle.mjs), one file to
+ * load on every worker start instead of ten, and a CommonJS entry, which
+ * Node reaches sooner than an ES module one; a build without that step forks main.js.
  */
-const BUNDLE = fileURLToPath(new URL('../child/worker.js', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../child/worker.cjs', import.meta.url));
 const ENTRY = existsSync(BUNDLE)
   ? BUNDLE
   : fileURLToPath(new URL('../child/main.js', import.meta.url));

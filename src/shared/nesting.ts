@@ -92,7 +92,7 @@ function display(module: string): string {
 
 /**
  * Is this process a deadpool worker (any copy's) whose entry has not run yet?
- * A worker is forked as `node [execArgv] <...>/child/worker.js <boot JSON>`
+ * A worker is forked as `node [execArgv] <...>/child/worker.cjs <boot JSON>`
  * (the bundled entry; `main.js` in a build without the bundle) with an IPC
  * channel, and the boot JSON names its parent's pid.
  */
