@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { FINALIZED_EXIT_MS } from '../src/parent/worker.js';
 import * as life from './fixtures/core/lifecycle.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import {
@@ -224,5 +225,18 @@ describe('initializer and finalizer', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+  test('a worker whose exit does not complete after its finalizer is killed FINALIZED_EXIT_MS later, and the shutdown resolves', async () => {
+    const { pool } = makePool({ maxWorkers: 1, finalizer: life.finThenStuckExit });
+    const pid = await pool.submit(tasks.pid);
+    const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
+    const since = performance.now();
+    await pool.shutdown();
+    const took = performance.now() - since;
+    expect(await exit).toMatchObject({ reason: 'shutdown', exitCode: null, signal: 'SIGKILL' });
+    expect(isAlive(pid)).toBe(false);
+    // Its exit had its time; the finalizer's own 10 s were not waited out.
+    expect(took).toBeGreaterThanOrEqual(FINALIZED_EXIT_MS - 5);
+    expect(took).toBeLessThan(5_000);
   });
 });

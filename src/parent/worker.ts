@@ -52,6 +52,17 @@ export interface WorkerHooks {
 
 const FINALIZE_GRACE_MS = 10_000;
 
+/**
+ * Once a retiring worker has said its finalizer is done, only its exit is
+ * left: one still alive this long after is killed. Node's process.exit()
+ * can deadlock when a background compile waits for a garbage collection
+ * that the exiting main thread never runs (nodejs/node#54918): on Node
+ * 26, a pool of two that had echoed 10 MB buffers hit it in 7 of 40
+ * graceful shutdowns, each of which then took FINALIZE_GRACE_MS
+ * (docs/api.md, "Pool methods").
+ */
+export const FINALIZED_EXIT_MS = 1_000;
+
 export class Worker {
   readonly pid: number;
   readonly generation: number;
@@ -206,7 +217,7 @@ export class Worker {
       case 'fatal':
         this.#fatal = { kind: message.kind, error: fromWire(message.error) };
         return;
-      case 'finalized':
+      case 'finalized': {
         if (message.error) {
           const error = fromWire(message.error);
           process.emitWarning(
@@ -214,7 +225,19 @@ export class Worker {
             { code: 'DEADPOOL_FINALIZER' },
           );
         }
+        const reason = this.#exitReason;
+        if (this.#state === 'retiring' && reason !== undefined) {
+          this.#deadline(FINALIZED_EXIT_MS, () => {
+            debug(
+              'worker %d finalized but did not exit within %d ms: killed',
+              this.pid,
+              FINALIZED_EXIT_MS,
+            );
+            this.kill(reason);
+          });
+        }
         return;
+      }
       default:
         this.#hooks.message(this, message);
     }
