@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { FINALIZED_EXIT_MS } from '../src/parent/worker.js';
+import { EXITING_MS, FINALIZED_EXIT_MS } from '../src/parent/worker.js';
 import * as life from './fixtures/core/lifecycle.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import {
@@ -238,5 +238,19 @@ describe('initializer and finalizer', () => {
     // Its exit had its time; the finalizer's own 10 s were not waited out.
     expect(took).toBeGreaterThanOrEqual(FINALIZED_EXIT_MS - 5);
     expect(took).toBeLessThan(5_000);
+  });
+
+  test("a worker stuck in Node's teardown, after its 'exit' listeners ran, is killed EXITING_MS later", async () => {
+    const { pool } = makePool({ maxWorkers: 1, finalizer: life.finThenStuckTeardown });
+    const pid = await pool.submit(tasks.pid);
+    const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
+    const since = performance.now();
+    await pool.shutdown();
+    const took = performance.now() - since;
+    expect(await exit).toMatchObject({ reason: 'shutdown', exitCode: null, signal: 'SIGKILL' });
+    expect(isAlive(pid)).toBe(false);
+    // It said so from its last 'exit' listener: FINALIZED_EXIT_MS was not waited out.
+    expect(took).toBeGreaterThanOrEqual(EXITING_MS - 5);
+    expect(took).toBeLessThan(FINALIZED_EXIT_MS);
   });
 });

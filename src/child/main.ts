@@ -130,8 +130,25 @@ async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): P
     error = toWire(thrown);
   }
   saveCache();
-  if (process.connected) send({ t: 'finalized', error }, () => process.exit(0));
+  if (process.connected) send({ t: 'finalized', error }, exitAndSay);
   else process.exit(0);
+}
+
+/**
+ * Exit, telling the pool from the last 'exit' listener that only Node's own
+ * teardown is left: it can deadlock there (nodejs/node#54918), and the pool
+ * then kills this process sooner (src/parent/worker.ts, EXITING_MS). The
+ * write goes out at once: the channel has nothing else queued.
+ */
+function exitAndSay(): void {
+  process.on('exit', () => {
+    try {
+      send({ t: 'exiting' });
+    } catch {
+      // the pool will see the exit, or its bound
+    }
+  });
+  process.exit(0);
 }
 
 function onMessage(message: ParentMessage): void {

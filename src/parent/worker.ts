@@ -63,6 +63,13 @@ const FINALIZE_GRACE_MS = 10_000;
  */
 export const FINALIZED_EXIT_MS = 1_000;
 
+/**
+ * ...and one still alive this long after its last 'exit' listener ran
+ * (its 'exiting' message) is killed: only Node's teardown was left, where
+ * that deadlock sits. Normally the exit follows within a few ms.
+ */
+export const EXITING_MS = 250;
+
 export class Worker {
   readonly pid: number;
   readonly generation: number;
@@ -225,22 +232,25 @@ export class Worker {
             { code: 'DEADPOOL_FINALIZER' },
           );
         }
-        const reason = this.#exitReason;
-        if (this.#state === 'retiring' && reason !== undefined) {
-          this.#deadline(FINALIZED_EXIT_MS, () => {
-            debug(
-              'worker %d finalized but did not exit within %d ms: killed',
-              this.pid,
-              FINALIZED_EXIT_MS,
-            );
-            this.kill(reason);
-          });
-        }
+        this.#exitWithin(FINALIZED_EXIT_MS);
         return;
       }
+      case 'exiting':
+        this.#exitWithin(EXITING_MS);
+        return;
       default:
         this.#hooks.message(this, message);
     }
+  }
+
+  /** A retiring worker on its way out gets `ms` more to exit, then is killed. */
+  #exitWithin(ms: number): void {
+    const reason = this.#exitReason;
+    if (this.#state !== 'retiring' || reason === undefined) return;
+    this.#deadline(ms, () => {
+      debug('worker %d on its way out did not exit within %d ms: killed', this.pid, ms);
+      this.kill(reason);
+    });
   }
 
   /**

@@ -85,7 +85,9 @@ export type WorkerMessage =
   /** The tasks of a 'drop' that still waited: they never ran. */
   | { t: 'dropped'; ids: number[] }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
-  | { t: 'finalized'; error?: WireError | undefined };
+  | { t: 'finalized'; error?: WireError | undefined }
+  /** Sent by a retiring worker's last 'exit' listener: only Node's own teardown is left. */
+  | { t: 'exiting' };
 
 /**
  * What a worker's tree used so far (src/child/usage.ts): `cpu`, its CPU time
