@@ -226,8 +226,14 @@ describe('initializer and finalizer', () => {
       process.off('warning', onWarning);
     }
   });
-  test('a worker whose exit does not complete after its finalizer is killed FINALIZED_EXIT_MS later, and the shutdown resolves', async () => {
-    const { pool } = makePool({ maxWorkers: 1, finalizer: life.finThenStuckExit });
+
+  /**
+   * Shut down a pool of one whose worker's exit never completes after
+   * `finalizer`: the worker is SIGKILLed with the shutdown's reason, and the
+   * shutdown resolves. How long it took.
+   */
+  async function shutdownWithStuckExit(finalizer: typeof life.finThenStuckExit): Promise<number> {
+    const { pool } = makePool({ maxWorkers: 1, finalizer });
     const pid = await pool.submit(tasks.pid);
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
     const since = performance.now();
@@ -235,20 +241,18 @@ describe('initializer and finalizer', () => {
     const took = performance.now() - since;
     expect(await exit).toMatchObject({ reason: 'shutdown', exitCode: null, signal: 'SIGKILL' });
     expect(isAlive(pid)).toBe(false);
+    return took;
+  }
+
+  test('a worker whose exit does not complete after its finalizer is killed FINALIZED_EXIT_MS later, and the shutdown resolves', async () => {
+    const took = await shutdownWithStuckExit(life.finThenStuckExit);
     // Its exit had its time; the finalizer's own 10 s were not waited out.
     expect(took).toBeGreaterThanOrEqual(FINALIZED_EXIT_MS - 5);
     expect(took).toBeLessThan(5_000);
   });
 
   test("a worker stuck in Node's teardown, after its 'exit' listeners ran, is killed EXITING_MS later", async () => {
-    const { pool } = makePool({ maxWorkers: 1, finalizer: life.finThenStuckTeardown });
-    const pid = await pool.submit(tasks.pid);
-    const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
-    const since = performance.now();
-    await pool.shutdown();
-    const took = performance.now() - since;
-    expect(await exit).toMatchObject({ reason: 'shutdown', exitCode: null, signal: 'SIGKILL' });
-    expect(isAlive(pid)).toBe(false);
+    const took = await shutdownWithStuckExit(life.finThenStuckTeardown);
     // It said so from its last 'exit' listener: FINALIZED_EXIT_MS was not waited out.
     expect(took).toBeGreaterThanOrEqual(EXITING_MS - 5);
     expect(took).toBeLessThan(FINALIZED_EXIT_MS);

@@ -212,7 +212,7 @@ export const ORPHAN_TEMP_MS = 60_000;
  * whole or not at all (that process then runs without, and writes it
  * again). Returns the names removed; a failure leaves the file.
  */
-export function pruneCacheDir(dir: string, bundle: string, now = Date.now()): string[] {
+export function pruneCacheDir(dir: string, bundle: string): string[] {
   const { readdirSync, statSync, rmSync } = process.getBuiltinModule('node:fs');
   const removed: string[] = [];
   const remove = (name: string): void => {
@@ -229,7 +229,8 @@ export function pruneCacheDir(dir: string, bundle: string, now = Date.now()): st
   } catch {
     return removed;
   }
-  const kept: { name: string; written: number }[] = [];
+  const now = Date.now();
+  const files: { name: string; written: number }[] = [];
   for (const name of names) {
     if (!name.startsWith(`${bundle}-`)) continue;
     let written: number;
@@ -241,11 +242,11 @@ export function pruneCacheDir(dir: string, bundle: string, now = Date.now()): st
     if (name.endsWith('.tmp')) {
       if (now - written > ORPHAN_TEMP_MS) remove(name);
     } else if (name.endsWith('.bin')) {
-      kept.push({ name, written });
+      files.push({ name, written });
     }
   }
-  kept.sort((a, b) => b.written - a.written);
-  for (const { name } of kept.slice(KEEP_PER_BUNDLE)) remove(name);
+  files.sort((a, b) => b.written - a.written);
+  for (const { name } of files.slice(KEEP_PER_BUNDLE)) remove(name);
   return removed;
 }
 
