@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { ProcessError, WorkerStartError } from '../dist/index.js';
 import { EXITING_MS, FINALIZED_EXIT_MS } from '../src/parent/worker.js';
 import * as life from './fixtures/core/lifecycle.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
@@ -15,6 +16,7 @@ import {
   gate,
   nextEvent,
   record,
+  rejection,
   started,
   tempDir,
 } from './helpers/index.js';
@@ -232,7 +234,9 @@ describe('initializer and finalizer', () => {
    * `finalizer`: the worker is SIGKILLed with the shutdown's reason, and the
    * shutdown resolves. How long it took.
    */
-  async function shutdownWithStuckExit(finalizer: typeof life.finThenStuckExit): Promise<number> {
+  async function shutdownWithStuckExit(
+    finalizer: typeof life.finThenStuckExit | typeof life.finThenStuckTeardown,
+  ): Promise<number> {
     const { pool } = makePool({ maxWorkers: 1, finalizer });
     const pid = await pool.submit(tasks.pid);
     const exit = nextEvent(pool, 'workerExit', (e) => e.pid === pid);
@@ -253,8 +257,39 @@ describe('initializer and finalizer', () => {
 
   test("a worker stuck in Node's teardown, after its 'exit' listeners ran, is killed EXITING_MS later", async () => {
     const took = await shutdownWithStuckExit(life.finThenStuckTeardown);
-    // It said so from its last 'exit' listener: FINALIZED_EXIT_MS was not waited out.
+    // It said so once its 'exit' listeners ran: FINALIZED_EXIT_MS was not waited out.
     expect(took).toBeGreaterThanOrEqual(EXITING_MS - 5);
     expect(took).toBeLessThan(FINALIZED_EXIT_MS);
+  });
+});
+
+describe("an exit that stalls in Node's teardown, outside a retirement", () => {
+  test("a task's process.exit() that stalls: the worker is killed EXITING_MS later and the future fails, with no timeout set", async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const exits = record(pool, 'workerExit');
+    const future = pool.submit(life.exitStalled, [3]);
+    const error = await rejection(future);
+    expect(error).toBeInstanceOf(ProcessError);
+    expect(error).toMatchObject({ exitCode: null, signal: 'SIGKILL', pid: future.pid });
+    expect((error as Error).message).toMatch(
+      /called process\.exit\(3\), and its exit stalled in Node's teardown, so the pool killed it/,
+    );
+    expect(exits).toMatchObject([{ pid: future.pid, reason: 'crashed', signal: 'SIGKILL' }]);
+    expect(isAlive(future.pid!)).toBe(false);
+    // The pool goes on with a fresh worker.
+    expect(await pool.submit(tasks.pid)).not.toBe(future.pid);
+  });
+
+  test("an initializer's process.exit() that stalls is a failed start, and ready() rejects", async () => {
+    const { pool } = makePool({ maxWorkers: 1, initializer: life.initExitStalled, initargs: [2] });
+    const exits = record(pool, 'workerExit');
+    const error = await rejection(pool.ready());
+    expect(error).toBeInstanceOf(WorkerStartError);
+    expect(String(((error as Error).cause as Error | undefined)?.message)).toMatch(
+      /exited with code 2 before it was ready/,
+    );
+    expect(exits.length).toBeGreaterThanOrEqual(1);
+    expect(exits.filter((e) => e.reason !== 'startFailed' || e.signal !== 'SIGKILL')).toEqual([]);
+    for (const { pid } of exits) expect(isAlive(pid)).toBe(false);
   });
 });

@@ -130,25 +130,8 @@ async function finalize(spec: TaskSpec | undefined, args: readonly unknown[]): P
     error = toWire(thrown);
   }
   saveCache();
-  if (process.connected) send({ t: 'finalized', error }, exitAndSay);
+  if (process.connected) send({ t: 'finalized', error }, () => process.exit(0));
   else process.exit(0);
-}
-
-/**
- * Exit, telling the pool from the last 'exit' listener that only Node's own
- * teardown is left: it can deadlock there (nodejs/node#54918), and the pool
- * then kills this process sooner (src/parent/worker.ts, EXITING_MS). The
- * write goes out at once: the channel has nothing else queued.
- */
-function exitAndSay(): void {
-  process.on('exit', () => {
-    try {
-      send({ t: 'exiting' });
-    } catch {
-      // the pool will see the exit, or its bound
-    }
-  });
-  process.exit(0);
 }
 
 function onMessage(message: ParentMessage): void {
@@ -204,6 +187,25 @@ function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown)
 process.on('exit', () => {
   killDescendants(process.pid);
 });
+
+/**
+ * process.exit() calls this once the 'exit' listeners ran; only Node's own
+ * teardown is left, and it can stall: on the deadlock of nodejs/node#54918,
+ * or joining a thread stuck in native code. So the worker says so first,
+ * and the pool kills one still alive a bound later (src/parent/worker.ts,
+ * EXITING_MS). The write goes out at once unless the channel has a backlog;
+ * without it, the pool waits for the exit as before.
+ */
+const exiting = process as NodeJS.Process & { reallyExit(code?: number): never };
+const reallyExit = exiting.reallyExit.bind(process);
+exiting.reallyExit = (code?: number): never => {
+  try {
+    send({ t: 'exiting', code: Number(code ?? 0) });
+  } catch {
+    // the pool will see the exit
+  }
+  return reallyExit(code);
+};
 process.on('uncaughtException', (error) => fatal('uncaughtException', error));
 process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
 // The pool closed the channel, or its process died: nothing more can be reported.

@@ -35,6 +35,8 @@ function describeExit(
     const error = worker.fatal.error;
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     why = `: ${worker.fatal.kind === 'unhandledRejection' ? 'an unhandled rejection' : 'an uncaught exception'} (${text})`;
+  } else if (worker.stalledExit !== undefined) {
+    why = `: it called process.exit(${worker.stalledExit}), and its exit stalled in Node's teardown, so the pool killed it`;
   } else if (exitCode === 0 && signal === null) {
     why = ': it exited by itself (process.exit(0), or it closed its IPC channel)';
   } else if (signal === null) {

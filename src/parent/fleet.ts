@@ -441,13 +441,16 @@ export class Fleet {
   /** Why a worker left: the pool's decision, else a failed start or a crash. */
   #onExit(worker: Worker, exitCode: number | null, signal: NodeJS.Signals | null): void {
     this.#workers.delete(worker);
-    // A worker that never got ready failed to start, unless something outside killed it.
+    // A worker that never got ready failed to start, unless something outside
+    // killed it (the pool's kill of an exit that stalled is not that).
+    const code = worker.stalledExit ?? exitCode;
+    const exitedItself = signal === null || worker.stalledExit !== undefined;
     const reason: ExitReason =
       worker.exitReason ??
-      (!worker.everReady && (signal === null || worker.startError) ? 'startFailed' : 'crashed');
+      (!worker.everReady && (exitedItself || worker.startError) ? 'startFailed' : 'crashed');
     if (reason === 'startFailed') {
       this.#startFailed(
-        worker.startError ?? new Error(beforeReady(worker.pid, exitCode, worker.stderrTail)),
+        worker.startError ?? new Error(beforeReady(worker.pid, code, worker.stderrTail)),
       );
     }
     if (reason === 'crashed' && worker.job === undefined && worker.warmedAhead && !this.#warmOff) {

@@ -64,9 +64,11 @@ const FINALIZE_GRACE_MS = 10_000;
 export const FINALIZED_EXIT_MS = 1_000;
 
 /**
- * ...and one still alive this long after its last 'exit' listener ran
- * (its 'exiting' message) is killed: only Node's teardown was left, where
- * that deadlock sits. Normally the exit follows within a few ms.
+ * However a worker exits (retiring, a task's process.exit(), a fatal
+ * error, a failed initializer), one still alive this long after its 'exit'
+ * listeners ran (its 'exiting' message) is killed: only Node's teardown
+ * was left, where that deadlock sits (or a join of a thread stuck in
+ * native code). Normally the exit follows within a few ms.
  */
 export const EXITING_MS = 250;
 
@@ -92,6 +94,8 @@ export class Worker {
   #retireAfterTask: ExitReason | undefined;
   #startError: Error | undefined;
   #fatal: { kind: string; error: unknown } | undefined;
+  /** The code of the exit it announced, once that exit stalled and the pool killed it. */
+  #stalledExit: number | undefined;
   readonly #process: WorkerProcess;
   readonly #hooks: WorkerHooks;
   /** Its tree's CPU and memory totals, as its messages report them. */
@@ -190,6 +194,11 @@ export class Worker {
     return this.#startError;
   }
 
+  /** The code of the exit it announced, when that exit stalled and the pool killed it. */
+  get stalledExit(): number | undefined {
+    return this.#stalledExit;
+  }
+
   /** An uncaught exception or unhandled rejection it reported before dying. */
   get fatal(): { kind: string; error: unknown } | undefined {
     return this.#fatal;
@@ -236,7 +245,7 @@ export class Worker {
         return;
       }
       case 'exiting':
-        this.#exitWithin(EXITING_MS);
+        this.#exiting(message.code);
         return;
       default:
         this.#hooks.message(this, message);
@@ -250,6 +259,30 @@ export class Worker {
     this.#deadline(ms, () => {
       debug('worker %d on its way out did not exit within %d ms: killed', this.pid, ms);
       this.kill(reason);
+    });
+  }
+
+  /**
+   * Its process.exit() ran the 'exit' listeners (code `code`): an idle one
+   * takes no more work, and one still alive EXITING_MS later is killed. A retiring
+   * worker keeps its reason; the tasks of any other fail with what its exit
+   * was (src/parent/exit-message.ts), as they would had it exited.
+   */
+  #exiting(code: number): void {
+    const state = this.#state;
+    // Killed already (a worker that lost its channel is 'dying' too, with no reason).
+    if (state === 'exited' || (state === 'dying' && this.#exitReason !== undefined)) return;
+    if (state === 'idle') this.lost();
+    this.#deadline(EXITING_MS, () => {
+      debug(
+        'worker %d did not exit within %d ms of process.exit(%d): killed',
+        this.pid,
+        EXITING_MS,
+        code,
+      );
+      this.#stalledExit = code;
+      if (this.#state === 'retiring') this.kill(this.#exitReason!);
+      else this.#process.kill();
     });
   }
 

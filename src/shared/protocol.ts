@@ -86,8 +86,8 @@ export type WorkerMessage =
   | { t: 'dropped'; ids: number[] }
   | { t: 'fatal'; error: WireError; kind: 'uncaughtException' | 'unhandledRejection' }
   | { t: 'finalized'; error?: WireError | undefined }
-  /** Sent by a retiring worker's last 'exit' listener: only Node's own teardown is left. */
-  | { t: 'exiting' };
+  /** Its process.exit() ran the 'exit' listeners: only Node's own teardown is left. */
+  | { t: 'exiting'; code: number };
 
 /**
  * What a worker's tree used so far (src/child/usage.ts): `cpu`, its CPU time
