@@ -151,6 +151,15 @@ describe('submit options', () => {
   test('args that are not an array are refused with a TypeError', () => {
     const { pool } = makePool({ maxWorkers: 1 });
     expect(() => pool.submit(tasks.add, 'nope' as never)).toThrow(TypeError);
+    expect(() => pool.submit(tasks.add, null as never)).toThrow(
+      new TypeError('Expected `args` to be an array of arguments, got `null` (null)'),
+    );
+  });
+
+  test('args left out, or undefined before options, run the task with none', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(typeof (await pool.submit(tasks.pid))).toBe('number');
+    expect(typeof (await pool.submit(tasks.pid, undefined, { name: 'no-args' }))).toBe('number');
   });
 });
 

@@ -96,11 +96,10 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   submit<F extends TaskFunction, P = unknown>(
     fn: Task<F>,
     ...rest: SubmitArgs<F, SubmitOptions<P>>
-  ): Future<TaskResult<F>> {
-    const [args = [], options] = rest as unknown as [
-      unknown[] | undefined,
-      SubmitOptions | undefined,
-    ];
+  ): Future<TaskResult<F>>;
+  // Named parameters, not the signature's rest array: a submit then
+  // allocates no array to destructure.
+  submit(fn: Task<TaskFunction>, args: unknown = [], options?: SubmitOptions): Future<unknown> {
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings);
