@@ -281,7 +281,7 @@ describe("an exit that stalls in Node's teardown, outside a retirement", () => {
   });
 
   test("an initializer's process.exit() that stalls is a failed start, and ready() rejects", async () => {
-    const { pool } = makePool({ maxWorkers: 1, initializer: life.initExitStalled, initargs: [2] });
+    const { pool } = makePool({ maxWorkers: 1, initializer: life.exitStalled, initargs: [2] });
     const exits = record(pool, 'workerExit');
     const error = await rejection(pool.ready());
     expect(error).toBeInstanceOf(WorkerStartError);
