@@ -8,13 +8,10 @@
  * move in flight stood in for.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, vi } from 'vitest';
-import type { Deadpool } from '../src/parent/deadpool.js';
-import { Engine } from '../src/parent/engine.js';
-import { Observer } from '../src/parent/observer.js';
 import { normalizeOptions } from '../src/parent/options.js';
 import { WorkerProcess } from '../src/parent/worker-process.js';
 import { identify, isSameProcess } from '../src/shared/kill.js';
@@ -95,69 +92,4 @@ test("a worker killed while another is being moved in: its process group goes at
   }
   await exited;
   await waitFor(() => !isSameProcess(sleeperId), { what: 'the sleeper reaped' });
-});
-
-/** Says it is ready when asked to start, and exits when asked to finalize. */
-const READY_WORKER = `
-process.on('message', (m) => {
-  if (m.t === 'init') process.send({ t: 'ready', cpu: 0 });
-  if (m.t === 'finalize') process.exit(0);
-});
-process.on('disconnect', () => process.exit(0));
-`;
-
-test("each worker of a batch starts its move into its cgroups right after its fork, not after the batch's last fork", async () => {
-  const settings = normalizeOptions({ maxWorkers: 2 });
-  expect(settings.containment.info.kind).toBe('cgroup'); // this host (containment-daemons.test.ts)
-  const script = join(tempDir(), 'ready-worker.cjs');
-  writeFileSync(script, READY_WORKER);
-  const steps: string[] = [];
-  const enter = settings.containment.enter.bind(settings.containment);
-  vi.spyOn(settings.containment, 'enter').mockImplementation((cgroup, pid) => {
-    steps.push(`move ${pid}`);
-    return enter(cgroup, pid);
-  });
-  const engine = new Engine(
-    settings,
-    new Observer(new EventEmitter() as unknown as Deadpool),
-    () => {},
-    () => {
-      const child = fork(script, [], {
-        detached: true,
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      });
-      steps.push(`fork ${child.pid}`);
-      return child;
-    },
-  );
-  closeAfterTest(() => engine.close(true, false));
-  // The constructor forked both: the first one's move had started before the second fork.
-  const [first, second] = steps.filter((step) => step.startsWith('fork')).map((f) => f.slice(5));
-  expect(steps).toEqual([`fork ${first}`, `move ${first}`, `fork ${second}`, `move ${second}`]);
-  await engine.ready();
-});
-
-test('a fork that throws releases the cgroups made for it', async () => {
-  const settings = normalizeOptions({ maxWorkers: 1 });
-  closeAfterTest(() => settings.containment.close());
-  expect(settings.containment.info.kind).toBe('cgroup'); // this host (containment-daemons.test.ts)
-  const release = vi.spyOn(settings.containment, 'release');
-  const hooks = {
-    message: () => {},
-    disconnect: () => {},
-    error: () => {},
-    exit: () => {},
-    taskName: () => undefined,
-    drainOutput: () => false,
-  };
-  expect(
-    () =>
-      new WorkerProcess(settings, hooks, () => {
-        throw new Error('spawn ENOMEM');
-      }),
-  ).toThrow('spawn ENOMEM');
-  expect(release).toHaveBeenCalledTimes(1);
-  const [cgroup] = release.mock.calls[0]!;
-  await cgroup.release();
-  expect(existsSync(cgroup.dirs.v2)).toBe(false);
 });

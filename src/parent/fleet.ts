@@ -225,12 +225,12 @@ export class Fleet {
     });
     if (plan.delay === 0) {
       if (this.#settings.containment.moving) this.#spawnAfterMoves();
-      else this.spawnBatch(plan.spawn);
+      else for (let i = 0; i < plan.spawn; i++) this.spawn();
       return;
     }
     this.#spawnTimer = setTimeout(() => {
       this.#spawnTimer = undefined;
-      if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.spawnBatch(1);
+      if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.spawn();
     }, plan.delay);
     this.#spawnTimer.unref();
   }
@@ -240,16 +240,13 @@ export class Fleet {
    * cgroups: making a worker's cgroups now would wait for that move on the
    * event loop, 5–25 ms when the kernel waits for an RCU grace period
    * (docs/containment.md, "Moves and the event loop"). They start when they
-   * would have anyway, and the pool's process goes on meanwhile: `n` of them
-   * (at most up to `maxWorkers`), then what the demand then wants.
+   * would have anyway, and the pool's process goes on meanwhile.
    */
-  #spawnAfterMoves(n = 0): void {
+  #spawnAfterMoves(): void {
     this.#waitingForMoves = true;
     void this.#settings.containment.whenNoMove().then(() => {
       this.#waitingForMoves = false;
-      if (this.#closing) return;
-      this.spawnBatch(Math.min(n, this.#bounds.maxWorkers - this.staying()));
-      this.replenish();
+      if (!this.#closing) this.replenish();
     });
   }
 
@@ -257,36 +254,7 @@ export class Fleet {
     return workersWanted({ demand: this.#demand, ...this.#bounds, closing: this.#closing });
   }
 
-  /**
-   * Start `n` workers one after the other, their cgroups made first
-   * (Containment.reserve), so that each worker's move into its cgroups
-   * starts right after its fork rather than after the last one: the move
-   * can wait 5–25 ms on the kernel while the worker boots, and a worker
-   * gets its first message only once it is in. While a move is under way
-   * (another pool's, or this one's), they start once it is done: their
-   * cgroups could not be made before without waiting for it on the event
-   * loop.
-   */
-  spawnBatch(n: number): void {
-    if (n <= 0) return;
-    const { containment } = this.#settings;
-    if (containment.moving) {
-      this.#spawnAfterMoves(n);
-      return;
-    }
-    try {
-      containment.reserve(n);
-    } catch {
-      // Its cgroups cannot be made: each spawn finds so and counts a failed start.
-    }
-    try {
-      for (let i = 0; i < n; i++) this.#startOne();
-    } finally {
-      containment.unreserve();
-    }
-  }
-
-  #startOne(): void {
+  spawn(): void {
     let worker: Worker;
     try {
       worker = new Worker(
@@ -426,7 +394,7 @@ export class Fleet {
     }
     const { minWorkers, maxWorkers } = this.#bounds;
     const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));
-    this.spawnBatch(target - this.staying());
+    for (let missing = target - this.staying(); missing > 0; missing--) this.spawn();
     return old;
   }
 

@@ -119,25 +119,19 @@ export class WorkerProcess {
       ...(containment.workersNeedWatchdog && { watchdog: true }),
       codeCache: cacheDir(),
     };
-    let child: ChildProcess;
-    try {
-      child = this.#child = spawn(settings, boot);
-    } catch (error) {
-      // A fork that throws (rather than failing with an 'error' event) leaves nothing behind.
-      if (cgroup) containment.release(cgroup);
-      throw error;
-    }
+    const child = (this.#child = spawn(settings, boot));
     this.pid = child.pid ?? -1;
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
     if (this.#identity) containment.watchWorker(this.#identity);
-    // Off the event loop, while the worker's Node boots (WorkerCgroup.enter):
-    // at once if its batch's cgroups were all made before its fork, else
-    // once the code running now is done (while a move waits on the kernel it
-    // holds the kernel's cgroup lock, and no other worker's cgroups could be
-    // made until it is done). Containment.enterSoon.
+    // Off the event loop, while the worker's Node boots (WorkerCgroup.enter),
+    // and only once the code running now is done: while a move waits on the
+    // kernel it holds the kernel's cgroup lock, and the next worker's cgroups
+    // could not be made until it is done.
     this.placed =
-      cgroup && this.pid > 0 ? containment.enterSoon(cgroup, this.pid) : Promise.resolve();
+      cgroup && this.pid > 0
+        ? Promise.resolve().then(() => containment.enter(cgroup, this.pid))
+        : Promise.resolve();
     this.placed.catch(() => {}); // Worker.boot handles it
     child.on('error', (error) => hooks.error(error));
     child.on('message', (message: WorkerMessage) => hooks.message(message));

@@ -72,10 +72,6 @@ export class Containment {
   readonly #releases = new Set<Promise<void>>();
   readonly #sentinel: Sentinel;
   readonly #onLost = new Set<() => void>();
-  /** Worker cgroups made ahead for a batch of forks (reserve), in the order they will be taken. */
-  readonly #reserved: WorkerCgroup[] = [];
-  /** Reserved cgroups a fork took: their moves start at once (enterSoon). */
-  readonly #early = new Set<WorkerCgroup>();
 
   /** Throws ContainmentError when `mode` is 'kernel' (or `maxTaskProcesses` is set) and the host cannot. */
   constructor(mode: ContainmentMode, limits: WorkerLimits, host: HostView = hostView()) {
@@ -144,48 +140,6 @@ export class Containment {
    * counts a failed start).
    */
   placeWorker(): WorkerCgroup | undefined {
-    const made = this.#reserved.shift();
-    if (made !== undefined) {
-      this.#early.add(made);
-      return made;
-    }
-    return this.#makeWorker();
-  }
-
-  /**
-   * Make now the cgroups of the `n` workers about to be forked one after the
-   * other (placeWorker takes them in turn), so that each can be moved in
-   * right after its fork (`enterSoon`): a cgroupfs mkdir made once a move
-   * has started would wait for that move's RCU grace period, with the event
-   * loop stalled. Throws as placeWorker does; call `unreserve` after the forks.
-   */
-  reserve(n: number): void {
-    if (!this.#layout) return;
-    for (let i = 0; i < n; i++) {
-      const cgroup = this.#makeWorker();
-      if (cgroup === undefined) return; // uncontained: placeWorker says so again
-      this.#reserved.push(cgroup);
-    }
-  }
-
-  /** Release the reserved cgroups no fork took (a fork threw), once no move is under way (`release`). */
-  unreserve(): void {
-    for (const cgroup of this.#reserved.splice(0)) this.release(cgroup);
-  }
-
-  /**
-   * Move the just-forked worker `pid` into `cgroup`: at once when its
-   * cgroups were reserved (every fork of its batch has its cgroups made),
-   * else once the code running now is done, since it may make another
-   * worker's cgroups next.
-   */
-  enterSoon(cgroup: WorkerCgroup, pid: number): Promise<void> {
-    if (this.#early.delete(cgroup)) return this.enter(cgroup, pid);
-    return Promise.resolve().then(() => this.enter(cgroup, pid));
-  }
-
-  /** A new worker's cgroups, created and limited (see placeWorker). */
-  #makeWorker(): WorkerCgroup | undefined {
     if (!this.#layout) {
       this.#sentinel.ensure();
       return undefined;
@@ -290,7 +244,6 @@ export class Containment {
    * release reads them from the cgroup itself.
    */
   release(cgroup: WorkerCgroup): void {
-    this.#early.delete(cgroup);
     cgroup.killRemains();
     const done = this.#noMoveUnderWay().then(() => cgroup.release());
     this.#releases.add(done);
