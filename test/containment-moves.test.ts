@@ -9,7 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, vi } from 'vitest';
 import { normalizeOptions } from '../src/parent/options.js';
@@ -92,4 +92,29 @@ test("a worker killed while another is being moved in: its process group goes at
   }
   await exited;
   await waitFor(() => !isSameProcess(sleeperId), { what: 'the sleeper reaped' });
+});
+
+test('a fork that throws releases the cgroups made for it', async () => {
+  const settings = normalizeOptions({ maxWorkers: 1 });
+  closeAfterTest(() => settings.containment.close());
+  expect(settings.containment.info.kind).toBe('cgroup'); // this host (containment-daemons.test.ts)
+  const release = vi.spyOn(settings.containment, 'release');
+  const hooks = {
+    message: () => {},
+    disconnect: () => {},
+    error: () => {},
+    exit: () => {},
+    taskName: () => undefined,
+    drainOutput: () => false,
+  };
+  expect(
+    () =>
+      new WorkerProcess(settings, hooks, () => {
+        throw new Error('spawn ENOMEM');
+      }),
+  ).toThrow('spawn ENOMEM');
+  expect(release).toHaveBeenCalledTimes(1);
+  const [cgroup] = release.mock.calls[0]!;
+  await cgroup.release();
+  expect(existsSync(cgroup.dirs.v2)).toBe(false);
 });

@@ -5,6 +5,7 @@
  */
 import { expect, test, vi } from 'vitest';
 import { loadPQueue } from '../src/parent/backlog.js';
+import { Containment } from '../src/parent/containment/containment.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
 import { fakeEngine } from './helpers/fake-child.js';
 import { turn, within } from './helpers/index.js';
@@ -86,6 +87,32 @@ test('a worker lost while another is being moved into its cgroups is replaced on
     const ran = children.find((child) => child.runs().length > 0)!;
     ran.reply({ t: 'ok', id: ran.runs()[0]!, value: 1, ms: 0.01, cpu: 0 });
     expect(await task).toBe(1);
+  } finally {
+    moving.mockRestore();
+    whenNoMove.mockRestore();
+  }
+});
+
+test("a pool constructed while a worker (any pool's) is being moved into its cgroups forks its workers once that move is done", async () => {
+  // Making their cgroups meanwhile would wait for that move on the event loop.
+  let done = (): void => {};
+  const moved = new Promise<void>((resolve) => (done = resolve));
+  const moving = vi.spyOn(Containment.prototype, 'moving', 'get').mockReturnValue(true);
+  const whenNoMove = vi.spyOn(Containment.prototype, 'whenNoMove').mockReturnValue(moved);
+  try {
+    const { engine, settings, children } = fakeEngine({
+      maxWorkers: 2,
+      containment: 'process-group',
+    });
+    await turn();
+    expect(children).toHaveLength(0);
+    // (The spy sees every pool's containment: the earlier tests' engines may still be closing.)
+    expect(whenNoMove.mock.contexts.filter((c) => c === settings.containment)).toHaveLength(1);
+    moving.mockReturnValue(false);
+    done();
+    await turn();
+    expect(children).toHaveLength(2);
+    await within(engine.ready(), 5_000, 'both workers ready');
   } finally {
     moving.mockRestore();
     whenNoMove.mockRestore();

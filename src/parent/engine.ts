@@ -126,7 +126,7 @@ export class Engine {
       },
     });
     if (debug.enabled) for (const line of codeCacheNews()) debug(line);
-    for (let i = 0; i < settings.maxWorkers; i++) this.#fleet.spawn();
+    this.#fleet.start(settings.maxWorkers);
   }
 
   // ---- jobs ----------------------------------------------------------------

@@ -225,12 +225,12 @@ export class Fleet {
     });
     if (plan.delay === 0) {
       if (this.#settings.containment.moving) this.#spawnAfterMoves();
-      else for (let i = 0; i < plan.spawn; i++) this.spawn();
+      else this.start(plan.spawn);
       return;
     }
     this.#spawnTimer = setTimeout(() => {
       this.#spawnTimer = undefined;
-      if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.spawn();
+      if (this.#wanted() > this.staying() && this.#counts.starting === 0) this.start(1);
     }, plan.delay);
     this.#spawnTimer.unref();
   }
@@ -240,13 +240,16 @@ export class Fleet {
    * cgroups: making a worker's cgroups now would wait for that move on the
    * event loop, 5–25 ms when the kernel waits for an RCU grace period
    * (docs/containment.md, "Moves and the event loop"). They start when they
-   * would have anyway, and the pool's process goes on meanwhile.
+   * would have anyway, and the pool's process goes on meanwhile: `n` of them
+   * (at most up to `maxWorkers`), then what the demand then wants.
    */
-  #spawnAfterMoves(): void {
+  #spawnAfterMoves(n = 0): void {
     this.#waitingForMoves = true;
     void this.#settings.containment.whenNoMove().then(() => {
       this.#waitingForMoves = false;
-      if (!this.#closing) this.replenish();
+      if (this.#closing) return;
+      this.start(Math.min(n, this.#bounds.maxWorkers - this.staying()));
+      this.replenish();
     });
   }
 
@@ -254,7 +257,17 @@ export class Fleet {
     return workersWanted({ demand: this.#demand, ...this.#bounds, closing: this.#closing });
   }
 
-  spawn(): void {
+  /**
+   * Start `n` workers now, or, while a worker (of any pool in this process)
+   * is being moved into its cgroups, once that move is done (#spawnAfterMoves).
+   */
+  start(n: number): void {
+    if (n <= 0) return;
+    if (this.#settings.containment.moving) this.#spawnAfterMoves(n);
+    else for (let i = 0; i < n; i++) this.#startOne();
+  }
+
+  #startOne(): void {
     let worker: Worker;
     try {
       worker = new Worker(
@@ -394,7 +407,7 @@ export class Fleet {
     }
     const { minWorkers, maxWorkers } = this.#bounds;
     const target = Math.max(minWorkers, Math.min(old.length, maxWorkers));
-    for (let missing = target - this.staying(); missing > 0; missing--) this.spawn();
+    this.start(target - this.staying());
     return old;
   }
 

@@ -119,7 +119,14 @@ export class WorkerProcess {
       ...(containment.workersNeedWatchdog && { watchdog: true }),
       codeCache: cacheDir(),
     };
-    const child = (this.#child = spawn(settings, boot));
+    let child: ChildProcess;
+    try {
+      child = this.#child = spawn(settings, boot);
+    } catch (error) {
+      // A fork that throws (rather than failing with an 'error' event) leaves nothing behind.
+      if (cgroup) containment.release(cgroup);
+      throw error;
+    }
     this.pid = child.pid ?? -1;
     if (cgroup && this.pid <= 0) containment.release(cgroup); // it never started
     this.#identity = this.pid > 0 ? identify(this.pid) : undefined;
