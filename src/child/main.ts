@@ -194,7 +194,7 @@ process.on('exit', () => {
  * or joining a thread stuck in native code. So the worker says so first,
  * and the pool kills one still alive a bound later (src/parent/worker.ts,
  * EXITING_MS). The write goes out at once unless the channel has a backlog;
- * without it, the pool waits for the exit as before.
+ * when the message cannot get out, the pool waits for the exit as before.
  */
 const exiting = process as NodeJS.Process & { reallyExit(code?: number): never };
 const reallyExit = exiting.reallyExit.bind(process);

@@ -263,13 +263,18 @@ export class Worker {
   }
 
   /**
-   * Its process.exit() ran the 'exit' listeners (code `code`): an idle one
-   * takes no more work, and one still alive EXITING_MS later is killed. A retiring
-   * worker keeps its reason; the tasks of any other fail with what its exit
-   * was (src/parent/exit-message.ts), as they would had it exited.
+   * Its process.exit() ran the 'exit' listeners (code `code`): one still
+   * alive EXITING_MS later is killed. A retiring worker keeps its reason
+   * (#exitWithin); any other takes no more work if idle, and its tasks fail
+   * with what its exit was (src/parent/exit-message.ts), as they would had
+   * it exited.
    */
   #exiting(code: number): void {
     const state = this.#state;
+    if (state === 'retiring') {
+      this.#exitWithin(EXITING_MS);
+      return;
+    }
     // Killed already (a worker that lost its channel is 'dying' too, with no reason).
     if (state === 'exited' || (state === 'dying' && this.#exitReason !== undefined)) return;
     if (state === 'idle') this.lost();
@@ -281,8 +286,7 @@ export class Worker {
         code,
       );
       this.#stalledExit = code;
-      if (this.#state === 'retiring') this.kill(this.#exitReason!);
-      else this.#process.kill();
+      this.#process.kill();
     });
   }
 
