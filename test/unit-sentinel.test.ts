@@ -4,12 +4,13 @@
  * its watchdog thread at boot, or when the pool tells it to. What happens when
  * a pool's process dies is in faults-parent-death and containment-parent-death.
  */
-import { fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Sentinel } from '../src/parent/containment/sentinel.js';
+import { SENTINEL_SCRIPT } from '../src/parent/containment/sentinel-script.js';
 import { isAlive, killChild, startTime, turn, waitFor, within } from './helpers/index.js';
 
 const entry = fileURLToPath(new URL('../dist/child/worker.cjs', import.meta.url));
@@ -96,6 +97,50 @@ describe('Sentinel', () => {
     }
   });
 
+  test('after its walk of /proc it kills nothing whose pid went to another process meanwhile', async () => {
+    // The walk can take a while (docs/containment.md): here it is slowed
+    // down for sure, the sentinel in a CPU cgroup of 0.5 % of a CPU, and
+    // held still while the worker it stopped dies and its pid goes to a
+    // stranger. The sentinel's final SIGKILLs must miss the stranger.
+    const cpu = `/sys/fs/cgroup/cpu/deadpool-test-sentinel-${process.pid}`;
+    mkdirSync(cpu);
+    let sentinel: ChildProcess | undefined;
+    let stranger: ChildProcess | undefined;
+    const worker = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+    try {
+      writeFileSync(`${cpu}/cpu.cfs_period_us`, '200000');
+      writeFileSync(`${cpu}/cpu.cfs_quota_us`, '1000');
+      const start = startTime(worker.pid!)!;
+      sentinel = spawn('/bin/sh', ['-c', SENTINEL_SCRIPT, 'deadpool-sentinel', ''], {
+        env: { ...process.env, DEADPOOL_SENTINEL_WORKERS: `${worker.pid}:${start}` },
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      const sentinelExit = new Promise((resolve) => sentinel!.once('exit', resolve));
+      writeFileSync(`${cpu}/cgroup.procs`, String(sentinel.pid));
+      // Its input ends without `stop`: the pool's process is gone.
+      sentinel.stdin!.end();
+      await waitFor(() => stateOf(worker.pid!) === 'T', {
+        what: 'the sentinel to stop the worker',
+      });
+      process.kill(sentinel.pid!, 'SIGSTOP');
+      // Still alive and stopped: the sentinel has not killed it yet.
+      expect(stateOf(worker.pid!)).toBe('T');
+      const workerExit = new Promise((resolve) => worker.once('exit', resolve));
+      process.kill(worker.pid!, 'SIGKILL'); // our own child: reaped by this process only
+      await workerExit;
+      stranger = spawnWithPid(worker.pid!);
+      process.kill(sentinel.pid!, 'SIGCONT');
+      writeFileSync(`${cpu}/cpu.cfs_quota_us`, '-1');
+      await within(sentinelExit, 10_000, 'the sentinel to finish');
+      expect(isAlive(stranger.pid!)).toBe(true);
+    } finally {
+      if (stranger?.exitCode === null && stranger.signalCode === null) stranger.kill('SIGKILL');
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+      if (sentinel?.exitCode === null && sentinel.signalCode === null) sentinel.kill('SIGKILL');
+      await waitFor(() => removed(cpu), { what: 'the test CPU cgroup to go' });
+    }
+  });
+
   test('one that dies is started again', async () => {
     const sentinel = new Sentinel(() => {}, '/bin/sh');
     sentinel.ensure();
@@ -151,3 +196,40 @@ describe("the worker's watchdog thread, where no sentinel guards it", () => {
     expect(isAlive(plain)).toBe(true);
   });
 });
+
+/** The state letter of `pid` in /proc (R, S, T, Z, ...), or undefined when it is gone. */
+function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A `sleep 1000` in a session of its own with exactly `pid`, a pid just
+ * freed (the kernel hands out the one after /proc/sys/kernel/ns_last_pid).
+ * Another fork on the machine can take it first: then that try is undone
+ * and the next one made.
+ */
+function spawnWithPid(pid: number): ChildProcess {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    const child = spawn('setsid', ['sleep', '1000'], { stdio: 'ignore' });
+    if (child.pid === pid) return child;
+    child.kill('SIGKILL');
+    if (startTime(pid) !== undefined) break; // someone else's process has it now
+  }
+  throw new Error(`could not start a process with pid ${pid}, which the test needs`);
+}
+
+/** Remove a cgroup directory; false while a process is still in it. */
+function removed(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}

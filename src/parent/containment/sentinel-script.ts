@@ -16,10 +16,14 @@
  * kernel closed the pipe. Then it writes `1` to the pool's `cgroup.kill`
  * (argument 1, empty without one), which kills every worker cgroup and all
  * inside; stops each listed worker that is still the process it was (pid
- * and start time), with its process group, and every descendant, as it
- * finds them, so none can fork past the walk; SIGKILLs them all; and
- * removes the pool's cgroup directories (arguments 2...) once empty.
- * docs/containment.md, "When the pool's process dies".
+ * and start time, and not already dying), with its process group, and
+ * every descendant, as it finds them, so none can fork past the walk;
+ * SIGKILLs each of them that a second look, right before, finds still the
+ * same process and still stopped (a stopped process cannot exit, so its
+ * pid cannot have gone to another one since; a worker the cgroup kill
+ * reached is not stopped, and is that kill's); and removes the pool's
+ * cgroup directories (arguments 2...) once empty. docs/containment.md,
+ * "When the pool's process dies".
  */
 export const SENTINEL_SCRIPT = `# deadpool sentinel: kills the pool's workers when the pool's process dies
 kill_file=$1
@@ -37,46 +41,57 @@ while IFS= read -r line; do
   esac
 done
 
-# stat_of PID: its parent's pid in $ppid and its start time in $start.
+# stat_of PID: its state in $state, its parent's pid in $ppid and its start time in $start.
 stat_of() {
   stat=
   { IFS= read -r stat <"/proc/$1/stat"; } 2>/dev/null
   [ -n "$stat" ] || return 1
   set -- \${stat##*) }
+  state=$1
   ppid=$2
   shift 19
   start=$1
 }
 
+# still PID START: PID is still the process that started at START, and stopped.
+still() {
+  stat_of "$1" && [ "$start" = "$2" ] || return 1
+  case $state in T | t) return 0 ;; esac
+  return 1
+}
+
 [ -z "$kill_file" ] || { echo 1 >"$kill_file"; } 2>/dev/null
+# Entries PID:START, of each process stopped: the workers, then what they started.
 tree=' '
 leaders=
 for w in $workers; do
   pid=\${w%%:*}
-  if stat_of "$pid" && [ "$start" = "\${w#*:}" ]; then
-    kill -s STOP -- "-$pid" "$pid" 2>/dev/null
-    tree="$tree$pid "
-    leaders="$leaders $pid"
-  fi
+  stat_of "$pid" && [ "$start" = "\${w#*:}" ] || continue
+  # A zombie, or a worker already dying of the cgroup kill, cannot be stopped.
+  case $state in Z | X | x) continue ;; esac
+  kill -s STOP -- "-$pid" "$pid" 2>/dev/null
+  tree="$tree$w "
+  leaders="$leaders $w"
 done
 found=1
 while [ "$tree" != ' ' ] && [ $found = 1 ]; do
   found=0
   for dir in /proc/[0-9]*; do
     pid=\${dir#/proc/}
-    case $tree in *" $pid "*) continue ;; esac
+    case $tree in *" $pid:"*) continue ;; esac
     stat_of "$pid" || continue
     case $tree in
-    *" $ppid "*)
+    *" $ppid:"*)
       kill -s STOP "$pid" 2>/dev/null
-      tree="$tree$pid "
+      tree="$tree$pid:$start "
       found=1
       ;;
     esac
   done
 done
-for pid in $leaders; do kill -s KILL -- "-$pid" 2>/dev/null; done
-for pid in $tree; do kill -s KILL "$pid" 2>/dev/null; done
+# The walk took a while: each is signalled only if it is still what it was.
+for w in $leaders; do still "\${w%%:*}" "\${w#*:}" && kill -s KILL -- "-\${w%%:*}" 2>/dev/null; done
+for w in $tree; do still "\${w%%:*}" "\${w#*:}" && kill -s KILL "\${w%%:*}" 2>/dev/null; done
 
 tries=0
 while [ $# -gt 0 ] && [ $tries -lt 100 ]; do
