@@ -118,3 +118,42 @@ test("a pool constructed while a worker (any pool's) is being moved into its cgr
     whenNoMove.mockRestore();
   }
 });
+
+test('a pool closed (waiting for its tasks) while its first workers wait for a cgroup move still starts one for the task that waits, and the close completes', async () => {
+  let done = (): void => {};
+  const moved = new Promise<void>((resolve) => (done = resolve));
+  const moving = vi.spyOn(Containment.prototype, 'moving', 'get').mockReturnValue(true);
+  const whenNoMove = vi.spyOn(Containment.prototype, 'whenNoMove').mockReturnValue(moved);
+  try {
+    const { engine, settings, children } = fakeEngine({
+      maxWorkers: 2,
+      containment: 'process-group',
+    });
+    const task = engine.submit(SPEC, [1], normalizeSubmitOptions(undefined, settings));
+    let closed = false;
+    const closing = engine.close(true, false).then(() => (closed = true));
+    await turn();
+    expect(children).toHaveLength(0);
+    moving.mockReturnValue(false);
+    done();
+    await turn();
+    // One worker, for the one task still waiting: a closing pool keeps no more.
+    expect(children).toHaveLength(1);
+    const child = children[0]!;
+    await within(
+      new Promise<void>((resolve) => {
+        const look = (): void => (child.runs().length > 0 ? resolve() : void setImmediate(look));
+        look();
+      }),
+      5_000,
+      'the task handed to the worker',
+    );
+    child.reply({ t: 'ok', id: child.runs()[0]!, value: 1, ms: 0.01, cpu: 0 });
+    expect(await task).toBe(1);
+    await within(closing, 5_000, 'the close');
+    expect(closed).toBe(true);
+  } finally {
+    moving.mockRestore();
+    whenNoMove.mockRestore();
+  }
+});

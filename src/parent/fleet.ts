@@ -241,14 +241,15 @@ export class Fleet {
    * event loop, 5–25 ms when the kernel waits for an RCU grace period
    * (docs/containment.md, "Moves and the event loop"). They start when they
    * would have anyway, and the pool's process goes on meanwhile: `n` of them
-   * (at most up to `maxWorkers`), then what the demand then wants.
+   * (at most up to `maxWorkers`), then what the demand then wants. A pool
+   * closing meanwhile starts none of the `n`, only what its waiting tasks
+   * need (replenish counts no floor then).
    */
   #spawnAfterMoves(n = 0): void {
     this.#waitingForMoves = true;
     void this.#settings.containment.whenNoMove().then(() => {
       this.#waitingForMoves = false;
-      if (this.#closing) return;
-      this.start(Math.min(n, this.#bounds.maxWorkers - this.staying()));
+      if (!this.#closing) this.start(Math.min(n, this.#bounds.maxWorkers - this.staying()));
       this.replenish();
     });
   }
