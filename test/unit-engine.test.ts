@@ -7,7 +7,7 @@ import { expect, test, vi } from 'vitest';
 import { loadPQueue } from '../src/parent/backlog.js';
 import { Containment } from '../src/parent/containment/containment.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
-import { fakeEngine } from './helpers/fake-child.js';
+import { FakeChild, fakeEngine } from './helpers/fake-child.js';
 import { turn, within } from './helpers/index.js';
 
 const SPEC = { kind: 'source', source: 'x => x' } as const;
@@ -156,4 +156,41 @@ test('a pool closed (waiting for its tasks) while its first workers wait for a c
     moving.mockRestore();
     whenNoMove.mockRestore();
   }
+});
+
+test('shutdown with cancelFutures cancels the tasks still waiting inside a worker that is retiring (past maxWorkerMemoryBytes)', async () => {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    maxWorkerMemoryBytes: 1_000_000,
+    containment: 'process-group',
+  });
+  await engine.ready();
+  const child = children[0]!;
+  // A real worker answers the `drop` before it runs its finalizer and exits.
+  child.send = (message) => FakeChild.prototype.send.call(child, message);
+  const options = normalizeSubmitOptions(undefined, settings);
+  // A short task first, so that the pool queues tasks inside the busy worker.
+  const warm = engine.submit(SPEC, [0], options);
+  await turn();
+  child.reply({ t: 'ok', id: child.runs()[0]!, value: 0, ms: 0.01, cpu: 0 });
+  await warm;
+  const a = engine.submit(SPEC, [1], options);
+  const b = engine.submit(SPEC, [2], options);
+  await turn();
+  const [, aId, bId] = child.runs();
+  expect(bId).toBeDefined();
+  // `a` ends past the memory bound: the worker holds `b` (starts nothing
+  // more), is asked for it back, and retires.
+  child.reply({ t: 'ok', id: aId!, value: 1, ms: 0.01, cpu: 0, rss: 2_000_000, held: true });
+  expect(await a).toBe(1);
+  expect(child.sent.at(-2)).toEqual({ t: 'drop', ids: [bId] });
+  const closing = engine.close(true, true);
+  await turn();
+  expect(b.done()).toBe(true);
+  await expect(b).rejects.toThrow(/cancelled by shutdown/);
+  // The worker hands `b` back, and exits: `b` must not run anywhere.
+  child.reply({ t: 'dropped', ids: [bId!] });
+  child.die(0, null);
+  await within(closing, 5_000, 'the close');
+  expect(children).toHaveLength(1);
 });

@@ -384,7 +384,7 @@ export class Engine {
       for (const job of this.#dispatch.drain()) {
         this.#finish(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
       }
-      for (const worker of this.#fleet.busyWorkers()) {
+      for (const worker of this.#fleet.holdingTasks()) {
         for (const job of [...worker.queued]) {
           this.#interrupts.unwait(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
         }

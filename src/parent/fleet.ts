@@ -152,6 +152,11 @@ export class Fleet {
     return [...this.#workers].filter((w) => w.state === 'busy');
   }
 
+  /** Workers with tasks waiting inside them: busy ones, and retiring ones not yet done handing theirs back. */
+  holdingTasks(): Worker[] {
+    return [...this.#workers].filter((w) => w.queued.length > 0);
+  }
+
   /**
    * The idle worker for a task with `affinity`: the most recently idle one
    * that last ran that affinity; else one holding no affinity; else any
