@@ -74,19 +74,32 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     super();
     refuseNestedPool();
     const settings = normalizeOptions(options);
-    // EventEmitter's typed emit cannot follow a generic event name; Emit (events.ts) types the call sites.
-    const emit = this.emit.bind(this) as (name: string, ...args: unknown[]) => boolean;
     this.#engine = new Engine(settings, new Observer(this), (name, ...args) => {
       traceWorker(this, name, args[0]);
+      this.#deliver(name, args);
+    });
+  }
+
+  /**
+   * Call each listener of `name` as EventEmitter's `emit` would (in order,
+   * with the pool as `this`, a `once` listener removed as it is called), but
+   * each on its own: a listener that throws becomes a warning and the next
+   * one is still called (docs/api.md, "Events"). The pool emits no 'error'
+   * event (DeadpoolEvents), so EventEmitter's throw for an 'error' nobody
+   * listens to never applies here; a caller's own `emit('error')` is
+   * EventEmitter's, unchanged.
+   */
+  #deliver(name: keyof DeadpoolEvents, args: unknown[]): void {
+    // rawListeners: a copy taken now, with the `once` wrappers that remove themselves.
+    for (const listener of this.rawListeners(name) as ((...args: unknown[]) => unknown)[]) {
       try {
-        emit(name, ...args);
+        Reflect.apply(listener, this, args);
       } catch (error) {
-        // A throwing listener must not break the pool.
         process.emitWarning(`a deadpool '${name}' listener threw: ${String(error)}`, {
           code: 'DEADPOOL_LISTENER',
         });
       }
-    });
+    }
   }
 
   /**
