@@ -1,11 +1,20 @@
 /**
  * map() (docs/api.md "Pool methods"): input order, sync and async iterables, laziness, failures,
- * breaking out early.
+ * breaking out early, waiting for room under maxBacklog.
  */
 import { describe, expect, test } from 'vitest';
-import { CancelledError } from '../dist/index.js';
+import { BacklogFullError, CancelledError } from '../dist/index.js';
 import * as tasks from './fixtures/core/tasks.mjs';
-import { isAlive, makePool, rejection, turn, within } from './helpers/index.js';
+import {
+  gate,
+  isAlive,
+  makePool,
+  rejection,
+  started,
+  turn,
+  waitFor,
+  within,
+} from './helpers/index.js';
 
 describe('map', () => {
   test('map over an array yields the results in input order', async () => {
@@ -140,5 +149,113 @@ describe('map', () => {
     expect(seen.length).toBeGreaterThanOrEqual(2);
     expect(seen.length).toBeLessThan(8);
     expect(seen).toEqual([1, 4, 9, 16, 25, 36, 49].slice(0, seen.length));
+  });
+});
+
+describe('map under maxBacklog', () => {
+  async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+    const values: T[] = [];
+    for await (const value of iterable) values.push(value);
+    return values;
+  }
+
+  /** One worker held by a task until `door.open()`, and the backlog of 2 full. */
+  async function fullPool() {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 2 });
+    const door = gate();
+    const blocker = pool.submit(tasks.block, [door.path, 'done']);
+    await started(blocker);
+    const others = [pool.submit(tasks.add, [1, 1]), pool.submit(tasks.add, [2, 2])];
+    expect(() => pool.submit(tasks.add, [3, 3])).toThrow(BacklogFullError);
+    return { pool, door, settled: () => Promise.all([blocker, ...others]) };
+  }
+
+  test('a map whose window is larger than maxBacklog and the workers waits for room and yields every result', async () => {
+    // Up to 2 × 1 + 2 = 4 tasks in flight, more than 2 waiting and 1 running.
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 2 });
+    const input = [1, 2, 3, 4, 5, 6, 7, 8];
+    expect(await collect(pool.map(tasks.square, input))).toEqual(input.map((x) => x * x));
+    const unordered = await collect(pool.map(tasks.square, input, { ordered: false }));
+    expect(unordered.sort((a, b) => a - b)).toEqual(input.map((x) => x * x));
+    expect(pool.getStatistics()).toMatchObject({ tasksReceived: 16, tasksCompleted: 16 });
+  });
+
+  test('a map on a pool with maxBacklog 0 throws BacklogFullError, as submit does, rather than wait', async () => {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 0 });
+    const error = await within(
+      rejection(collect(pool.map(tasks.square, [1, 2]))),
+      5_000,
+      'the map failing',
+    );
+    expect(error).toBeInstanceOf(BacklogFullError);
+    expect(pool.getStatistics().tasksReceived).toBe(0);
+  });
+
+  test('a map started while other tasks fill the backlog submits nothing until there is room', async () => {
+    const { pool, door, settled } = await fullPool();
+    const run = collect(pool.map(tasks.square, [1, 2, 3, 4]));
+    await turn();
+    expect(pool.getStatistics().tasksReceived).toBe(3);
+    door.open();
+    expect(await run).toEqual([1, 4, 9, 16]);
+    expect(await settled()).toEqual(['done', 2, 4]);
+  });
+
+  test('aborting a map that waits for room ends it with CancelledError and closes its input', async () => {
+    const { pool, door, settled } = await fullPool();
+    const controller = new AbortController();
+    let closed = false;
+    function* input() {
+      try {
+        for (let i = 1; ; i++) yield i;
+      } finally {
+        closed = true;
+      }
+    }
+    const run = rejection(collect(pool.map(tasks.square, input(), { signal: controller.signal })));
+    await turn();
+    controller.abort(new Error('enough'));
+    // The worker is still held: the map ends without any room coming.
+    const error = await within(run, 5_000, 'the map ending at its abort');
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(closed).toBe(true);
+    door.open();
+    expect(await settled()).toEqual(['done', 2, 4]);
+    expect(pool.getStatistics()).toMatchObject({
+      tasksReceived: 3,
+      tasksCompleted: 3,
+      tasksCancelled: 0,
+    });
+  });
+
+  test('aborting a map with tasks in flight and more waiting for room cancels each of its tasks once', async () => {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 2 });
+    const controller = new AbortController();
+    const items: [number, string][] = [
+      [20_000, 'slow'],
+      [0, 'a'],
+      [0, 'b'],
+      [0, 'c'],
+      [0, 'd'],
+    ];
+    const run = rejection(collect(pool.map(tasks.delayed, items, { signal: controller.signal })));
+    await waitFor(
+      () => {
+        const { tasksRunning, backlogSize } = pool.getStatistics();
+        return tasksRunning === 1 && backlogSize === 2;
+      },
+      { what: 'the slow item running and two waiting' },
+    );
+    expect(pool.getStatistics().tasksReceived).toBe(3);
+    controller.abort(new Error('enough'));
+    expect(await run).toBeInstanceOf(CancelledError);
+    await waitFor(() => pool.getStatistics().tasksCancelled === 3, { what: 'three cancelled' });
+    expect(await pool.submit(tasks.add, [1, 2])).toBe(3);
+    expect(pool.getStatistics()).toMatchObject({
+      tasksReceived: 4,
+      tasksCompleted: 1,
+      tasksCancelled: 3,
+      tasksFailed: 0,
+    });
   });
 });

@@ -19,6 +19,7 @@ function instantPlan(batching: boolean, fail?: (x: number) => boolean, answerBel
     maxBatches: 4,
     batching,
     ordered: true,
+    room: () => undefined,
     submit(items) {
       sizes.push(items.length);
       const future = new Future<Outcome[]>(hooks, id++);
@@ -121,5 +122,26 @@ describe('mapItems', () => {
     expect(error).toBeInstanceOf(CancelledError);
     expect((error as CancelledError).cause).toBe(reason);
     expect(seen).toEqual([10, 20]);
+  });
+
+  test('a batch is submitted only once room() says so, asked again after each wait', async () => {
+    const { plan, sizes } = instantPlan(false);
+    // Two waits before the first batch: the first room is taken by someone else.
+    const rooms: (() => void)[] = [];
+    let waits = 2;
+    const roomy: MapPlan = {
+      ...plan,
+      room: () => (waits-- > 0 ? new Promise<void>((resolve) => rooms.push(resolve)) : undefined),
+    };
+    const run = collect(mapItems(roomy, [1, 2, 3]));
+    await Promise.resolve();
+    expect(sizes).toEqual([]);
+    rooms.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sizes).toEqual([]);
+    expect(rooms).toHaveLength(1);
+    rooms.shift()!();
+    expect(await run).toEqual([10, 20, 30]);
+    expect(sizes).toEqual([1, 1, 1]);
   });
 });

@@ -169,6 +169,14 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
           this.#admit();
           return this.#engine.submit(spec, items, jobOptions, true);
         },
+        room: () => {
+          const { maxBacklog } = this.#engine.settings;
+          // Closed, or maxBacklog 0: no wait helps; submit throws as for `submit`.
+          if (this.#closed || maxBacklog === 0 || this.#engine.backlogSize < maxBacklog) {
+            return undefined;
+          }
+          return this.#engine.backlogBelow(maxBacklog);
+        },
         maxBatches: this.#engine.bounds.maxWorkers * 2 + 2,
         batching: jobOptions.timeout === undefined,
         ordered,

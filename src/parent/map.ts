@@ -8,6 +8,12 @@
  * an async input is slow to produce. Each item keeps its own result, error
  * and position. With a per-task `timeout`, items travel one per message so
  * each one has its own deadline.
+ *
+ * Each batch is one task in the pool's backlog: when `maxBacklog` tasks
+ * already wait, the map waits for room (`plan.room`) before submitting,
+ * rather than failing with BacklogFullError. Room always comes, whatever the
+ * map's own window: the pool's workers empty the backlog without waiting for
+ * the map's consumer.
  */
 import { CancelledError } from '../shared/errors.js';
 import type { Outcome } from '../shared/protocol.js';
@@ -16,6 +22,12 @@ import type { Future } from './future.js';
 export interface MapPlan {
   /** Queue a batch: one argument list per item. */
   submit(items: unknown[][]): Future<Outcome<unknown>[]>;
+  /**
+   * Undefined when `submit` may be called now (or would throw whatever the
+   * wait: a closed pool, `maxBacklog` 0); else resolves once the backlog may
+   * have room for a batch (ask again: another producer may take it first).
+   */
+  room(): Promise<void> | undefined;
   /** Batches in flight at most. */
   maxBatches: number;
   /** False when each item needs its own deadline. */
@@ -33,6 +45,20 @@ const TARGET_BATCH_MS = 2;
 const MAX_BATCH = 256;
 /** An async input slower than this per item keeps batches small. */
 const TARGET_FILL_MS = 0.5;
+
+/** Resolves when `promise` does, or at once when `signal` aborts (check it after). */
+function unlessAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return promise;
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = (): void => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
 
 interface InFlight {
   future: Future<Outcome<unknown>[]>;
@@ -86,6 +112,11 @@ export async function* mapItems<R>(
           items.push([next.value]);
         }
         if (items.length === 0) break;
+        // The batch's items are read: an abort while waiting drops them unsubmitted.
+        for (let room = plan.room(); room !== undefined; room = plan.room()) {
+          await unlessAborted(room, signal);
+          checkSignal();
+        }
         const entry: InFlight = { future: plan.submit(items), size: items.length, startedAt: 0 };
         entry.future.addPidCallback(() => (entry.startedAt = performance.now()));
         if (!plan.ordered) {
