@@ -19,7 +19,7 @@ import {
   yieldFunction,
   yieldThenHang,
 } from './fixtures/core/streams.mjs';
-import { delayed, pid } from './fixtures/core/tasks.mjs';
+import { add, delayed, fail, pid, sleep } from './fixtures/core/tasks.mjs';
 import { killChild, makePool, nextEvent, rejection, tempDir, waitFor } from './helpers/index.js';
 
 const MB = 1_000_000;
@@ -169,6 +169,38 @@ describe('pool.stream', () => {
     expect(() => pool.stream(count, [1], { highWaterMark: 0 })).toThrow(
       /Expected `highWaterMark` to be an integer >= 1, got `0` \(number\)/,
     );
+  });
+});
+
+describe('pool.stream of a task that is not a generator', () => {
+  it('yields its result once, and the future resolves with it', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const stream = pool.stream(add, [20, 22]);
+    expectTypeOf(stream).toMatchTypeOf<AsyncIterable<number>>();
+    expect(await collect(stream)).toEqual([42]);
+    expect(await stream.future).toBe(42);
+    expect(pool.getStatistics()).toMatchObject({ tasksCompleted: 1 });
+  });
+
+  it('yields an async task’s awaited result once', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const stream = pool.stream(sleep, [1, 'slept']);
+    expect(await collect(stream)).toEqual(['slept']);
+    expect(await stream.future).toBe('slept');
+  });
+
+  it('yields nothing and throws the task’s error when it fails', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const stream = pool.stream(fail, ['no result']);
+    const seen: unknown[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const value of stream) seen.push(value);
+      })(),
+    );
+    expect(seen).toEqual([]);
+    expect(error).toMatchObject({ message: 'no result' });
+    expect(await rejection(stream.future)).toBe(error);
   });
 });
 

@@ -31,7 +31,7 @@ import {
 import { clock } from './clock.js';
 import { explainReferenceError, type TaskLoader } from './load-task.js';
 import type { ProgressSender } from './progress.js';
-import { Credits, drive, isIterated } from './stream.js';
+import { Credits, drive, isIterated, single } from './stream.js';
 import type { UsageCounter } from './usage.js';
 
 /** A task with its spec looked up. */
@@ -284,6 +284,9 @@ export class Runner {
     let result: unknown;
     try {
       result = fn(...args);
+      const credits = this.#running.get(id)?.credits;
+      // pool.stream of a task that is not a generator: its result is the one value.
+      if (credits !== undefined && !isIterated(result)) result = single(result);
       if (isIterated(result)) {
         // A generator: stream its values (pool.stream) or collect them (submit).
         const emit = (value: unknown): void => {
@@ -293,7 +296,7 @@ export class Runner {
             throw new Unsendable(unsendable('a value the task yielded', error));
           }
         };
-        drive(result, this.#running.get(id)?.credits, emit).then(
+        drive(result, credits, emit).then(
           (value) => this.#finish(id, spec, true, value),
           (error: unknown) => this.#finish(id, spec, false, error),
         );

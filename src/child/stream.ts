@@ -4,7 +4,8 @@
  * credits the consumer has granted (its highWaterMark, then one per value it
  * took), and call the iterator's `return()` when the consumer leaves; for
  * `submit`, collect the values into an array. The runner decides what the
- * task's result is; this only drives the iterator.
+ * task's result is; this only drives the iterator. A streamed task that is
+ * not a generator yields its result once (`single`).
  */
 
 /** What a value-producing task returned: an async iterable, or a sync generator. */
@@ -12,6 +13,16 @@ export function isIterated(value: unknown): value is AsyncIterable<unknown> | It
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
   if (typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return true;
   return Object.prototype.toString.call(value) === '[object Generator]';
+}
+
+/**
+ * A task given to `pool.stream` that is not a generator: its result (awaited)
+ * as the one value it yields, and as its return value, which the future gets.
+ */
+export async function* single(result: unknown): AsyncGenerator<unknown, unknown, undefined> {
+  const value: unknown = await result;
+  yield value;
+  return value;
 }
 
 /** The flow control of one streamed task, steered by the pool's 'credit' and 'stop' messages. */

@@ -40,7 +40,7 @@ export type TaskResult<F extends TaskFunction> = [ReturnType<F>] extends [never]
     ? T[]
     : Awaited<ReturnType<F>>;
 
-/** The values a generator task yields, as `pool.stream` delivers them. */
+/** The values `pool.stream` delivers: a generator task's yielded values; any other task's result, once. */
 export type Yielded<F extends TaskFunction> = [ReturnType<F>] extends [never]
   ? never
   : ReturnType<F> extends AsyncIterable<infer T> | Generator<infer T>
@@ -124,7 +124,8 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
    * Run a generator task (an async generator function, or one returning an
    * async iterable) and read its values as they are produced, the worker at
    * most `highWaterMark` values ahead. Leaving the loop early ends the
-   * generator in the worker (its `finally` blocks run).
+   * generator in the worker (its `finally` blocks run). A task that is not
+   * a generator yields its (awaited) result once (docs/streams.md).
    */
   stream<F extends TaskFunction, P = unknown>(
     fn: Task<F>,
