@@ -99,4 +99,33 @@ describe('maxBacklog', () => {
     const { pool } = makePool({ maxWorkers: 1 });
     await within(pool.backlogBelow(1), 1_000, 'backlogBelow(1) on an empty backlog');
   });
+
+  test('maxBacklog 0 refuses every submit, even with the worker idle', async () => {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 0 });
+    await pool.ready();
+    expect(() => pool.submit(tasks.add, [1, 1])).toThrow(BacklogFullError);
+    expect(pool.getStatistics()).toMatchObject({ tasksReceived: 0, workerProcessesIdle: 1 });
+  });
+
+  test('backlogBelow() without n on a pool with maxBacklog 0 throws, naming maxBacklog, not n', () => {
+    const { pool } = makePool({ maxWorkers: 1, maxBacklog: 0 });
+    let error: unknown;
+    try {
+      void pool.backlogBelow();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/`maxBacklog` is 0: it refuses every submit/);
+    expect((error as Error).message).not.toMatch(/Expected `n`/);
+    // An explicit n still waits on the backlog's size.
+    return within(pool.backlogBelow(1), 1_000, 'backlogBelow(1) on an empty backlog');
+  });
+
+  test('backlogBelow(n) still refuses an n below 1', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.backlogBelow(0)).toThrow(
+      /Expected `n` to be an integer >= 1, got `0` \(number\)/,
+    );
+  });
 });

@@ -268,10 +268,23 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     return this.#engine.metrics(normalizeMetricsOptions(options));
   }
 
-  /** Resolves when fewer than `n` tasks wait: back-pressure for producers. */
-  backlogBelow(n: number = this.#engine.settings.maxBacklog): Promise<void> {
-    if (n !== Infinity) integer('n', n, 1, 1);
+  /**
+   * Resolves when fewer than `n` tasks wait: back-pressure for producers.
+   * Without `n`, when `submit` has room again (`maxBacklog`); on a pool whose
+   * `maxBacklog` is 0 that never comes, so it throws (docs/api.md, "Pool methods").
+   */
+  backlogBelow(n?: number): Promise<void> {
+    if (n === undefined) {
+      const { maxBacklog } = this.#engine.settings;
+      if (maxBacklog === 0) {
+        throw new RangeError(
+          "backlogBelow() without `n` waits until submit has room, and this pool's `maxBacklog` is 0: it refuses every submit, so that never happens; pass `n` (an integer >= 1) to wait on the backlog's size",
+        );
+      }
+      n = maxBacklog;
+    }
     if (n === Infinity) return Promise.resolve();
+    integer('n', n, 1, 1);
     return this.#engine.backlogBelow(n);
   }
 }
