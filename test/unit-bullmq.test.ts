@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeError, rebuildError } from '../src/bullmq/errors.js';
 import { jobOf, normalizeWorkerOptions, readJobData } from '../src/bullmq/options.js';
 import { ProgressRelay } from '../src/bullmq/progress-relay.js';
+import { DeadpoolQueue } from '../src/bullmq/queue.js';
 import { Deadpool } from '../dist/index.js';
 import { CancelledError, ProcessError, TimeoutError } from '../src/index.js';
 
@@ -75,6 +76,23 @@ describe('submit options to BullMQ', () => {
     expect(() => jobOf([], { jobId: 'a:b' })).toThrow(/jobId/);
   });
 
+  it('refuses a misspelt key instead of adding a job without its timeout', () => {
+    expect(() => jobOf([], { timeOut: 200 } as never)).toThrow(
+      new TypeError(
+        'Unknown option `timeOut` of DeadpoolQueue#submit(); the options are: timeout, priority, attempts, backoff, jobId, delay, signal, onProgress',
+      ),
+    );
+  });
+
+  it('refuses options that are not an options object', () => {
+    expect(() => jobOf([], [] as never)).toThrow(
+      new TypeError(
+        'Expected `options` of DeadpoolQueue#submit() to be an options object, got `` (array)',
+      ),
+    );
+    expect(() => jobOf([], null as never)).toThrow(/got `null` \(null\)/);
+  });
+
   it('accepts only { args: [...], timeout? } as job data', () => {
     expect(readJobData({ args: [1] })).toEqual({ args: [1] });
     expect(readJobData({ args: [], timeout: 10 })).toEqual({ args: [], timeout: 10 });
@@ -92,6 +110,28 @@ describe('submit options to BullMQ', () => {
 });
 
 describe('createQueueWorker options', () => {
+  const base = { queue: 'q', connection: {}, tasks: [] };
+
+  it.each([
+    ['concurency', { concurency: 1 }],
+    ['drainTimout', { drainTimout: 10 }],
+  ])('refuses the misspelt key %s', (key, extra) => {
+    expect(() => normalizeWorkerOptions({ ...base, ...extra })).toThrow(
+      new TypeError(
+        `Unknown option \`${key}\` of createQueueWorker(); the options are: queue, connection, tasks, pool, concurrency, retryOn, drainTimeout, progressInterval, workerOptions`,
+      ),
+    );
+  });
+
+  it('refuses options that are not an options object, or no options', () => {
+    expect(() => normalizeWorkerOptions(undefined as never)).toThrow(
+      new TypeError(
+        'Expected `options` of createQueueWorker() to be an options object, got `undefined` (undefined)',
+      ),
+    );
+    expect(() => normalizeWorkerOptions([] as never)).toThrow(TypeError);
+  });
+
   it("default concurrency to the pool's maxWorkers, given as options or as a Deadpool", async () => {
     const base = { queue: 'q', connection: {}, tasks: [] };
     expect(normalizeWorkerOptions({ ...base, pool: { maxWorkers: 3 } }).concurrency).toBe(3);
@@ -104,6 +144,25 @@ describe('createQueueWorker options', () => {
     } finally {
       await pool.shutdown({ wait: false, cancelFutures: true });
     }
+  });
+});
+
+describe('DeadpoolQueue options', () => {
+  // Refused before any connection is made: no Redis is needed.
+  const connection = { host: '127.0.0.1', port: 1 };
+
+  it('refuses a misspelt key', () => {
+    expect(() => new DeadpoolQueue('q', { connection, prefx: 'x' } as never)).toThrow(
+      new TypeError(
+        'Unknown option `prefx` of new DeadpoolQueue(); the options are: connection, defaultJobOptions, prefix',
+      ),
+    );
+  });
+
+  it('refuses options that are not an options object', () => {
+    expect(() => new DeadpoolQueue('q', [] as never)).toThrow(
+      /^Expected `options` of new DeadpoolQueue\(\) to be an options object, got `` \(array\)$/,
+    );
   });
 });
 

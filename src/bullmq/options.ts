@@ -13,7 +13,14 @@ import type {
 } from 'bullmq';
 import { availableParallelism } from 'node:os';
 import type { Deadpool, DeadpoolOptions, TaskRef } from '../index.js';
-import { callback, duration, integerIn, invalid, objectOrUndefined } from '../parent/validate.js';
+import {
+  callback,
+  duration,
+  integerIn,
+  invalid,
+  objectOrUndefined,
+  optionsOf,
+} from '../parent/validate.js';
 import { TASK } from '../shared/task.js';
 
 export interface QueueWorkerOptions {
@@ -64,6 +71,40 @@ export interface QueueSubmitOptions {
   /** Receives each progress value the job reports, as `future.addProgressCallback`. */
   onProgress?: (value: unknown) => void;
 }
+
+/**
+ * The keys each call accepts (the compiler insists every documented key is
+ * listed): any other is refused, as the core refuses them, so a typo such as
+ * `timeOut` never adds a job without its timeout.
+ */
+const WORKER_KEYS = Object.keys({
+  queue: true,
+  connection: true,
+  tasks: true,
+  pool: true,
+  concurrency: true,
+  retryOn: true,
+  drainTimeout: true,
+  progressInterval: true,
+  workerOptions: true,
+} as const satisfies Record<keyof QueueWorkerOptions, true>);
+
+const QUEUE_KEYS = Object.keys({
+  connection: true,
+  defaultJobOptions: true,
+  prefix: true,
+} as const satisfies Record<keyof DeadpoolQueueOptions, true>);
+
+const SUBMIT_KEYS = Object.keys({
+  timeout: true,
+  priority: true,
+  attempts: true,
+  backoff: true,
+  jobId: true,
+  delay: true,
+  signal: true,
+  onProgress: true,
+} as const satisfies Record<keyof QueueSubmitOptions, true>);
 
 /** What a job carries in Redis. */
 export interface JobData {
@@ -116,6 +157,8 @@ function maxWorkersOf(pool: Deadpool | DeadpoolOptions | undefined): number {
 }
 
 export function normalizeWorkerOptions(options: QueueWorkerOptions): WorkerSettings {
+  optionsOf('createQueueWorker()', 'options', options, WORKER_KEYS, false);
+  checkConnection(options.connection);
   checkQueueName(options.queue);
   objectOrUndefined('workerOptions', options.workerOptions);
   const retryOn = callback('retryOn', options.retryOn);
@@ -125,6 +168,16 @@ export function normalizeWorkerOptions(options: QueueWorkerOptions): WorkerSetti
     retryOn: retryOn ?? (() => true),
     progressInterval: duration('progressInterval', options.progressInterval) ?? 100,
   };
+}
+
+/** The options of `new DeadpoolQueue()`: an object of its documented keys, with a connection. */
+export function checkQueueOptions(options: unknown): asserts options is DeadpoolQueueOptions {
+  optionsOf('new DeadpoolQueue()', 'options', options, QUEUE_KEYS, false);
+  checkConnection((options as DeadpoolQueueOptions).connection);
+}
+
+function checkConnection(connection: unknown): void {
+  if (connection == null) invalid('connection', 'Redis connection options or a client', connection);
 }
 
 export function checkQueueName(name: unknown): asserts name is string {
@@ -144,7 +197,7 @@ export function jobOf(
   onProgress: ((value: unknown) => void) | undefined;
 } {
   if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
-  objectOrUndefined('options', options);
+  optionsOf('DeadpoolQueue#submit()', 'options', options, SUBMIT_KEYS);
   const o = options ?? {};
   const timeout = duration('timeout', o.timeout);
   const priority = integerIn('priority', o.priority, 0, MAX_BULLMQ_PRIORITY - 1) ?? 0;

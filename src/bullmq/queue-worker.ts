@@ -10,7 +10,6 @@ import { Deadpool, type DeadpoolOptions } from '../index.js';
 import { listenForCancels, type StreamOptions } from './control.js';
 import { JobRunner, REMEMBER_CANCEL_MS } from './job-runner.js';
 import { normalizeWorkerOptions, taskRegistry, type QueueWorkerOptions } from './options.js';
-import { invalid } from '../parent/validate.js';
 
 export interface QueueWorker {
   /** The BullMQ Worker, for its events ('completed', 'failed', 'stalled', 'error'...). */
@@ -28,13 +27,9 @@ export interface QueueWorker {
 
 /** Start a machine: resolves once its pool is ready and its Worker takes jobs. */
 export async function createQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
-  if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-  if (options.connection == null) {
-    invalid('connection', 'Redis connection options or a client', options.connection);
-  }
+  const settings = normalizeWorkerOptions(options);
   const registry = taskRegistry(options.tasks);
   const given = options.pool instanceof Deadpool ? options.pool : undefined;
-  const settings = normalizeWorkerOptions(options);
   const pool = given ?? new Deadpool(options.pool as DeadpoolOptions | undefined);
   const runner = new JobRunner({
     queue: options.queue,

@@ -18,12 +18,12 @@ import { CancelPublisher, handshake, helloProducer, type StreamOptions } from '.
 import { reasonText, rebuildError } from './errors.js';
 import {
   checkQueueName,
+  checkQueueOptions,
   jobOf,
   taskName,
   type DeadpoolQueueOptions,
   type QueueSubmitOptions,
 } from './options.js';
-import { invalid } from '../parent/validate.js';
 import { progressRemote, RemoteFuture, settleRemote, type RemoteHooks } from './remote-future.js';
 
 /** `args` may be left out when the task takes no required argument (as the pool's `submit`). */
@@ -48,9 +48,7 @@ export class DeadpoolQueue {
 
   constructor(name: string, options: DeadpoolQueueOptions) {
     checkQueueName(name);
-    if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
-    if (options.connection == null)
-      invalid('connection', 'Redis connection options or a client', options.connection);
+    checkQueueOptions(options);
     const stream: StreamOptions = { connection: options.connection };
     if (options.prefix !== undefined) stream.prefix = options.prefix;
     this.queue = new Queue(name, {

@@ -27,14 +27,36 @@ export function invalid(
 
 /**
  * Refuse a key of `options` that is not in `allowed`, naming it and listing
- * the allowed ones: a typo such as `timeOut` must never be ignored.
+ * the allowed ones: a typo such as `timeOut` must never be ignored. `where`
+ * (`'shutdown()'`) names the call whose options they are.
  */
-export function knownKeys(options: object, allowed: readonly string[]): void {
+export function knownKeys(options: object, allowed: readonly string[], where?: string): void {
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new TypeError(`Unknown option \`${key}\`; the options are: ${allowed.join(', ')}`);
+      const of = where === undefined ? '' : ` of ${where}`;
+      throw new TypeError(`Unknown option \`${key}\`${of}; the options are: ${allowed.join(', ')}`);
     }
   }
+}
+
+/**
+ * The options of `where` given as `name`: an object (not null, not an array)
+ * whose keys are all in `allowed`, or undefined when they are `optional`.
+ */
+export function optionsOf(
+  where: string,
+  name: string,
+  value: unknown,
+  allowed: readonly string[],
+  optional = true,
+): void {
+  if (value === undefined && optional) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Expected \`${name}\` of ${where} to be an options object, got ${show(value)}`,
+    );
+  }
+  knownKeys(value, allowed, where);
 }
 
 function numberError(value: unknown): ErrorConstructor {
