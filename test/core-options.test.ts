@@ -215,6 +215,43 @@ describe('unknown option keys', () => {
   });
 });
 
+describe('shutdown options', () => {
+  test.each([
+    ['wiat', { cancelFutures: true, wiat: false }],
+    ['cancelFuture', { cancelFuture: true }],
+  ])('shutdown refuses the misspelt key %s and the pool goes on', async (key, options) => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.shutdown(options as never)).toThrow(
+      new TypeError(
+        `Unknown option \`${key}\` of shutdown(); the options are: wait, cancelFutures`,
+      ),
+    );
+    expect(await pool.submit(tasks.add, [1, 2])).toBe(3);
+  });
+
+  test.each([
+    [null, '`null` (null)'],
+    ['x', '`x` (string)'],
+    [[], '`` (array)'],
+  ])('shutdown refuses %o as its options with a TypeError', (options, shown) => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.shutdown(options as never)).toThrow(
+      new TypeError(`Expected \`options\` of shutdown() to be an options object, got ${shown}`),
+    );
+  });
+
+  test('shutdown refuses wait and cancelFutures that are not booleans, also on a later call', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.shutdown({ wait: 'no' as never })).toThrow(
+      new TypeError('Expected `wait` to be a boolean, got `no` (string)'),
+    );
+    await pool.shutdown({ wait: true });
+    expect(() => pool.shutdown({ cancelFutures: 1 as never })).toThrow(
+      new TypeError('Expected `cancelFutures` to be a boolean, got `1` (number)'),
+    );
+  });
+});
+
 describe('resize', () => {
   test('maxWorkers and minWorkers read the bounds in force: the constructor’s, then resize()’s', () => {
     const { pool } = makePool({ maxWorkers: 2, minWorkers: 1 });

@@ -20,7 +20,7 @@ import {
   STREAM_KEYS,
   type SubmitOptions,
 } from './submit-options.js';
-import { integer, invalid } from './validate.js';
+import { bool, integer, invalid, optionsOf } from './validate.js';
 import type { DeadpoolStatistics } from './stats.js';
 import type { TaskStream } from './stream.js';
 
@@ -64,6 +64,11 @@ export interface ShutdownOptions {
   /** Cancel waiting tasks; with `wait: false`, also SIGKILL running ones. */
   cancelFutures?: boolean;
 }
+
+const SHUTDOWN_KEYS = Object.keys({
+  wait: true,
+  cancelFutures: true,
+} as const satisfies Record<keyof ShutdownOptions, true>);
 
 export class Deadpool extends EventEmitter<DeadpoolEvents> {
   readonly #engine: Engine;
@@ -200,15 +205,18 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
   /**
    * Stop taking tasks and wind down, as the table in docs/api.md, "Pool methods", says.
    * Idempotent: a later call (also a concurrent one) changes nothing and
-   * resolves when the first call's work is done.
+   * resolves when the first call's work is done. Bad options throw, also then.
    */
-  shutdown(options: ShutdownOptions = {}): Promise<void> {
-    if (this.#shutdown) return this.#shutdown;
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    optionsOf('shutdown()', 'options', options, SHUTDOWN_KEYS);
     const settings = this.#engine.settings;
-    const wait = options.wait ?? settings.shutdownWait;
-    const cancelFutures = options.cancelFutures ?? settings.shutdownCancelFutures;
-    if (typeof wait !== 'boolean') invalid('wait', 'a boolean', wait);
-    if (typeof cancelFutures !== 'boolean') invalid('cancelFutures', 'a boolean', cancelFutures);
+    const wait = bool('wait', options?.wait, settings.shutdownWait);
+    const cancelFutures = bool(
+      'cancelFutures',
+      options?.cancelFutures,
+      settings.shutdownCancelFutures,
+    );
+    if (this.#shutdown) return this.#shutdown;
     this.#closed = true;
     this.#shutdown = this.#engine.close(wait, cancelFutures);
     return this.#shutdown;
