@@ -262,6 +262,19 @@ describe('resize', () => {
     expect([pool.maxWorkers, pool.minWorkers]).toEqual([1, 1]);
   });
 
+  test('resize refuses a misspelt key instead of changing nothing', () => {
+    const { pool } = makePool({ maxWorkers: 2 });
+    expect(() => pool.resize({ maxworkers: 1 } as never)).toThrow(
+      new TypeError(
+        'Unknown option `maxworkers` of resize(); the options are: minWorkers, maxWorkers',
+      ),
+    );
+    expect(() => pool.resize([] as never)).toThrow(
+      new TypeError('Expected `bounds` of resize() to be an options object, got `` (array)'),
+    );
+    expect(pool.maxWorkers).toBe(2);
+  });
+
   test('resize refuses minWorkers greater than maxWorkers with a RangeError', () => {
     const { pool } = makePool({ maxWorkers: 2 });
     expect(() => pool.resize({ minWorkers: 3, maxWorkers: 2 })).toThrow(RangeError);

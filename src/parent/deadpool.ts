@@ -70,6 +70,8 @@ const SHUTDOWN_KEYS = Object.keys({
   cancelFutures: true,
 } as const satisfies Record<keyof ShutdownOptions, true>);
 
+const RESIZE_KEYS: readonly string[] = ['minWorkers', 'maxWorkers'];
+
 export class Deadpool extends EventEmitter<DeadpoolEvents> {
   readonly #engine: Engine;
   #closed = false;
@@ -240,6 +242,7 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
 
   /** Change the bounds at run time; extra workers retire when idle, missing ones start. */
   resize(bounds: { minWorkers?: number; maxWorkers?: number }): void {
+    optionsOf('resize()', 'bounds', bounds, RESIZE_KEYS, false);
     const next = normalizeBounds(bounds, this.#engine.bounds);
     if (!this.#closed) this.#engine.setBounds(next);
   }
