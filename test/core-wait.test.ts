@@ -128,3 +128,43 @@ describe('wait', () => {
     await stuck;
   });
 });
+
+describe('bad arguments', () => {
+  test.each([
+    ['wait', (futures: unknown) => wait(futures as never)],
+    ['asCompleted', (futures: unknown) => asCompleted(futures as never)],
+  ])('%s refuses a first argument that is not an iterable of futures, naming it', (_, call) => {
+    expect(() => call(5)).toThrow(
+      new TypeError('Expected `futures` to be an iterable of futures, got `5` (number)'),
+    );
+    expect(() => call(null)).toThrow(
+      new TypeError('Expected `futures` to be an iterable of futures, got `null` (null)'),
+    );
+    expect(() => call([Promise.resolve(1)])).toThrow(
+      new TypeError('Expected `futures[0]` to be a Future, got `[object Promise]` (object)'),
+    );
+  });
+
+  test('wait refuses an unknown option name', () => {
+    expect(() => wait([], { timout: 10 } as never)).toThrow(
+      new TypeError('Unknown option `timout` of wait(); the options are: timeout, returnWhen'),
+    );
+    expect(() => wait([], null as never)).toThrow(
+      new TypeError('Expected `options` of wait() to be an options object, got `null` (null)'),
+    );
+  });
+
+  test('asCompleted refuses an unknown option name', () => {
+    expect(() => asCompleted([], { timout: 10 } as never)).toThrow(
+      new TypeError('Unknown option `timout` of asCompleted(); the options are: timeout'),
+    );
+  });
+
+  test('wait refuses an unknown returnWhen, naming the allowed ones', () => {
+    expect(() => wait([], { returnWhen: 'SOMETIMES' as never })).toThrow(
+      new TypeError(
+        "Expected `returnWhen` to be 'FIRST_COMPLETED', 'FIRST_EXCEPTION' or 'ALL_COMPLETED', got `SOMETIMES` (string)",
+      ),
+    );
+  });
+});

@@ -4,13 +4,44 @@
  */
 import { TimeoutError } from '../shared/errors.js';
 import type { Future } from './future.js';
-import { duration } from './validate.js';
+import { duration, invalid, optionsOf } from './validate.js';
 
 export type ReturnWhen = 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' | 'ALL_COMPLETED';
 
 export interface WaitResult<T> {
   done: Set<Future<T>>;
   notDone: Set<Future<T>>;
+}
+
+const AS_COMPLETED_KEYS: readonly string[] = ['timeout'];
+const WAIT_KEYS: readonly string[] = ['timeout', 'returnWhen'];
+const RETURN_WHEN: readonly string[] = ['FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'];
+
+/** A pool's Future (from any copy of the package): what `watch` and `wait` call on it. */
+function isFuture(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { then, done, cancelled } = value as Partial<Future<unknown>>;
+  return (
+    typeof then === 'function' && typeof done === 'function' && typeof cancelled === 'function'
+  );
+}
+
+/** The futures of `futures`, read once; anything but an iterable of futures is a TypeError. */
+function futuresOf<T>(futures: unknown): Set<Future<T>> {
+  if (
+    futures == null ||
+    typeof (futures as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function'
+  ) {
+    invalid('futures', 'an iterable of futures', futures);
+  }
+  const all = new Set<Future<T>>();
+  let i = 0;
+  for (const future of futures as Iterable<unknown>) {
+    if (!isFuture(future)) invalid(`futures[${i}]`, 'a Future', future);
+    all.add(future as Future<T>);
+    i++;
+  }
+  return all;
 }
 
 /** Calls `onSettle(future, failed)` once per future; `failed` excludes cancellation. */
@@ -33,10 +64,11 @@ function watch<T>(
  */
 export function asCompleted<T>(
   futures: Iterable<Future<T>>,
-  options: { timeout?: number } = {},
+  options?: { timeout?: number },
 ): AsyncIterableIterator<Future<T>> {
-  const pending = new Set(futures);
-  const timeout = duration('timeout', options.timeout);
+  const pending = futuresOf<T>(futures);
+  optionsOf('asCompleted()', 'options', options, AS_COMPLETED_KEYS);
+  const timeout = duration('timeout', options?.timeout);
   const total = pending.size;
   const ready: Future<T>[] = [];
   let wake: (() => void) | undefined;
@@ -84,15 +116,14 @@ export function asCompleted<T>(
 /** Waits as `returnWhen` says (default ALL_COMPLETED) or until `timeout` ms pass; never rejects. */
 export function wait<T>(
   futures: Iterable<Future<T>>,
-  options: { timeout?: number; returnWhen?: ReturnWhen } = {},
+  options?: { timeout?: number; returnWhen?: ReturnWhen },
 ): Promise<WaitResult<T>> {
-  const all = new Set(futures);
-  const timeout = duration('timeout', options.timeout);
-  const returnWhen = options.returnWhen ?? 'ALL_COMPLETED';
-  if (!['FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'].includes(returnWhen)) {
-    throw new TypeError(
-      `Expected \`returnWhen\` to be 'FIRST_COMPLETED', 'FIRST_EXCEPTION' or 'ALL_COMPLETED', got \`${String(returnWhen)}\``,
-    );
+  const all = futuresOf<T>(futures);
+  optionsOf('wait()', 'options', options, WAIT_KEYS);
+  const timeout = duration('timeout', options?.timeout);
+  const returnWhen = options?.returnWhen ?? 'ALL_COMPLETED';
+  if (!RETURN_WHEN.includes(returnWhen)) {
+    invalid('returnWhen', "'FIRST_COMPLETED', 'FIRST_EXCEPTION' or 'ALL_COMPLETED'", returnWhen);
   }
   const split = (): WaitResult<T> => {
     const done = new Set<Future<T>>();
