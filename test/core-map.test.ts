@@ -60,6 +60,25 @@ describe('map', () => {
     expect(results).toEqual([1, 4, 9, 16, 25]);
   });
 
+  test.each([
+    [5, '`5` (number)'],
+    [true, '`true` (boolean)'],
+    [null, '`null` (null)'],
+    [{}, '`[object Object]` (object)'],
+  ])('map refuses %o as its input with a TypeError naming `iterable`', (input, shown) => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.map(tasks.echo, input as never)).toThrow(
+      new TypeError(`Expected \`iterable\` to be an iterable or async iterable, got ${shown}`),
+    );
+  });
+
+  test('map over a string, an iterable like any other, takes one character per item', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const results: string[] = [];
+    for await (const value of pool.map(tasks.echo, 'abc')) results.push(value as string);
+    expect(results).toEqual(['a', 'b', 'c']);
+  });
+
   test('map over an empty iterable yields nothing', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const results: number[] = [];

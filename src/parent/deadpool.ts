@@ -162,10 +162,11 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     options?: MapOptions<P>,
   ): AsyncIterable<Awaited<ReturnType<F>>> {
     const spec = specOf(fn);
-    if (
-      iterable == null ||
-      (!(Symbol.iterator in iterable) && !(Symbol.asyncIterator in iterable))
-    ) {
+    // Any iterable, a string included (one item per character); `in` would throw on a primitive.
+    const { [Symbol.iterator]: sync, [Symbol.asyncIterator]: async } = (iterable ?? {}) as Partial<
+      Iterable<unknown> & AsyncIterable<unknown>
+    >;
+    if (typeof sync !== 'function' && typeof async !== 'function') {
       invalid('iterable', 'an iterable or async iterable', iterable);
     }
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, MAP_KEYS);

@@ -70,8 +70,12 @@ export async function* mapItems<R>(
   plan: MapPlan,
   input: Iterable<unknown> | AsyncIterable<unknown>,
 ): AsyncGenerator<R, void, undefined> {
-  const isAsync = Symbol.asyncIterator in input;
-  const iterator = isAsync ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  // Not `in`: the input may be a string.
+  const isAsync =
+    typeof (input as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
+  const iterator = isAsync
+    ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+    : (input as Iterable<unknown>)[Symbol.iterator]();
   const inFlight: InFlight[] = [];
   // Unordered: batches whose futures settled, in the order they did.
   const settled: InFlight[] = [];
