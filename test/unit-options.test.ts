@@ -1,7 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { normalizeOptions } from '../src/parent/options.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
+import { tempDir } from './helpers/files.js';
 
 describe('normalizeOptions', () => {
   test('fills the defaults of the contract', () => {
@@ -52,6 +56,43 @@ describe('normalizeOptions', () => {
 
   test('initargs that cannot be serialized are refused at construction', () => {
     expect(() => normalizeOptions({ initargs: [() => 1] })).toThrow(/`initargs`/);
+  });
+});
+
+describe('cwd', () => {
+  test('a directory that does not exist is refused at construction, naming cwd and the value', () => {
+    const missing = join(tempDir(), 'missing');
+    expect(() => normalizeOptions({ cwd: missing })).toThrow(
+      new TypeError(
+        `Expected \`cwd\` to be an existing directory (${missing} does not exist), got \`${missing}\` (string)`,
+      ),
+    );
+  });
+
+  test('a relative path is resolved against process.cwd() for the check, and kept as given', () => {
+    const dir = tempDir();
+    const rel = relative(process.cwd(), dir);
+    expect(normalizeOptions({ cwd: rel }).cwd).toBe(rel);
+    expect(() => normalizeOptions({ cwd: join(rel, 'missing') })).toThrow(
+      `(${resolve(dir, 'missing')} does not exist), got \`${join(rel, 'missing')}\` (string)`,
+    );
+  });
+
+  test('a file is not a directory', () => {
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    expect(() => normalizeOptions({ cwd: file })).toThrow(`(${file} is not a directory)`);
+  });
+
+  test('a URL must be a file: URL naming a directory', () => {
+    expect(() => normalizeOptions({ cwd: new URL('http://x/') })).toThrow(
+      new TypeError('Expected `cwd` to be a path or a file: URL, got `http://x/` (object)'),
+    );
+    const dir = tempDir();
+    expect(normalizeOptions({ cwd: pathToFileURL(dir) }).cwd).toBe(dir);
+    expect(() => normalizeOptions({ cwd: pathToFileURL(join(dir, 'missing')) })).toThrow(
+      /^Expected `cwd` to be an existing directory \(.*missing does not exist\), got `file:/,
+    );
   });
 });
 

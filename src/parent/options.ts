@@ -3,7 +3,9 @@
  * throws at once with validate.ts's one message template. The options of
  * `submit()` are submit-options.ts's.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TaskSpec } from '../shared/protocol.js';
 import { specOf, type Task } from '../shared/task.js';
@@ -176,6 +178,32 @@ function env(value: unknown): () => NodeJS.ProcessEnv {
   return () => fixed;
 }
 
+/**
+ * `cwd`: a path or a file: URL naming an existing directory, checked here so
+ * a missing one is not blamed on node at the first spawn. A relative path
+ * stays as given (fork resolves it against process.cwd()).
+ */
+function directory(value: unknown): string {
+  if (value === undefined) return process.cwd();
+  let path = value;
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') invalid('cwd', 'a path or a file: URL', value);
+    path = fileURLToPath(value);
+  }
+  if (typeof path !== 'string' || path === '') invalid('cwd', 'a path or a file: URL', value);
+  const where = resolve(path);
+  let problem: string | undefined;
+  try {
+    const stats = statSync(where, { throwIfNoEntry: false });
+    if (stats === undefined) problem = `${where} does not exist`;
+    else if (!stats.isDirectory()) problem = `${where} is not a directory`;
+  } catch (error) {
+    problem = `${where} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+  }
+  if (problem !== undefined) invalid('cwd', `an existing directory (${problem})`, value);
+  return path;
+}
+
 const KNOWN: readonly string[] = [
   'maxWorkers', 'minWorkers', 'idleTimeout', 'maxTasksPerChild', 'maxWorkerMemoryBytes',
   'memoryLimitBytes', 'memorySampleInterval', 'maxBacklog', 'timeout', 'queueTimeout',
@@ -192,9 +220,7 @@ export function normalizeOptions(options: DeadpoolOptions = {}): Settings {
   if (!Array.isArray(execArgv) || !execArgv.every((arg) => typeof arg === 'string')) {
     invalid('execArgv', 'an array of strings', execArgv);
   }
-  let cwd: unknown = options.cwd ?? process.cwd();
-  if (cwd instanceof URL) cwd = fileURLToPath(cwd);
-  if (typeof cwd !== 'string' || cwd === '') invalid('cwd', 'a path or a file: URL', cwd);
+  const cwd = directory(options.cwd);
   const serialization = options.serialization ?? 'advanced';
   if (serialization !== 'advanced' && serialization !== 'json') {
     invalid('serialization', "'advanced' or 'json'", serialization);
