@@ -185,6 +185,33 @@ describe('callbacks', () => {
 });
 
 describe('result and exception', () => {
+  test('result(ms) and exception(ms) refuse a wrong type with a TypeError, a bad number with a RangeError', async () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const future = pool.submit(tasks.add, [1, 2]);
+    for (const wrong of ['x', null]) {
+      expect(() => future.result(wrong as never)).toThrow(TypeError);
+      expect(() => future.exception(wrong as never)).toThrow(TypeError);
+    }
+    expect(() => future.result('x' as never)).toThrow(
+      new TypeError('Expected `timeoutMs` to be a finite number >= 0, got `x` (string)'),
+    );
+    expect(() => future.result(null as never)).toThrow(/got `null` \(null\)$/);
+    for (const bad of [-1, Number.NaN, Infinity]) {
+      expect(() => future.result(bad)).toThrow(RangeError);
+    }
+    expect(await future).toBe(3);
+    // Settled, the argument is still checked.
+    expect(() => future.result('x' as never)).toThrow(TypeError);
+  });
+
+  test('a callback that is not a function reads as what it is in the message', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    const future = pool.submit(tasks.add, [1, 2]);
+    expect(() => future.addDoneCallback(null as never)).toThrow(
+      new TypeError('Expected `cb` to be a function, got `null` (null)'),
+    );
+  });
+
   test('result(ms) rejects with TimeoutError when the task takes longer, and the task goes on', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     const g = gate();

@@ -3,7 +3,7 @@
  * once, with a message that names the option and the value.
  */
 import { describe, expect, test } from 'vitest';
-import { type DeadpoolOptions } from '../dist/index.js';
+import { defineTask, task, type DeadpoolOptions } from '../dist/index.js';
 import * as streams from './fixtures/core/streams.mjs';
 import * as tasks from './fixtures/core/tasks.mjs';
 import { makePool, waitFor } from './helpers/index.js';
@@ -156,10 +156,41 @@ describe('submit options', () => {
     );
   });
 
+  test('options that are an array are refused as not an options object', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(tasks.add, [1, 2], [] as never)).toThrow(
+      new TypeError('Expected `options` to be an options object, got `` (array)'),
+    );
+    expect(() => pool.stream(streams.count, [3], [] as never)).toThrow(
+      new TypeError('Expected `options` to be an options object, got `` (array)'),
+    );
+    expect(pool.getStatistics().tasksReceived).toBe(0);
+  });
+
   test('args left out, or undefined before options, run the task with none', async () => {
     const { pool } = makePool({ maxWorkers: 1 });
     expect(typeof (await pool.submit(tasks.pid))).toBe('number');
     expect(typeof (await pool.submit(tasks.pid, undefined, { name: 'no-args' }))).toBe('number');
+  });
+});
+
+describe('task references', () => {
+  test('a null task, module, name or function reads as null in the message', () => {
+    const { pool } = makePool({ maxWorkers: 1 });
+    expect(() => pool.submit(null as never, [] as never)).toThrow(
+      new TypeError(
+        'Expected `fn` to be a function, a defineTask() handle or a task() reference, got `null` (null)',
+      ),
+    );
+    expect(() => task(null as never)).toThrow(
+      new TypeError('Expected `module` to be an absolute path or a file: URL, got `null` (null)'),
+    );
+    expect(() => task('/tmp/x.mjs', null as never)).toThrow(
+      new TypeError('Expected `exportName` to be a non-empty string, got `null` (null)'),
+    );
+    expect(() => defineTask(import.meta.url, 'a', null as never)).toThrow(
+      new TypeError('Expected `fn` to be a function, got `null` (null)'),
+    );
   });
 });
 

@@ -144,7 +144,6 @@ export class Deadpool extends EventEmitter<DeadpoolEvents> {
     ];
     const spec = specOf(fn);
     if (!Array.isArray(args)) invalid('args', 'an array of arguments', args);
-    if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
     const jobOptions = normalizeSubmitOptions(options, this.#engine.settings, STREAM_KEYS);
     const hwm = integer('highWaterMark', options.highWaterMark, 1, DEFAULT_HIGH_WATER_MARK);
     this.#admit();

@@ -6,6 +6,7 @@
  * wait, and callbacks whose throws are reported, never propagated.
  */
 import { TimeoutError } from '../shared/errors.js';
+import { invalid, numberError } from './validate.js';
 
 /** One outcome, settled once; `promise()` gives it to awaiters. */
 export class Settlement<T> {
@@ -54,12 +55,14 @@ export class Settlement<T> {
    * `timeoutMs` (what it waits for goes on).
    */
   within(timeoutMs: number | undefined, message: string): Promise<T> {
-    if (timeoutMs === undefined || this.#done) return this.promise();
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-      throw new RangeError(
-        `Expected \`timeoutMs\` to be a finite number >= 0, got \`${String(timeoutMs)}\` (${typeof timeoutMs})`,
-      );
+    // Checked even when settled: a bad argument throws whenever it is given.
+    if (
+      timeoutMs !== undefined &&
+      (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs))
+    ) {
+      invalid('timeoutMs', 'a finite number >= 0', timeoutMs, numberError(timeoutMs));
     }
+    if (timeoutMs === undefined || this.#done) return this.promise();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(message)), timeoutMs);
       this.promise()
@@ -90,7 +93,5 @@ export function runCallbacks<A extends unknown[]>(
 
 /** A callback argument: a function, else the one-template TypeError naming `cb`. */
 export function checkCallback(cb: unknown): void {
-  if (typeof cb !== 'function') {
-    throw new TypeError(`Expected \`cb\` to be a function, got \`${String(cb)}\` (${typeof cb})`);
-  }
+  if (typeof cb !== 'function') invalid('cb', 'a function', cb);
 }

@@ -122,7 +122,9 @@ export function normalizeSubmitOptions<P>(
   allowed: readonly string[] = SUBMIT_KEYS,
 ): JobOptions {
   if (options === undefined) return defaultsOf(pool);
-  if (typeof options !== 'object' || options === null) invalid('options', 'an object', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    invalid('options', 'an options object', options);
+  }
   knownKeys(options, allowed);
   const timeout = duration('timeout', options.timeout) ?? pool.timeout;
   const queueTimeout = duration('queueTimeout', options.queueTimeout) ?? pool.queueTimeout;

@@ -3,17 +3,7 @@
  * "Expected `maxWorkers` to be an integer >= 1, got `0` (number)". A number
  * out of range is a RangeError; anything of the wrong type a TypeError.
  */
-
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text =
-      typeof value === 'string' ? value : typeof value === 'bigint' ? `${value}n` : String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return `\`${text}\` (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`;
-}
+import { show } from '../shared/show.js';
 
 /** Throw the one-template error: TypeError, or RangeError for a number out of range. */
 export function invalid(
@@ -59,7 +49,8 @@ export function optionsOf(
   knownKeys(value, allowed, where);
 }
 
-function numberError(value: unknown): ErrorConstructor {
+/** RangeError for a number (out of range), TypeError for anything else. */
+export function numberError(value: unknown): ErrorConstructor {
   return typeof value === 'number' ? RangeError : TypeError;
 }
 

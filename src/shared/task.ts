@@ -5,6 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TaskSpec } from './protocol.js';
+import { show } from './show.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (...args: any[]) => unknown;
@@ -36,7 +37,7 @@ function moduleHref(module: unknown, what: string): string {
   if (module instanceof URL) module = module.href;
   if (typeof module !== 'string' || module === '') {
     throw new TypeError(
-      `Expected \`${what}\` to be an absolute path or a file: URL, got \`${String(module)}\` (${typeof module})`,
+      `Expected \`${what}\` to be an absolute path or a file: URL, got ${show(module)}`,
     );
   }
   if (module.startsWith('file:')) return new URL(module).href;
@@ -48,9 +49,7 @@ function moduleHref(module: unknown, what: string): string {
 
 function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(
-      `Expected \`${what}\` to be a non-empty string, got \`${String(name)}\` (${typeof name})`,
-    );
+    throw new TypeError(`Expected \`${what}\` to be a non-empty string, got ${show(name)}`);
   }
 }
 
@@ -67,7 +66,7 @@ export function defineTask<F extends TaskFunction>(
   const module = moduleHref(moduleUrl, 'moduleUrl');
   checkName(name, 'name');
   if (typeof fn !== 'function') {
-    throw new TypeError(`Expected \`fn\` to be a function, got \`${String(fn)}\` (${typeof fn})`);
+    throw new TypeError(`Expected \`fn\` to be a function, got ${show(fn)}`);
   }
   const handle = function (this: unknown, ...args: unknown[]) {
     return fn.apply(this, args);
@@ -126,7 +125,7 @@ export function specOf(fn: unknown, what = 'fn'): TaskSpec {
   }
   if (typeof fn !== 'function') {
     throw new TypeError(
-      `Expected \`${what}\` to be a function, a defineTask() handle or a task() reference, got \`${String(fn)}\` (${typeof fn})`,
+      `Expected \`${what}\` to be a function, a defineTask() handle or a task() reference, got ${show(fn)}`,
     );
   }
   const source = Function.prototype.toString.call(fn);
