@@ -3,8 +3,9 @@
  * short, a few tasks wait inside each busy worker. Each still counts as
  * waiting; none is lost, run twice or started out of priority order; a later
  * task of higher priority waits behind at most one of them; each can be
- * cancelled; each goes back, never failed, when its worker dies; and its
- * clocks count from when it starts.
+ * cancelled; each goes back, never failed, when its worker dies, unless the
+ * worker had started it (then it fails with the worker, never run twice);
+ * and its clocks count from when it starts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,6 +71,19 @@ async function warmPool(options: DeadpoolOptions = {}): Promise<{ pool: Deadpool
   const log = startLog();
   await warmUp(pool, log);
   return { pool, log };
+}
+
+/**
+ * Hold this process's event loop, so it reads no message from its workers,
+ * until `done()` holds (checked every millisecond, for 10 s at most).
+ */
+function holdUntil(done: () => boolean): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const end = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > end) throw new Error('holdUntil: not met within 10 s');
+    Atomics.wait(cell, 0, 0, 1);
+  }
 }
 
 /**
@@ -216,6 +230,32 @@ describe('pipelining', () => {
       const order = starts(log).filter((t) => t.startsWith('q'));
       expect(order).toEqual(['q0', 'q1', 'q2', 'q3', 'q4', 'q5']);
       expect(pool.getStatistics().tasksFailed).toBe(1);
+    }));
+
+  it('fails, and never runs again, a queued task that had started when the pool killed its worker; the rest go back', () =>
+    pipelined(async () => {
+      const { pool, log } = await warmPool();
+      const [first, second] = [gate(), gate()];
+      const a = pool.submit(loggedGate, [log, 'a', first.path]);
+      const b = pool.submit(loggedGate, [log, 'b', second.path]);
+      const c = pool.submit(logged, [log, 'c']);
+      await started(a);
+      expectQueued(pool);
+      // `a` returns and its worker starts `b` while this process reads no
+      // message: `a`'s result, naming `b` as started, is unread at the kill.
+      first.open();
+      holdUntil(() => starts(log).includes('b'));
+      expect(a.cancelAndKill()).toBe(true);
+      second.open(); // `b`, had it been put back, would now run to its end
+      expect(await rejection(a)).toBeInstanceOf(CancelledError);
+      const error = await rejection(b);
+      expect(error).toBeInstanceOf(ProcessError);
+      expect((error as ProcessError).message).toMatch(
+        /because of task \d+; it may have run in part/,
+      );
+      expect(await c).toBe('c');
+      expect(starts(log).filter((t) => !t.startsWith('w'))).toEqual(['a', 'b', 'c']);
+      expect(pool.getStatistics()).toMatchObject({ tasksCancelled: 1, tasksFailed: 1 });
     }));
 
   it('starts a queued task’s timeout when it starts, not when it was queued', () =>

@@ -7,8 +7,10 @@ import { expect, test, vi } from 'vitest';
 import { loadPQueue } from '../src/parent/backlog.js';
 import { Containment } from '../src/parent/containment/containment.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
-import { FakeChild, fakeEngine } from './helpers/fake-child.js';
-import { turn, within } from './helpers/index.js';
+import { CancelledError, ProcessError, TimeoutError } from '../src/shared/errors.js';
+import type { WorkerMessage } from '../src/shared/protocol.js';
+import { FakeChild, fakeEngine, type EngineChild } from './helpers/fake-child.js';
+import { rejection, turn, waitFor, within } from './helpers/index.js';
 
 const SPEC = { kind: 'source', source: 'x => x' } as const;
 
@@ -117,6 +119,100 @@ test("a pool constructed while a worker (any pool's) is being moved into its cgr
     moving.mockRestore();
     whenNoMove.mockRestore();
   }
+});
+
+/**
+ * A pool of one fake worker running `a` (submitted with `aOptions`) with
+ * three tasks queued inside it behind `a`, as a warmed-up pool queues short
+ * tasks; `ok` plays the worker's result of a task.
+ */
+async function killedWithQueue(aOptions: Record<string, unknown> = {}) {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    containment: 'process-group',
+  });
+  await engine.ready();
+  const child = children[0]!;
+  const result = (from: EngineChild, id: number, extra: Partial<WorkerMessage> = {}): void =>
+    from.reply({ t: 'ok', id, value: id, ms: 0.01, cpu: 0, ...extra } as WorkerMessage);
+  const options = normalizeSubmitOptions(undefined, settings);
+  // A short task first, so that the pool queues tasks inside the busy worker.
+  const warm = engine.submit(SPEC, [0], options);
+  await turn();
+  result(child, child.runs()[0]!);
+  await warm;
+  const a = engine.submit(SPEC, [1], normalizeSubmitOptions(aOptions, settings));
+  const queued = [2, 3, 4].map((n) => engine.submit(SPEC, [n], options));
+  await turn();
+  const [, aId, ...queuedIds] = child.runs();
+  expect(queuedIds).toHaveLength(3);
+  return { engine, children, child, result, a, aId: aId!, queued, queuedIds: queuedIds };
+}
+
+test('a task that had started in a worker the pool killed (a result read after the kill names it next) fails and never runs again; the others go back, never failed', async () => {
+  const { engine, children, child, result, a, aId, queued, queuedIds } = await killedWithQueue();
+  const [bId, cId, dId] = queuedIds as [number, number, number];
+  const [b, c, d] = queued as [(typeof queued)[0], (typeof queued)[0], (typeof queued)[0]];
+  expect(a.cancelAndKill()).toBe(true);
+  expect(await rejection(a)).toBeInstanceOf(CancelledError);
+  // The worker had finished `a` and started `b`: that result, written before
+  // the kill, is read only after it; then the exit.
+  result(child, aId, { next: bId });
+  expect(engine.snapshot().tasksLaunched).toBe(3);
+  child.die(null, 'SIGKILL');
+  const error = await rejection(b);
+  expect(error).toBeInstanceOf(ProcessError);
+  expect((error as ProcessError).message).toBe(
+    `task ${bId} had started on worker -1 when the pool killed the worker and its process tree ` +
+      `because of task ${aId}; it may have run in part, so it is not run again`,
+  );
+  // `c` and `d` never started: they run on the replacement, in their order, and `b` does not.
+  const fresh = await waitFor(() => (children[1]?.runs().length === 2 ? children[1] : undefined), {
+    what: 'the replacement to get the tasks that never started',
+  });
+  expect(fresh.runs()).toEqual([cId, dId]);
+  result(fresh, cId, { next: dId });
+  result(fresh, dId);
+  expect(await Promise.all([c, d])).toEqual([cId, dId]);
+  expect(engine.snapshot()).toMatchObject({ tasksFailed: 1, tasksCancelled: 1, tasksCompleted: 3 });
+});
+
+test("a worker killed at a task's timeout: a start it reported before the kill fails that task, whose own result, read after it, is kept", async () => {
+  const { children, child, result, a, aId, queued, queuedIds } = await killedWithQueue({
+    timeout: 50,
+  });
+  const [bId, cId, dId] = queuedIds as [number, number, number];
+  const [b, c, d] = queued as [(typeof queued)[0], (typeof queued)[0], (typeof queued)[0]];
+  expect(await rejection(a)).toBeInstanceOf(TimeoutError);
+  // `a` ended with nothing inside the worker yet; `b` arrived, started (its
+  // 'started' went out first), ended and named `c`, which started: all read
+  // after the kill.
+  result(child, aId);
+  child.reply({ t: 'started', id: bId });
+  result(child, bId, { next: cId });
+  child.die(null, 'SIGKILL');
+  expect(await within(b, 5_000, 'b settled by its own result')).toBe(bId);
+  const error = await rejection(c);
+  expect(error).toBeInstanceOf(ProcessError);
+  expect((error as ProcessError).message).toContain(`because of task ${aId};`);
+  const fresh = await waitFor(() => (children[1]?.runs().length === 1 ? children[1] : undefined), {
+    what: 'the replacement to get the task that never started',
+  });
+  expect(fresh.runs()).toEqual([dId]);
+  result(fresh, dId);
+  expect(await d).toBe(dId);
+});
+
+test('shutdown with cancelFutures cancels the tasks still inside a worker the pool killed, before its exit', async () => {
+  const { engine, children, child, a, queued } = await killedWithQueue();
+  expect(a.cancelAndKill()).toBe(true);
+  const closed = engine.close(true, true);
+  for (const f of queued) {
+    expect(await within(rejection(f), 5_000, 'the cancel')).toBeInstanceOf(CancelledError);
+  }
+  child.die(null, 'SIGKILL');
+  await within(closed, 5_000, 'the close after the killed worker exited');
+  expect(children.slice(1).every((other) => other.runs().length === 0)).toBe(true);
 });
 
 test('a pool closed (waiting for its tasks) while its first workers wait for a cgroup move still starts one for the task that waits, and the close completes', async () => {

@@ -15,7 +15,11 @@
  * still counts as waiting, starts its clock and counts as launched only when
  * the worker reports its start, can be dropped (cancel, queueTimeout, a
  * worker retiring), and goes back to the backlog, never failed, when its
- * worker dies.
+ * worker dies. When the pool kills the worker (its running task timed out,
+ * was killed, passed its memory limit), the tasks inside it wait there until
+ * the exit, as for a worker that dies by itself: a start the worker reported
+ * before the kill, read only after it, makes that task the one it ran and died
+ * with (it fails; never run twice), and only the rest go back.
  *
  * With `concurrentTasksPerWorker` above 1 a worker runs several tasks at
  * once: each job then holds a slot of its own, from the hand-off until it
@@ -127,9 +131,13 @@ export class Dispatcher {
     return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
   }
 
-  /** Ask `worker` to hand back `jobs` if they still wait inside it (answered by `onDropped`). */
+  /**
+   * Ask `worker` to hand back `jobs` if they still wait inside it (answered
+   * by `onDropped`). A worker the pool killed is not asked: its exit puts back
+   * what never started.
+   */
   drop(worker: Worker, jobs: readonly Job[]): void {
-    this.#pipeline.drop(worker, jobs);
+    if (worker.state === 'busy') this.#pipeline.drop(worker, jobs);
   }
 
   /** A busy worker will retire after its task: what waits inside it goes back. */
@@ -293,6 +301,7 @@ export class Dispatcher {
    */
   taskEnded(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): Job | undefined {
     if (this.#limit > 1) return this.#sharedEnded(worker, message);
+    if (worker.state === 'dying') return this.#endedBeforeKill(worker, message);
     const job = worker.job;
     if (!job || job.id !== message.id || worker.state !== 'busy') return undefined;
     this.#pipeline.noteRunTime(message.ms);
@@ -315,6 +324,29 @@ export class Dispatcher {
     const why = this.#fleet.retireReason(worker, rss, this.unassigned + worker.queued.length);
     if (why !== undefined) this.#fleet.drainAndRetire(worker, why);
     return job;
+  }
+
+  /**
+   * A result the worker wrote before the pool killed it, read after the
+   * kill: the task it names as `next` had started. The result of a task
+   * that had started so is kept (returned to be settled); that of the task
+   * the worker was killed for is not (it was settled).
+   */
+  #endedBeforeKill(worker: Worker, message: WorkerMessage & { t: 'ok' | 'err' }): Job | undefined {
+    const job = worker.job;
+    const ended = job?.id === message.id ? job : undefined;
+    if (ended) worker.endedBeforeKill(ended);
+    const next = worker.queued.find((j) => j.id === message.next);
+    if (next) this.#startedBeforeKill(worker, next);
+    return ended;
+  }
+
+  /** `job`, waiting inside `worker`, had started there before the pool killed it: it runs, and dies with it. */
+  #startedBeforeKill(worker: Worker, job: Job): void {
+    if (!worker.startedBeforeKill(job)) return;
+    // No clock: the worker is dead, and its exit ends the task.
+    this.#begin(job, worker, false);
+    this.#wake(); // it no longer waits
   }
 
   /**
@@ -342,6 +374,12 @@ export class Dispatcher {
     if (this.#limit > 1) {
       const job = worker.running(id);
       if (job && !job.acked) this.#confirmed(job, worker);
+      return;
+    }
+    if (worker.state === 'dying') {
+      // Read after the pool killed it: that task had started.
+      const job = worker.queued.find((j) => j.id === id);
+      if (job) this.#startedBeforeKill(worker, job);
       return;
     }
     const head = worker.job;
@@ -384,16 +422,18 @@ export class Dispatcher {
    * The task runs: its clock starts and its future learns the pid. A task
    * that waited inside the worker counts as launched only now. A task whose
    * future already settled (cancelled while it waited) still gets its clock:
-   * its timeout bounds how long the worker may spend on it.
+   * its timeout bounds how long the worker may spend on it. `timed`: false
+   * for a task whose worker is dead already (its clocks stop instead).
    */
-  #begin(job: Job, worker: Worker): void {
+  #begin(job: Job, worker: Worker, timed = true): void {
     const now = performance.now();
     if (job.confirm(now)) {
       this.#stats.launched += job.size;
       this.#stats.pipelined += job.size;
       this.#stats.queueWait.add(now - job.submittedAt);
     }
-    this.#deadlines.start(job);
+    if (timed) this.#deadlines.start(job);
+    else this.#deadlines.clear(job);
     if (job.future.done()) return;
     traceRun(job, worker.pid);
     startFuture(job.future, worker.pid);
@@ -420,7 +460,7 @@ export class Dispatcher {
     this.#wake();
   }
 
-  /** Its worker died or was killed: the tasks waiting inside it go back, in their order. */
+  /** Its worker exited: the tasks that waited inside it and never started go back, in their order. */
   putBackQueued(worker: Worker): void {
     for (const job of worker.takeQueued()) this.#putBack(job);
     this.#wake();

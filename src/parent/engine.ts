@@ -20,7 +20,7 @@ import { processError } from './exit-message.js';
 import { Fleet } from './fleet.js';
 import { NO_USAGE, type TaskUsage } from './containment/usage.js';
 import { Future, progressFuture, settleFuture, usageFuture, type CancelHooks } from './future.js';
-import { Interrupts, cancelled, type Ending } from './interrupts.js';
+import { Interrupts, cancelled, startedWhenKilled, type Ending } from './interrupts.js';
 import { cancelledBySignal, Job } from './job.js';
 import { Lifecycle } from './lifecycle.js';
 import { MemoryWatch } from './memory.js';
@@ -314,7 +314,8 @@ export class Engine {
     // ended the process, so none runs again; each fails with what the exit was.
     const shared = others.length > 0;
     // A task it had not confirmed never ran: it waits for another worker; so
-    // do the tasks that waited inside it.
+    // do the tasks that waited inside it and never started. (After a kill by
+    // the pool, `job` is one of those that had: dispatch.ts, `#startedBeforeKill`.)
     for (const other of others) this.#failExit(other, worker, exitCode, signal);
     if (job && (shared || job.acked || job.future.done() || !this.#dispatch.requeue(job))) {
       this.#failExit(job, worker, exitCode, signal);
@@ -325,13 +326,21 @@ export class Engine {
     this.#life.check();
   }
 
-  /** `job` died with its worker: a ProcessError naming the exit (MemoryLimitError at the kernel's cap). */
+  /**
+   * `job` died with its worker: a ProcessError naming the exit (MemoryLimitError
+   * at the kernel's cap), or the task the pool killed the worker for.
+   */
   #failExit(
     job: Job,
     worker: Worker,
     exitCode: number | null,
     signal: NodeJS.Signals | null,
   ): void {
+    const killed = worker.killedFor;
+    if (killed) {
+      this.#finish(job, 'failed', startedWhenKilled(job, killed, worker, exitCode, signal));
+      return;
+    }
     const error = worker.memoryExceeded()
       ? this.#interrupts.memoryError(job, worker, worker.usageOfRunning().peakMemoryBytes, true)
       : processError(job, worker, exitCode, signal);
@@ -384,7 +393,7 @@ export class Engine {
       for (const job of this.#dispatch.drain()) {
         this.#finish(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
       }
-      for (const worker of this.#fleet.holdingTasks()) {
+      for (const worker of this.#fleet.holding()) {
         for (const job of [...worker.queued]) {
           this.#interrupts.unwait(job, 'cancelled', cancelled(job, 'was cancelled by shutdown'));
         }

@@ -152,8 +152,11 @@ export class Fleet {
     return [...this.#workers].filter((w) => w.state === 'busy');
   }
 
-  /** Workers with tasks waiting inside them: busy ones, and retiring ones not yet done handing theirs back. */
-  holdingTasks(): Worker[] {
+  /**
+   * Workers with tasks waiting inside them: busy ones, retiring ones not yet
+   * done handing theirs back, and those the pool killed, until their exit.
+   */
+  holding(): Worker[] {
     return [...this.#workers].filter((w) => w.queued.length > 0);
   }
 

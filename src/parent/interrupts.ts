@@ -178,7 +178,12 @@ export class Interrupts {
     );
   }
 
-  /** SIGKILL the tree of the worker running `job`, and end the job with `error`. */
+  /**
+   * SIGKILL the tree of the worker running `job`, and end the job with
+   * `error`. The tasks waiting inside the worker go back at its exit, once
+   * its last messages are read: one may turn out to have started
+   * (dispatch.ts, `#startedBeforeKill`), and fails at the exit (`startedWhenKilled`).
+   */
   kill(job: Job, error: Error, reason: ExitReason, sibling?: (other: Job) => Error): void {
     const worker = job.worker;
     if (!worker || !worker.runs(job)) return;
@@ -186,8 +191,7 @@ export class Interrupts {
     // The tasks running beside it (concurrentTasksPerWorker) die with it, confirmed started
     // or not: they fail, and never run again.
     const siblings = worker.jobs.filter((other) => other !== job);
-    worker.kill(reason);
-    this.#dispatch.putBackQueued(worker);
+    worker.kill(reason, job);
     this.#ends.finish(job, error instanceof CancelledError ? 'cancelled' : 'failed', error);
     for (const other of siblings) this.#ends.finish(other, 'failed', failSibling(other));
   }
@@ -239,6 +243,32 @@ export function siblingError(job: Job, killed: Job, worker: Worker): ProcessErro
       pid: worker.pid,
       exitCode: null,
       signal: 'SIGKILL',
+      taskName: job.options.name,
+      stderr: worker.stderrTail,
+    },
+  );
+}
+
+/**
+ * A task that waited inside `worker` behind `killed` and, as the worker's last
+ * messages (read after the kill) showed, had started there before the pool
+ * killed the worker because of `killed`: it may have run in part, so it is
+ * not run again.
+ */
+export function startedWhenKilled(
+  job: Job,
+  killed: Job,
+  worker: Worker,
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+): ProcessError {
+  return new ProcessError(
+    `task ${label(job)} had started on worker ${worker.pid} when the pool killed the worker ` +
+      `and its process tree because of task ${label(killed)}; it may have run in part, so it is not run again`,
+    {
+      pid: worker.pid,
+      exitCode,
+      signal,
       taskName: job.options.name,
       stderr: worker.stderrTail,
     },

@@ -91,6 +91,8 @@ export class Worker {
   #everReady = false;
   #idleSince = 0;
   #exitReason: ExitReason | undefined;
+  /** The task because of which the pool killed it, if it did. */
+  #killedFor: Job | undefined;
   #retireAfterTask: ExitReason | undefined;
   #startError: Error | undefined;
   #fatal: { kind: string; error: unknown } | undefined;
@@ -182,6 +184,11 @@ export class Worker {
   /** Why the pool ended it (killed or retired), if it did. */
   get exitReason(): ExitReason | undefined {
     return this.#exitReason;
+  }
+
+  /** The task because of which the pool killed it (its timeout, a kill, its memory), if it did. */
+  get killedFor(): Job | undefined {
+    return this.#killedFor;
   }
 
   /** A retirement decided while it ran its task, carried out after the task. */
@@ -475,6 +482,25 @@ export class Worker {
     return true;
   }
 
+  /**
+   * dying, killed by the pool: its last messages, read after the kill, say it
+   * had started `job`, which waited inside it (a result naming it as `next`,
+   * or its 'started'). `job` is the task it runs now, and dies with; false if
+   * it did not wait inside it.
+   */
+  startedBeforeKill(job: Job): boolean {
+    this.#expect('startedBeforeKill', 'dying');
+    if (!this.unqueue(job)) return false;
+    this.#runs(job);
+    return true;
+  }
+
+  /** dying: the result of the task it had started before the pool killed it came. */
+  endedBeforeKill(job: Job): void {
+    this.#expect('endedBeforeKill', 'dying');
+    if (this.#job === job) this.#job = undefined;
+  }
+
   /** Take out every task that waited inside it (it died), in the order they were sent. */
   takeQueued(): Job[] {
     const jobs = this.#queued.splice(0);
@@ -510,12 +536,15 @@ export class Worker {
   }
 
   /**
-   * → dying: SIGKILL the whole process tree. Returns the job it ran, if any.
-   * Killing a worker already dying or exited does nothing.
+   * → dying: SIGKILL the whole process tree (`because` of that task, if one).
+   * Returns the job it ran, if any. The tasks waiting inside it stay there
+   * until its exit: its last messages may say one of them started. Killing a
+   * worker already dying or exited does nothing.
    */
-  kill(reason: ExitReason): Job | undefined {
+  kill(reason: ExitReason, because?: Job): Job | undefined {
     if (this.#state === 'dying' || this.#state === 'exited') return undefined;
     this.#exitReason ??= reason;
+    this.#killedFor = because;
     this.#clearDeadline();
     const job = this.#job;
     this.#job = undefined;
