@@ -290,3 +290,44 @@ test('shutdown with cancelFutures cancels the tasks still waiting inside a worke
   await within(closing, 5_000, 'the close');
   expect(children).toHaveLength(1);
 });
+
+test('a worker marked to retire whose next task it hands back unstarted retires then, and recycle() resolves', async () => {
+  const { engine, settings, children } = fakeEngine({
+    maxWorkers: 1,
+    containment: 'process-group',
+  });
+  await engine.ready();
+  const child = children[0]!;
+  const ok = (from: EngineChild, id: number): void =>
+    from.reply({ t: 'ok', id, value: id, ms: 0.01, cpu: 0 });
+  const options = normalizeSubmitOptions(undefined, settings);
+  // A short task first, so that the pool queues tasks inside the busy worker.
+  const warm = engine.submit(SPEC, [0], options);
+  await turn();
+  ok(child, child.runs()[0]!);
+  await warm;
+  // `a` runs; `b` waits inside the worker behind it.
+  const a = engine.submit(SPEC, [1], options);
+  const b = engine.submit(SPEC, [2], options);
+  await turn();
+  const [, aId, bId] = child.runs() as [number, number, number];
+  expect(bId).toBeDefined();
+  // Recycling marks the busy worker to retire after its task and asks for `b` back.
+  const recycled = engine.recycle();
+  expect(child.sent.at(-1)).toEqual({ t: 'drop', ids: [bId] });
+  // `a`'s result names no next (`b` arrived while it was being written):
+  // `b` is the head, to start on arrival; then the worker hands it back unstarted.
+  ok(child, aId);
+  expect(await a).toBe(aId);
+  child.reply({ t: 'dropped', ids: [bId] });
+  await within(recycled, 5_000, 'the recycle');
+  expect(child.sent.some((m) => m.t === 'finalize')).toBe(true);
+  expect(child.runs()).toEqual([expect.any(Number), aId, bId]);
+  // `b` runs on the fresh worker.
+  const fresh = await waitFor(() => (children[1]?.runs().length === 1 ? children[1] : undefined), {
+    what: 'the fresh worker to get the task handed back',
+  });
+  expect(fresh.runs()).toEqual([bId]);
+  ok(fresh, bId);
+  expect(await b).toBe(bId);
+});

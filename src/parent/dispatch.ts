@@ -451,9 +451,15 @@ export class Dispatcher {
       // before it came naming no next, so the task became the head, to start
       // on arrival. The worker gave it back unstarted (it starts nothing while
       // a result is still being written): it never ran, and the worker moves on.
+      // A worker marked to retire after its task retires now that it is idle,
+      // before the task goes back (it would take it).
       const head = worker.job;
       if (head?.id === id && !head.acked && worker.state === 'busy') {
         worker.finishTask({ counted: false });
+        const why = worker.retireAfterTask;
+        if ((worker.state as WorkerState) === 'idle' && why !== undefined) {
+          this.#fleet.retire(worker, why);
+        }
         this.#putBack(head);
       }
     }
