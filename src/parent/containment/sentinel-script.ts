@@ -18,10 +18,11 @@
  * inside; stops each listed worker that is still the process it was (pid
  * and start time, and not already dying), with its process group, and
  * every descendant, as it finds them, so none can fork past the walk;
- * SIGKILLs each of them that a second look, right before, finds still the
- * same process and still stopped (a stopped process cannot exit, so its
- * pid cannot have gone to another one since; a worker the cgroup kill
- * reached is not stopped, and is that kill's); and removes the pool's
+ * SIGKILLs each of them, deepest first, that a second look, right before,
+ * finds still the same process and stopped (waiting for the stop to take
+ * effect; a stopped process cannot exit, so its pid cannot have gone to
+ * another one since; a worker the cgroup kill reached is not stopped, and
+ * is that kill's); and removes the pool's
  * cgroup directories (arguments 2...) once empty. docs/containment.md,
  * "When the pool's process dies".
  */
@@ -53,10 +54,20 @@ stat_of() {
   start=$1
 }
 
-# still PID START: PID is still the process that started at START, and stopped.
+# still PID START: PID is still the process that started at START, and
+# stopped. A stop takes effect once the process runs, which on a busy
+# machine can take a while: waited for, up to ~1 s; a dying one is not.
 still() {
-  stat_of "$1" && [ "$start" = "$2" ] || return 1
-  case $state in T | t) return 0 ;; esac
+  tries=0
+  while stat_of "$1" && [ "$start" = "$2" ]; do
+    case $state in
+    T | t) return 0 ;;
+    Z | X | x) return 1 ;;
+    esac
+    [ $tries -lt 100 ] || return 1
+    tries=$((tries + 1))
+    sleep 0.01
+  done
   return 1
 }
 
@@ -90,8 +101,17 @@ while [ "$tree" != ' ' ] && [ $found = 1 ]; do
   done
 done
 # The walk took a while: each is signalled only if it is still what it was.
-for w in $leaders; do still "\${w%%:*}" "\${w#*:}" && kill -s KILL -- "-\${w%%:*}" 2>/dev/null; done
-for w in $tree; do still "\${w%%:*}" "\${w#*:}" && kill -s KILL "\${w%%:*}" 2>/dev/null; done
+# Deepest first (the reverse of the walk's order): a stopped process whose
+# parent dies first may be continued by the kernel (an orphaned process
+# group gets SIGHUP and SIGCONT), and would no longer pass the look.
+rev=
+for w in $tree; do rev="$w $rev"; done
+for w in $rev; do
+  pid=\${w%%:*}
+  still "$pid" "\${w#*:}" || continue
+  case "$leaders " in *" $w "*) kill -s KILL -- "-$pid" 2>/dev/null ;; esac
+  kill -s KILL "$pid" 2>/dev/null
+done
 
 tries=0
 while [ $# -gt 0 ] && [ $tries -lt 100 ]; do
