@@ -21,7 +21,7 @@
 import { delimiter, join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
-import { proc, type ProcReader } from './proc.js';
+import { foreignProc, proc, type ProcReader } from './proc.js';
 
 export { readPpid } from './proc.js';
 
@@ -216,7 +216,8 @@ function treeKillFallback(pid: number, group: boolean, host: KillHost): number {
     host.send(pid, 'SIGKILL');
   };
   if (pid !== process.pid) host.send(pid, 'SIGSTOP');
-  if (!hasPs()) {
+  // `ps` reads /proc: another namespace's one names other processes.
+  if (foreignProc || !hasPs()) {
     finish();
     return 0;
   }

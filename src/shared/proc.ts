@@ -9,7 +9,15 @@
  * once more to see the end, as procfs reports size 0): kills read a few per
  * process.
  */
-import { accessSync, closeSync, constants, openSync, readdirSync, readSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 
 /** What /proc/<pid>/stat says about a process. */
 export interface ProcStat {
@@ -48,7 +56,24 @@ function canRead(path: string): boolean {
   }
 }
 
-const hasProc = process.platform === 'linux' && canRead('/proc/self/stat');
+/**
+ * /proc shows this process's pid namespace: in a pid namespace whose /proc
+ * was mounted for another (`unshare --pid --fork` without `--mount-proc`),
+ * /proc/<pid> is another process than `pid` here, and `ps` reads the same
+ * /proc. Then nothing in it is a proof of anything (docs/signals.md).
+ */
+function ownProc(): boolean {
+  try {
+    return readlinkSync('/proc/self') === String(process.pid);
+  } catch {
+    return false;
+  }
+}
+
+const procMounted = process.platform === 'linux' && canRead('/proc/self/stat');
+const hasProc = procMounted && ownProc();
+/** There is a /proc, but another pid namespace's: neither it nor `ps` may name a process. */
+export const foreignProc = procMounted && !hasProc;
 /**
  * /proc/<pid>/task/<tid>/children lists a thread's children: reading it for
  * a tree touches only the tree, where a full scan reads every process's stat

@@ -7,6 +7,7 @@
  * pids it cannot check).
  */
 import { readFileSync, readlinkSync } from 'node:fs';
+import { proc } from '../../shared/proc.js';
 
 export interface Owner {
   /** The pid namespace's inode number, as /proc/self/ns/pid names it. */
@@ -52,13 +53,17 @@ export function parsePoolName(name: string): Owner | undefined {
 
 /**
  * True when the pool cgroup `name` belongs to a process that is gone: same
- * pid namespace as `self`, and its pid is free or has another start time.
+ * pid namespace as `self`, and its pid is free or has another start time,
+ * read from a /proc that is this namespace's (`procIsOurs`).
  */
 export function ownerGone(
   name: string,
   self: Owner,
   startOf: (pid: number) => string | undefined = startTimeOf,
+  procIsOurs = proc.available,
 ): boolean {
+  // Where /proc is not this pid namespace's (proc.ts), no owner can be checked.
+  if (!procIsOurs) return false;
   const owner = parsePoolName(name);
   if (!owner || owner.ns !== self.ns) return false;
   if (owner.pid === self.pid && owner.start === self.start) return false;
