@@ -6,7 +6,14 @@
  * their pid still has the start time they wrote, and the cgroups of owners
  * that are gone (a parent killed on purpose) are removed.
  */
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { waitFor } from './events.js';
@@ -125,11 +132,19 @@ function removeTree(dir: string): boolean {
   }
 }
 
-/** Kill and remove the pool cgroups whose owner is gone; returns how many are left. */
+/** This process's pid namespace, as pool cgroup names carry it. */
+const OWN_NS = /\d+/.exec(readlinkSync('/proc/self/ns/pid'))?.[0];
+
+/**
+ * Kill and remove the pool cgroups whose owner is gone; returns how many are
+ * left. Only this pid namespace's: another's pids mean other processes here
+ * (test/containment-namespaces.test.ts runs pools in one).
+ */
 export function removeDeadOwners(): number {
   let left = 0;
   for (const dir of deadpoolCgroups()) {
     const match = NAME.exec(dir.slice(dir.lastIndexOf('/') + 1))!;
+    if (match[1] !== OWN_NS) continue; // another pid namespace's
     if (startTime(Number(match[2])) === Number(match[3])) continue; // a live pool's
     try {
       if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
