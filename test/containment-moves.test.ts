@@ -75,17 +75,23 @@ test("a worker killed while another is being moved in: its process group goes at
   )) as { pid: number };
   const sleeperId = identify(sleeper)!;
   expect(sigkilled(sleeper)).toBe(false);
-  // A worker is being moved in: the cgroup's kill goes to libuv's thread pool
-  // (here it is held back altogether, as the kernel would hold it).
+  // A worker is being moved in: the cgroup's kill goes to libuv's thread
+  // pool once the moves are done (here it is held back altogether, as the
+  // kernel would hold it).
   const moving = vi.spyOn(settings.containment, 'moving', 'get').mockReturnValue(true);
   const cgroupKill = vi.spyOn(proc.cgroup!, 'kill').mockImplementation(() => {});
   const exited = once(child!, 'exit');
   try {
     proc.kill();
-    expect(cgroupKill).toHaveBeenCalledExactlyOnceWith(true);
     // Before kill() returned, and so before any future could settle.
     expect(sigkilled(child!.pid!)).toBe(true);
     expect(sigkilled(sleeper)).toBe(true);
+    expect(cgroupKill).not.toHaveBeenCalled();
+    await settings.containment.whenNoMove();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Off the event loop, each time (the exit's release may kill what is left too).
+    expect(cgroupKill).toHaveBeenCalledWith(true);
+    expect(cgroupKill.mock.calls.every(([offLoop]) => offLoop === true)).toBe(true);
   } finally {
     moving.mockRestore();
     cgroupKill.mockRestore();

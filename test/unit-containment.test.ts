@@ -306,6 +306,56 @@ describe('Containment on a fake hybrid tree', () => {
     expect(tree.fs.subdirs(join(tree.root, 'unified'))).toEqual([]);
   });
 
+  test('a move that ends after its worker was reaped (its pid may be another process now) goes no further, and what it may have moved in is moved out, not killed', async () => {
+    const { tree, self } = hybrid();
+    let letGo = (): void => {};
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const writes: string[] = [];
+    const fs = {
+      ...tree.fs,
+      write(path: string, text: string): void {
+        writes.push(relative(tree.root, path));
+        tree.fs.write(path, text);
+      },
+      async writeAsync(path: string, text: string): Promise<void> {
+        writes.push(relative(tree.root, path));
+        if (path.endsWith('cgroup.procs')) await held;
+        await tree.fs.writeAsync(path, text);
+        // The kernel takes a process moved to a base cgroup out of the worker's.
+        for (const dir of [worker.dirs.v2, worker.dirs.memory!.dir]) {
+          if (path === join(dirname(dirname(dir)), 'cgroup.procs')) {
+            writeFileSync(join(dir, 'cgroup.procs'), '');
+          }
+        }
+      },
+    };
+    const c = new Containment('auto', NO_LIMITS, tree.host(self, { fs }));
+    const worker = c.placeWorker()!;
+    let reaped = false;
+    const move = c.enter(worker, 4242, () => reaped);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The worker dies and is reaped while the write waits; the kernel then
+    // reads 4242, by now another process, and moves it in.
+    reaped = true;
+    letGo();
+    await expect(move).rejects.toMatchObject({ code: 'ESRCH' });
+    const v2Procs = relative(tree.root, join(worker.dirs.v2, 'cgroup.procs'));
+    const memoryProcs = relative(tree.root, join(worker.dirs.memory!.dir, 'cgroup.procs'));
+    // No more writes of that pid (the v1 memory hierarchy's was next).
+    expect(writes).toEqual([v2Procs]);
+    expect(readFileSync(join(worker.dirs.v2, 'cgroup.procs'), 'latin1')).toBe('4242');
+    writeFileSync(join(worker.dirs.v2, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+    c.release(worker);
+    await c.close();
+    // Moved out, to the cgroup the pool's own is in; never killed; and its cgroups gone.
+    expect(writes).not.toContain(memoryProcs);
+    expect(writes.filter((w) => w.endsWith('cgroup.kill'))).toEqual([]);
+    expect(writes).toContain(
+      relative(tree.root, join(dirname(dirname(worker.dirs.v2)), 'cgroup.procs')),
+    );
+    expect(existsSync(worker.dirs.v2)).toBe(false);
+  });
+
   test("a live worker's cgroup is killed at once, or, while a worker is being moved in, off the event loop", async () => {
     // A move that waits on the kernel until the test lets it go (an RCU grace
     // period); the kernel would hold any cgroupfs write as long.
@@ -322,12 +372,16 @@ describe('Containment on a fake hybrid tree', () => {
     const move = c.enter(next, 4343);
     expect(c.moving).toBe(true);
     expect(c.kill(busy)).toBe(false);
-    expect(kills).toEqual(['sync', 'async']);
+    // Not written while the move waits (it would wait with it): off the
+    // event loop once the move is done, when the write would have landed.
     await new Promise((resolve) => setImmediate(resolve));
-    expect(readFileSync(killFile, 'latin1')).toBe('1');
+    expect(kills).toEqual(['sync']);
     letGo();
     await move;
     await c.whenNoMove();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(kills).toEqual(['sync', 'async']);
+    expect(readFileSync(killFile, 'latin1')).toBe('1');
     expect(c.moving).toBe(false);
     expect(c.kill(busy)).toBe(true);
     expect(kills).toEqual(['sync', 'async', 'sync']);
@@ -349,10 +403,12 @@ describe('Containment on a fake hybrid tree', () => {
     const move = mover.c.enter(next, 4343);
     expect(other.c.moving).toBe(true);
     expect(other.c.kill(busy)).toBe(false);
-    expect(other.kills).toEqual(['async']);
+    expect(other.kills).toEqual([]);
     letGo();
     await move;
     await other.c.whenNoMove();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(other.kills).toEqual(['async']);
     expect(other.c.kill(busy)).toBe(true);
     expect(other.kills).toEqual(['async', 'sync']);
     for (const dir of [next.dirs.v2, next.dirs.memory!.dir]) {

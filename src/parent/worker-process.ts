@@ -137,7 +137,14 @@ export class WorkerProcess {
     // could not be made until it is done.
     this.placed =
       cgroup && this.pid > 0
-        ? Promise.resolve().then(() => containment.enter(cgroup, this.pid))
+        ? Promise.resolve().then(() =>
+            // Reaped: `exitCode` or `signalCode` is set in the callback that reaps it.
+            containment.enter(
+              cgroup,
+              this.pid,
+              () => child.exitCode !== null || child.signalCode !== null,
+            ),
+          )
         : Promise.resolve();
     this.placed.catch(() => {}); // Worker.boot handles it
     child.on('error', (error) => hooks.error(error));

@@ -193,14 +193,21 @@ export class Containment {
    * worker itself too): at once, unless a worker is being moved in. Then
    * the write would wait for that move's RCU grace period (5–25 ms here)
    * with the event loop stalled and the killed task's future not yet
-   * settled, so it goes to libuv's thread pool, where it lands when the
-   * move is done, as the blocking write would have (docs/containment.md,
-   * "Moves and the event loop"). Returns whether the kill was written now.
+   * settled, so it goes to libuv's thread pool once the moves are done,
+   * when the blocking write would have landed (docs/containment.md, "Moves
+   * and the event loop"); and not at all into a cgroup whose own move ended
+   * after its worker was reaped, which may hold another process
+   * (WorkerCgroup.enter). Returns whether the kill was written now.
    */
   kill(cgroup: WorkerCgroup): boolean {
-    const now = !this.moving;
-    cgroup.kill(!now);
-    return now;
+    if (!this.moving) {
+      cgroup.kill();
+      return true;
+    }
+    void this.whenNoMove().then(() => {
+      if (!cgroup.mayHoldStranger) cgroup.kill(true);
+    });
+    return false;
   }
 
   /**
@@ -217,11 +224,11 @@ export class Containment {
   }
 
   /**
-   * Move the just-forked worker `pid` into `cgroup`, off the event loop
-   * (WorkerCgroup.enter); removals wait for it (`release`).
+   * Move the just-forked worker `pid` into `cgroup`, off the event loop, as
+   * long as it is not `reaped` (WorkerCgroup.enter); removals wait for it (`release`).
    */
-  enter(cgroup: WorkerCgroup, pid: number): Promise<void> {
-    const move = cgroup.enter(pid);
+  enter(cgroup: WorkerCgroup, pid: number, reaped?: () => boolean): Promise<void> {
+    const move = cgroup.enter(pid, reaped);
     const settled = move.then(
       () => {},
       () => {},

@@ -5,7 +5,7 @@
  * This side creates, limits, moves the worker in (right after its fork, off
  * the event loop), measures, kills and removes.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CgroupBoot } from '../../shared/protocol.js';
 import { keyed, removeTree, type CgroupFs } from './cgroupfs.js';
 
@@ -32,6 +32,14 @@ export class WorkerCgroup {
   /** Figures read just before the cgroups were removed. */
   #final: { cpu: number; oom: number; peak: number } | undefined;
   #released: Promise<void> | undefined;
+  /** A move into it is under way (enter). */
+  #entering = false;
+  /**
+   * A move into it ended after its worker was reaped: the kernel may have
+   * read the pid once it belonged to another process (enter), so what is in
+   * it is moved out, never killed (release).
+   */
+  #mayHoldStranger = false;
 
   constructor(fs: CgroupFs, dirs: WorkerDirs, limits: WorkerLimits) {
     this.#fs = fs;
@@ -68,13 +76,31 @@ export class WorkerCgroup {
    * booting Node meanwhile. Rejects when the kernel refuses. The pool sends
    * the worker nothing before this is done, so none of its tasks' code runs
    * outside.
+   *
+   * A pid names the worker only until the pool reaps it (`reaped`), and the
+   * kernel reads the pid when the write gets its turn, which can be long
+   * after it was asked for (a busy thread pool, the grace period). So no
+   * write is asked for once the worker is reaped, and one that ends after
+   * that may have moved another process in: then the move rejects with
+   * ESRCH and what is in the cgroups is moved out at release, not killed.
    */
-  async enter(pid: number): Promise<void> {
+  async enter(pid: number, reaped: () => boolean = () => false): Promise<void> {
     const { v2, memory, pids } = this.dirs;
-    await this.#fs.writeAsync(join(v2, 'cgroup.procs'), String(pid));
-    if (memory?.v1) await this.#fs.writeAsync(join(memory.dir, 'cgroup.procs'), String(pid));
-    if (pids !== undefined && pids !== v2) {
-      await this.#fs.writeAsync(join(pids, 'cgroup.procs'), String(pid));
+    const files = [join(v2, 'cgroup.procs')];
+    if (memory?.v1) files.push(join(memory.dir, 'cgroup.procs'));
+    if (pids !== undefined && pids !== v2) files.push(join(pids, 'cgroup.procs'));
+    this.#entering = true;
+    try {
+      for (const file of files) {
+        if (reaped()) throw workerGone(pid);
+        await this.#fs.writeAsync(file, String(pid));
+        if (reaped()) {
+          this.#mayHoldStranger = true;
+          throw workerGone(pid);
+        }
+      }
+    } finally {
+      this.#entering = false;
     }
   }
 
@@ -122,6 +148,11 @@ export class WorkerCgroup {
     }
   }
 
+  /** A move into it ended after its worker was reaped: what is in it may not be the pool's (enter). */
+  get mayHoldStranger(): boolean {
+    return this.#mayHoldStranger;
+  }
+
   /** A process is still in it (v2 `cgroup.events`; true when that cannot be read). */
   populated(): boolean {
     return keyed(this.#fs.read(join(this.dirs.v2, 'cgroup.events')), 'populated') !== 0;
@@ -136,6 +167,8 @@ export class WorkerCgroup {
    * (docs/containment.md, "Moves and the event loop").
    */
   killRemains(): void {
+    // A move still under way, or one that may have moved in another process: release's.
+    if (this.#entering || this.#mayHoldStranger) return;
     if (this.populated()) this.kill(true);
   }
 
@@ -187,9 +220,36 @@ export class WorkerCgroup {
     const dirs = [this.dirs.v2];
     if (this.dirs.memory?.v1) dirs.push(this.dirs.memory.dir);
     if (this.dirs.pids !== undefined && this.dirs.pids !== this.dirs.v2) dirs.push(this.dirs.pids);
-    this.#released = removeWhenEmpty(this.#fs, dirs, () => this.killRemains());
+    this.#released = this.#mayHoldStranger
+      ? this.#evict(dirs).then(() => removeWhenEmpty(this.#fs, dirs, () => void this.#evict(dirs)))
+      : removeWhenEmpty(this.#fs, dirs, () => this.killRemains());
     return this.#released;
   }
+
+  /**
+   * Move every process in `dirs` out, each to the cgroup the pool's own
+   * cgroup is in (outside the pool's, whose kill would reach it): a process
+   * a late move took in is not the pool's to kill (enter).
+   */
+  async #evict(dirs: readonly string[]): Promise<void> {
+    for (const dir of dirs) {
+      const procs = this.#fs.read(join(dir, 'cgroup.procs'));
+      for (const pid of (procs ?? '').split('\n').filter(Boolean)) {
+        try {
+          await this.#fs.writeAsync(join(dirname(dirname(dir)), 'cgroup.procs'), pid);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  }
+}
+
+/** A move asked for a worker that was reaped: its pid may be another process's. */
+function workerGone(pid: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`worker ${pid} exited before its move into its cgroups ended`), {
+    code: 'ESRCH',
+  });
 }
 
 /** Remove `dirs` (and what is nested in them), retrying while they are busy; `again` before each retry. */
