@@ -200,6 +200,14 @@ describe('renderMetrics', () => {
     for (const line of lines.filter((l) => !l.startsWith('#'))) expect(line).toMatch(SAMPLE);
   });
 
+  test('the timed-out counter says it counts queue timeouts too, as tasksTimedOut does (docs/api.md)', () => {
+    const stats = new Stats();
+    stats.timedOut = 2;
+    const text = render(new TaskMetrics(), stats, {});
+    expect(text).toMatch(/^# HELP deadpool_tasks_timed_out_total .*timeout.*queueTimeout/m);
+    expect(text).toMatch(/^deadpool_tasks_timed_out_total 2$/m);
+  });
+
   test('counters come from the statistics; every exit reason appears, zeros included', () => {
     const stats = new Stats();
     stats.received = 9;

@@ -116,7 +116,7 @@ export function renderMetrics(source: MetricsSource, settings: MetricsSettings):
     .family(
       `${p}_tasks_timed_out_total`,
       'counter',
-      `Tasks that ran past their timeout and were killed; each also counts in ${p}_tasks_total{outcome="failed"}.`,
+      `Tasks that ran past their timeout and were killed, or waited past their queueTimeout; each also counts in ${p}_tasks_total{outcome="failed"}.`,
     )
     .sample(`${p}_tasks_timed_out_total`, [], stats.timedOut);
 
