@@ -3,7 +3,7 @@
  * signalled): orders of messages that real workers produce only under
  * rare timings, replayed exactly.
  */
-import { expect, test, vi } from 'vitest';
+import { expect, test, vi, type MockInstance } from 'vitest';
 import { loadPQueue } from '../src/parent/backlog.js';
 import { Containment } from '../src/parent/containment/containment.js';
 import { normalizeSubmitOptions } from '../src/parent/submit-options.js';
@@ -18,6 +18,32 @@ const SPEC = { kind: 'source', source: 'x => x' } as const;
 // would count as the running task's time: whether a task is queued inside
 // a busy worker depends on that time, and these replays fix the order.
 loadPQueue();
+
+/**
+ * Every pool's containment says a worker is being moved into its cgroups
+ * until `done()`: making cgroups meanwhile would wait for that move.
+ */
+function holdMoves(): {
+  done: () => void;
+  restore: () => void;
+  whenNoMove: MockInstance<Containment['whenNoMove']>;
+} {
+  let done = (): void => {};
+  const moved = new Promise<void>((resolve) => (done = resolve));
+  const moving = vi.spyOn(Containment.prototype, 'moving', 'get').mockReturnValue(true);
+  const whenNoMove = vi.spyOn(Containment.prototype, 'whenNoMove').mockReturnValue(moved);
+  return {
+    whenNoMove,
+    done: () => {
+      moving.mockReturnValue(false);
+      done();
+    },
+    restore: () => {
+      moving.mockRestore();
+      whenNoMove.mockRestore();
+    },
+  };
+}
 
 test('closing: a worker freed after the last job settled (its head handed back unstarted) retires, and the close completes', async () => {
   const { engine, settings, children } = fakeEngine({
@@ -97,10 +123,7 @@ test('a worker lost while another is being moved into its cgroups is replaced on
 
 test("a pool constructed while a worker (any pool's) is being moved into its cgroups forks its workers once that move is done", async () => {
   // Making their cgroups meanwhile would wait for that move on the event loop.
-  let done = (): void => {};
-  const moved = new Promise<void>((resolve) => (done = resolve));
-  const moving = vi.spyOn(Containment.prototype, 'moving', 'get').mockReturnValue(true);
-  const whenNoMove = vi.spyOn(Containment.prototype, 'whenNoMove').mockReturnValue(moved);
+  const moves = holdMoves();
   try {
     const { engine, settings, children } = fakeEngine({
       maxWorkers: 2,
@@ -109,15 +132,15 @@ test("a pool constructed while a worker (any pool's) is being moved into its cgr
     await turn();
     expect(children).toHaveLength(0);
     // (The spy sees every pool's containment: the earlier tests' engines may still be closing.)
-    expect(whenNoMove.mock.contexts.filter((c) => c === settings.containment)).toHaveLength(1);
-    moving.mockReturnValue(false);
-    done();
+    expect(moves.whenNoMove.mock.contexts.filter((c) => c === settings.containment)).toHaveLength(
+      1,
+    );
+    moves.done();
     await turn();
     expect(children).toHaveLength(2);
     await within(engine.ready(), 5_000, 'both workers ready');
   } finally {
-    moving.mockRestore();
-    whenNoMove.mockRestore();
+    moves.restore();
   }
 });
 
@@ -216,10 +239,7 @@ test('shutdown with cancelFutures cancels the tasks still inside a worker the po
 });
 
 test('a pool closed (waiting for its tasks) while its first workers wait for a cgroup move still starts one for the task that waits, and the close completes', async () => {
-  let done = (): void => {};
-  const moved = new Promise<void>((resolve) => (done = resolve));
-  const moving = vi.spyOn(Containment.prototype, 'moving', 'get').mockReturnValue(true);
-  const whenNoMove = vi.spyOn(Containment.prototype, 'whenNoMove').mockReturnValue(moved);
+  const moves = holdMoves();
   try {
     const { engine, settings, children } = fakeEngine({
       maxWorkers: 2,
@@ -230,27 +250,18 @@ test('a pool closed (waiting for its tasks) while its first workers wait for a c
     const closing = engine.close(true, false).then(() => (closed = true));
     await turn();
     expect(children).toHaveLength(0);
-    moving.mockReturnValue(false);
-    done();
+    moves.done();
     await turn();
     // One worker, for the one task still waiting: a closing pool keeps no more.
     expect(children).toHaveLength(1);
     const child = children[0]!;
-    await within(
-      new Promise<void>((resolve) => {
-        const look = (): void => (child.runs().length > 0 ? resolve() : void setImmediate(look));
-        look();
-      }),
-      5_000,
-      'the task handed to the worker',
-    );
+    await waitFor(() => child.runs().length > 0, { what: 'the task handed to the worker' });
     child.reply({ t: 'ok', id: child.runs()[0]!, value: 1, ms: 0.01, cpu: 0 });
     expect(await task).toBe(1);
     await within(closing, 5_000, 'the close');
     expect(closed).toBe(true);
   } finally {
-    moving.mockRestore();
-    whenNoMove.mockRestore();
+    moves.restore();
   }
 });
 
