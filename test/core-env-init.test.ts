@@ -2,8 +2,8 @@
  * The worker's environment (`env`, docs/api.md "Options"), the initializer and the
  * finalizer, and recycleWorkers() (docs/api.md "Pool methods").
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ProcessError, WorkerStartError } from '../dist/index.js';
 import { EXITING_MS, FINALIZED_EXIT_MS } from '../src/parent/worker.js';
@@ -84,6 +84,14 @@ describe('fork options', () => {
     const dir = tempDir();
     const { pool } = makePool({ maxWorkers: 1, cwd: dir });
     expect(await pool.submit(tasks.cwd)).toBe(realpathSync(dir));
+  });
+
+  test("a relative cwd (from the pool's process's cwd): a function task's require resolves from it", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'answer.cjs'), 'module.exports = 42;\n');
+    const { pool } = makePool({ maxWorkers: 1, cwd: relative(process.cwd(), dir) });
+    expect(await pool.submit(tasks.cwd)).toBe(realpathSync(dir));
+    expect(await pool.submit(() => require('./answer.cjs') as number)).toBe(42);
   });
 });
 

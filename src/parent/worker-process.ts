@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   identify,
@@ -107,7 +108,9 @@ export class WorkerProcess {
     const containment = (this.#containment = settings.containment);
     const cgroup = (this.cgroup = containment.placeWorker());
     const boot: BootConfig = {
-      cwd: settings.cwd,
+      // Absolute, as fork resolves a relative one now: the worker resolves
+      // a function task's require() and import() from it.
+      cwd: resolve(settings.cwd),
       parentPid: process.pid,
       ...(Number.isFinite(settings.maxWorkerMemoryBytes) && {
         maxRss: settings.maxWorkerMemoryBytes,
