@@ -356,6 +356,34 @@ describe('Containment on a fake hybrid tree', () => {
     expect(existsSync(worker.dirs.v2)).toBe(false);
   });
 
+  test("on a v2-only host, what a late move may have put in a worker cgroup goes to the leaf the pool's process is in", async () => {
+    const { tree, self } = delegatedV2();
+    const writes: string[] = [];
+    const fs = {
+      ...tree.fs,
+      async writeAsync(path: string, text: string): Promise<void> {
+        writes.push(relative(tree.root, path));
+        await tree.fs.writeAsync(path, text);
+        // The kernel takes the process out of the worker's cgroup as it moves it.
+        if (dirname(path) !== worker.dirs.v2)
+          writeFileSync(join(worker.dirs.v2, 'cgroup.procs'), '');
+      },
+    };
+    const c = new Containment('auto', NO_LIMITS, tree.host(self, { fs }));
+    const worker = c.placeWorker()!;
+    // Reaped before the write's end: the kernel may have moved another process in.
+    let reaped = false;
+    const move = c.enter(worker, 4343, () => reaped);
+    reaped = true;
+    await expect(move).rejects.toMatchObject({ code: 'ESRCH' });
+    c.release(worker);
+    await c.close();
+    // Not the pool's base, which has controllers enabled below it and takes no process.
+    expect(writes).toContain('system.slice/app.service/deadpool-leaf/cgroup.procs');
+    expect(writes).not.toContain('system.slice/app.service/cgroup.procs');
+    expect(existsSync(worker.dirs.v2)).toBe(false);
+  });
+
   test("a live worker's cgroup is killed at once, or, while a worker is being moved in, off the event loop", async () => {
     // A move that waits on the kernel until the test lets it go (an RCU grace
     // period); the kernel would hold any cgroupfs write as long.

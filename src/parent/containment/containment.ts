@@ -170,6 +170,7 @@ export class Containment {
         pids: pidsV2 && limited ? v2 : pool.pids === undefined ? undefined : join(pool.pids, name),
       },
       this.#limits,
+      this.#outside(pool),
     );
     try {
       cgroup.create();
@@ -178,6 +179,26 @@ export class Containment {
       return this.#uncontained(`could not create the cgroups of a worker: ${String(error)}`);
     }
     return cgroup;
+  }
+
+  /**
+   * Where a process found in a worker's cgroups that is not the pool's goes
+   * (WorkerCgroup.enter), by the pool cgroup it is under: the cgroup this
+   * process is in, outside the pool's (on a v2-only host its leaf: a cgroup
+   * with controllers enabled below it takes no process).
+   */
+  #outside(pool: {
+    v2: string;
+    memory: string | undefined;
+    pids: string | undefined;
+  }): (dir: string) => string {
+    const layout = this.#layout!;
+    return (dir) =>
+      dir.startsWith(`${pool.v2}/`)
+        ? (layout.leaf ?? layout.v2Base)
+        : dir.startsWith(`${pool.memory}/`)
+          ? layout.v1Memory!
+          : layout.v1Pids!;
   }
 
   /** No cgroups for a worker: in its process group under plain 'auto', else ContainmentError. */

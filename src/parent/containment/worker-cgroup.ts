@@ -41,10 +41,19 @@ export class WorkerCgroup {
    */
   #mayHoldStranger = false;
 
-  constructor(fs: CgroupFs, dirs: WorkerDirs, limits: WorkerLimits) {
+  /** The cgroup outside the pool's that a process found in `dir` of its is moved to (#evict). */
+  readonly #outside: (dir: string) => string;
+
+  constructor(
+    fs: CgroupFs,
+    dirs: WorkerDirs,
+    limits: WorkerLimits,
+    outside: (dir: string) => string = (dir) => dirname(dirname(dir)),
+  ) {
     this.#fs = fs;
     this.dirs = dirs;
     this.#limits = limits;
+    this.#outside = outside;
   }
 
   /** Create the cgroups and write the memory limit; throws when a write fails. */
@@ -227,16 +236,16 @@ export class WorkerCgroup {
   }
 
   /**
-   * Move every process in `dirs` out, each to the cgroup the pool's own
-   * cgroup is in (outside the pool's, whose kill would reach it): a process
-   * a late move took in is not the pool's to kill (enter).
+   * Move every process in `dirs` out, each to the cgroup the pool's process
+   * is in (outside the pool's, whose kill would reach it): a process a late
+   * move took in is not the pool's to kill (enter).
    */
   async #evict(dirs: readonly string[]): Promise<void> {
     for (const dir of dirs) {
       const procs = this.#fs.read(join(dir, 'cgroup.procs'));
       for (const pid of (procs ?? '').split('\n').filter(Boolean)) {
         try {
-          await this.#fs.writeAsync(join(dirname(dirname(dir)), 'cgroup.procs'), pid);
+          await this.#fs.writeAsync(join(this.#outside(dir), 'cgroup.procs'), pid);
         } catch {
           // gone meanwhile
         }
